@@ -1,0 +1,4 @@
+/* 99_end.sql: nothing in schema automation is granted to PUBLIC. */
+REVOKE ALL ON ALL TABLES IN SCHEMA automation FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA automation FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA automation FROM PUBLIC;

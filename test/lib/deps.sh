@@ -1,0 +1,31 @@
+# test/lib/deps.sh: install what building and testing automation needs.
+#
+# Debian 12 packages only.  Runs apt-get as root (or through sudo); skips it
+# when everything is already installed.
+
+AUTOMATION_PACKAGES="postgresql-15 postgresql-server-dev-15 postgresql-contrib
+	libjansson-dev libcurl4-openssl-dev libssl-dev libpq-dev pkg-config
+	gcc make clang libclang-rt-14-dev python3 nginx-light valgrind
+	ca-certificates util-linux"
+
+install_deps() {
+	local missing=()
+	for p in $AUTOMATION_PACKAGES; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	local SUDO=
+	[ "$(id -u)" = 0 ] || SUDO=sudo
+	echo "installing: ${missing[*]}"
+	$SUDO apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	# Debian starts a default cluster on install; the tests use their own.
+	$SUDO systemctl disable --now postgresql >/dev/null 2>&1 || true
+}
+
+build_and_install() {
+	local SUDO=
+	[ "$(id -u)" = 0 ] || SUDO=sudo
+	make -s ${WERROR:+WERROR=1} PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
+	$SUDO make -s install PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config >/dev/null
+}
