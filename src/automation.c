@@ -13,7 +13,13 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "miscadmin.h"
+#include "storage/ipc.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
 #include "utils/guc.h"
 
 #include "automation.h"
@@ -24,6 +30,11 @@ int			automation_max_depth = 5;
 int			automation_current_depth = 0;
 
 static bool loaded_by_preload = false;
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+static void automation_shmem_request(void);
+static void automation_shmem_startup(void);
 
 void		_PG_init(void);
 
@@ -57,6 +68,30 @@ _PG_init(void)
 	MarkGUCPrefixReserved("automation");
 
 	automation_cache_init();
+	automation_breaker_init();
+
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = automation_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = automation_shmem_startup;
+}
+
+static void
+automation_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	automation_breaker_shmem_request();
+}
+
+static void
+automation_shmem_startup(void)
+{
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	automation_breaker_shmem_startup();
 }
 
 /*
@@ -73,4 +108,25 @@ automation_check_preload(PG_FUNCTION_ARGS)
 				 errdetail("The circuit breakers and job wake-ups use shared memory, which only a preloaded library can allocate."),
 				 errhint("Add 'automation' to shared_preload_libraries in postgresql.conf and restart the server.")));
 	PG_RETURN_VOID();
+}
+
+/*
+ * automation_owner
+ *		The role that owns the extension's tables: automation's own reads and
+ *		writes run as this role (SPI with SECURITY_LOCAL_USERID_CHANGE).
+ */
+Oid
+automation_owner(void)
+{
+	Oid			relid;
+	HeapTuple	tuple;
+	Oid			owner;
+
+	relid = get_relname_relid("jobs", get_namespace_oid("automation", false));
+	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	return owner;
 }

@@ -1,13 +1,67 @@
 /*-------------------------------------------------------------------------
  *
  * cache.c
- *	  Compiled per-backend cache of workflows and rules (placeholder).
+ *	  Compiled per-backend cache of the workflows and rules of each watched
+ *	  table.
+ *
+ * Invariants:
+ *	- Everything lives under automation_cache_context (a child of
+ *	  CacheMemoryContext), one child context per entity.
+ *	- A statement trigger on every definition table sends a relcache
+ *	  invalidation for automation.workflows (see automation_definitions_changed);
+ *	  the callback registered in _PG_init only clears cache_valid.  The next
+ *	  lookup drops the whole cache and reloads lazily, per table.  Other
+ *	  backends see the invalidation when the change commits, never before.
+ *	- Definitions are read with the latest snapshot, so a cache rebuilt in a
+ *	  long REPEATABLE READ transaction still sees every committed definition.
+ *	- While a trigger is evaluating (automation_cache_pin), an invalidation does
+ *	  not free the memory the trigger is walking: the old contexts are retired
+ *	  and freed when the last pin is released.
+ *	- Reads run as the owner of automation.workflows (the extension owner), so
+ *	  application roles need no privilege on schema automation.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_collation.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "parser/parse_coerce.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/formatting.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+#include "utils/typcache.h"
+
 #include "automation.h"
+
+PG_FUNCTION_INFO_V1(automation_definitions_changed);
+
+static MemoryContext automation_cache_context = NULL;
+static HTAB *entity_caches = NULL;
+static bool cache_valid = false;
+static Oid	definitions_relid = InvalidOid;
+static int	cache_pins = 0;
+static List *retired_contexts = NIL;
+
+static void invalidate_callback(Datum arg, Oid relid);
+static void cache_xact_callback(XactEvent event, void *arg);
+static EntityCache *load_entity_cache(Oid relid);
+static void load_workflows(EntityCache *cache, Relation rel);
+static void load_rules(EntityCache *cache, Relation rel);
+static void build_event_indexes(EntityCache *cache);
 
 /*
  * automation_cache_init
@@ -16,4 +70,917 @@
 void
 automation_cache_init(void)
 {
+	CacheRegisterRelcacheCallback(invalidate_callback, (Datum) 0);
+	RegisterXactCallback(cache_xact_callback, NULL);
+}
+
+/*
+ * cache_xact_callback
+ *		An error inside a trigger leaves its pin behind: drop all pins when
+ *		the transaction ends.
+ */
+static void
+cache_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+	{
+		cache_pins = 1;
+		automation_cache_unpin();
+	}
+}
+
+/*
+ * invalidate_callback
+ *		Relcache invalidation: a definition changed (sent for
+ *		automation.workflows), a watched table changed shape, or everything.
+ *		Only flips the flag; no catalog access here.
+ */
+static void
+invalidate_callback(Datum arg, Oid relid)
+{
+	if (!cache_valid)
+		return;
+	if (relid == InvalidOid || relid == definitions_relid)
+		cache_valid = false;
+	else if (entity_caches != NULL &&
+			 hash_search(entity_caches, &relid, HASH_FIND, NULL) != NULL)
+		cache_valid = false;
+}
+
+/*
+ * automation_definitions_changed
+ *		Statement trigger on the definition tables: tell every backend, at
+ *		commit, that its compiled definitions are stale.
+ */
+Datum
+automation_definitions_changed(PG_FUNCTION_ARGS)
+{
+	Oid			relid;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "automation_definitions_changed: not called by trigger manager");
+	relid = get_relname_relid("workflows", get_namespace_oid("automation", false));
+	CacheInvalidateRelcacheByRelid(relid);
+	PG_RETURN_POINTER(NULL);
+}
+
+/*
+ * automation_cache_pin / automation_cache_unpin
+ *		Keep the compiled definitions alive while a trigger walks them.
+ */
+void
+automation_cache_pin(void)
+{
+	cache_pins++;
+}
+
+void
+automation_cache_unpin(void)
+{
+	if (cache_pins > 0)
+		cache_pins--;
+	if (cache_pins == 0 && retired_contexts != NIL)
+	{
+		ListCell   *lc;
+
+		foreach(lc, retired_contexts)
+			MemoryContextDelete((MemoryContext) lfirst(lc));
+		list_free(retired_contexts);
+		retired_contexts = NIL;
+	}
+}
+
+/*
+ * reset_cache
+ *		Drop every compiled entity and start an empty table of them.
+ */
+static void
+reset_cache(void)
+{
+	HASHCTL		ctl;
+
+	if (automation_cache_context != NULL)
+	{
+		if (cache_pins > 0)
+		{
+			MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+			MemoryContextSetParent(automation_cache_context, TopMemoryContext);
+			retired_contexts = lappend(retired_contexts, automation_cache_context);
+			MemoryContextSwitchTo(old);
+		}
+		else
+			MemoryContextDelete(automation_cache_context);
+	}
+	automation_cache_context = AllocSetContextCreate(CacheMemoryContext,
+													 "automation definitions",
+													 ALLOCSET_DEFAULT_SIZES);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = sizeof(EntityCache);
+	ctl.hcxt = automation_cache_context;
+	entity_caches = hash_create("automation entity caches", 16, &ctl,
+								HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	definitions_relid = get_relname_relid("workflows",
+										  get_namespace_oid("automation", false));
+	cache_valid = true;
+}
+
+/*
+ * automation_get_entity_cache
+ *		The compiled definitions of one table, loading them on first use.
+ *		Returns an entry with watched = false for a table not watched.
+ */
+EntityCache *
+automation_get_entity_cache(Oid relid)
+{
+	EntityCache *cache;
+	bool		found;
+
+	AcceptInvalidationMessages();
+	if (!cache_valid || entity_caches == NULL)
+		reset_cache();
+
+	cache = hash_search(entity_caches, &relid, HASH_FIND, &found);
+	if (found)
+		return cache;
+	return load_entity_cache(relid);
+}
+
+/*
+ * automation_get_entity_cache_by_name
+ *		Same, by entity name (for explain); errors if not watched.
+ */
+EntityCache *
+automation_get_entity_cache_by_name(const char *entity)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+	Oid			relid = InvalidOid;
+	Oid			save_userid;
+	int			save_sec_context;
+
+	values[0] = CStringGetTextDatum(entity);
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	SetUserIdAndSecContext(automation_owner(),
+						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	if (SPI_execute_with_args("SELECT relation::oid FROM automation.entities WHERE name = $1",
+							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read automation.entities");
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+
+		relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+											   SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	SPI_finish();
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("entity \"%s\" is not watched", entity),
+				 errhint("Watch its table first with automation.watch().")));
+	return automation_get_entity_cache(relid);
+}
+
+/*
+ * automation_event_index
+ *		EVENT_* bit to the index of EntityCache.events.
+ */
+int
+automation_event_index(int event)
+{
+	return event == EVENT_INSERT ? 0 : event == EVENT_UPDATE ? 1 : 2;
+}
+
+/* helpers to read SPI results */
+static char *
+spi_text(HeapTuple tuple, TupleDesc desc, int column)
+{
+	char	   *value = SPI_getvalue(tuple, desc, column);
+
+	return value ? pstrdup(value) : NULL;
+}
+
+static int
+spi_int(HeapTuple tuple, TupleDesc desc, int column, int default_value)
+{
+	bool		isnull;
+	Datum		value = SPI_getbinval(tuple, desc, column, &isnull);
+
+	return isnull ? default_value : DatumGetInt32(value);
+}
+
+static bool
+spi_bool(HeapTuple tuple, TupleDesc desc, int column, bool default_value)
+{
+	bool		isnull;
+	Datum		value = SPI_getbinval(tuple, desc, column, &isnull);
+
+	return isnull ? default_value : DatumGetBool(value);
+}
+
+/*
+ * run_query
+ *		Execute a read-only query with the latest snapshot (see file header).
+ */
+static void
+run_query(const char *query, int nargs, Oid *argtypes, Datum *values)
+{
+	SPIPlanPtr	plan = SPI_prepare(query, nargs, argtypes);
+	int			rc;
+
+	if (plan == NULL)
+		elog(ERROR, "could not prepare automation cache query: %s",
+			 SPI_result_code_string(SPI_result));
+	rc = SPI_execute_snapshot(plan, values, NULL, GetLatestSnapshot(),
+							  InvalidSnapshot, true, false, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "automation cache query failed: %s", SPI_result_code_string(rc));
+}
+
+/*
+ * load_entity_cache
+ *		Compile every active definition of one table.
+ */
+static EntityCache *
+load_entity_cache(Oid relid)
+{
+	EntityCache *cache;
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1];
+	Oid			save_userid;
+	int			save_sec_context;
+	MemoryContext caller = CurrentMemoryContext;
+	MemoryContext context;
+	Relation	rel;
+
+	context = AllocSetContextCreate(automation_cache_context,
+									"automation entity", ALLOCSET_SMALL_SIZES);
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	SetUserIdAndSecContext(automation_owner(),
+						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+
+	values[0] = ObjectIdGetDatum(relid);
+	run_query("SELECT name, key_column::text, tenant_column::text "
+			  "FROM automation.entities WHERE relation OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
+			  1, argtypes, values);
+
+	cache = hash_search(entity_caches, &relid, HASH_ENTER, NULL);
+	memset(((char *) cache) + sizeof(Oid), 0, sizeof(EntityCache) - sizeof(Oid));
+	cache->context = context;
+
+	if (SPI_processed == 1)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		MemoryContext old = MemoryContextSwitchTo(context);
+		char	   *key_column = spi_text(tuple, desc, 2);
+		char	   *tenant_column = spi_text(tuple, desc, 3);
+
+		cache->watched = true;
+		cache->entity = spi_text(tuple, desc, 1);
+		cache->key_attnum = get_attnum(relid, key_column);
+		cache->tenant_attnum = tenant_column ? get_attnum(relid, tenant_column) : InvalidAttrNumber;
+		MemoryContextSwitchTo(old);
+
+		/* on error, the resource owner releases the relation */
+		rel = RelationIdGetRelation(relid);
+		load_workflows(cache, rel);
+		load_rules(cache, rel);
+		RelationClose(rel);
+		build_event_indexes(cache);
+	}
+
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	SPI_finish();
+	MemoryContextSwitchTo(caller);
+	return cache;
+}
+
+/*
+ * parse_operator
+ *		Workflow or rule spelling to ConditionOperator; false if unknown.
+ */
+static bool
+parse_operator(const char *name, ConditionOperator *op, const char **label)
+{
+	static const struct
+	{
+		const char *name;
+		ConditionOperator op;
+	}			operators[] = {
+		{"equals", OPERATOR_EQUALS},
+		{"not_equals", OPERATOR_NOT_EQUALS},
+		{"contains", OPERATOR_CONTAINS},
+		{"not_contains", OPERATOR_NOT_CONTAINS},
+		{"starts_with", OPERATOR_STARTS_WITH},
+		{"ends_with", OPERATOR_ENDS_WITH},
+		{"greater_than", OPERATOR_GREATER_THAN},
+		{"gt", OPERATOR_GREATER_THAN},
+		{"gte", OPERATOR_GREATER_EQUAL},
+		{"less_than", OPERATOR_LESS_THAN},
+		{"lt", OPERATOR_LESS_THAN},
+		{"lte", OPERATOR_LESS_EQUAL},
+		{"in", OPERATOR_IN},
+		{"not_in", OPERATOR_NOT_IN},
+		{"exists", OPERATOR_EXISTS},
+		{"not_exists", OPERATOR_NOT_EXISTS},
+		{"changed", OPERATOR_CHANGED},
+		{"changed_to", OPERATOR_CHANGED_TO},
+		{"changed_from", OPERATOR_CHANGED_FROM},
+	};
+
+	for (int i = 0; i < lengthof(operators); i++)
+	{
+		if (pg_strcasecmp(name, operators[i].name) == 0)
+		{
+			*op = operators[i].op;
+			*label = operators[i].name;
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool
+is_text_type(Oid type)
+{
+	return type == TEXTOID || type == VARCHAROID || type == BPCHAROID ||
+		type == NAMEOID || TypeCategory(type) == TYPCATEGORY_STRING;
+}
+
+/*
+ * set_compare_type
+ *		Look up how values of a type are compared and hashed.
+ */
+static void
+set_compare_type(CompiledCondition *condition, Oid type)
+{
+	TypeCacheEntry *typentry;
+
+	condition->compare_type = type;
+	get_typlenbyvalalign(type, &condition->compare_typlen,
+						 &condition->compare_typbyval, &condition->compare_typalign);
+	typentry = lookup_type_cache(type, TYPECACHE_CMP_PROC_FINFO | TYPECACHE_HASH_PROC_FINFO);
+	if (OidIsValid(typentry->cmp_proc_finfo.fn_oid))
+	{
+		fmgr_info_cxt(typentry->cmp_proc_finfo.fn_oid, &condition->compare_proc,
+					  CurrentMemoryContext);
+		condition->has_compare_proc = true;
+	}
+	if (OidIsValid(typentry->hash_proc_finfo.fn_oid))
+	{
+		fmgr_info_cxt(typentry->hash_proc_finfo.fn_oid, &condition->hash_proc,
+					  CurrentMemoryContext);
+		condition->has_hash_proc = true;
+	}
+}
+
+/*
+ * parse_constant
+ *		Parse one constant for a condition into its comparison form.
+ */
+static void
+parse_constant(CompiledCondition *condition, const char *text, int i)
+{
+	if (condition->kind == VALUE_TEXT || condition->kind == VALUE_JSON ||
+		(condition->kind == VALUE_ARRAY && is_text_type(condition->compare_type)))
+	{
+		condition->constant_texts[i] = str_tolower(text, strlen(text),
+												   DEFAULT_COLLATION_OID);
+		condition->constants[i] = CStringGetDatum(condition->constant_texts[i]);
+	}
+	else
+	{
+		Oid			typinput;
+		Oid			typioparam;
+
+		getTypeInputInfo(condition->compare_type, &typinput, &typioparam);
+		condition->constants[i] = OidInputFunctionCall(typinput, (char *) text,
+													   typioparam, -1);
+		condition->constant_texts[i] = pstrdup(text);
+	}
+}
+
+/*
+ * compile_condition
+ *		Resolve a field path against the table and parse the constants.
+ *		Returns false (with a WARNING) when the table no longer fits the
+ *		definition, e.g. the column was dropped: that definition is skipped.
+ */
+static bool
+compile_condition(CompiledCondition *condition, EntityCache *cache, Relation rel,
+				  const char *definition_name, const char *field_path,
+				  const char *operator_name, bool negated,
+				  char **constant_texts, int nconstants, const char *value_label)
+{
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	char	   *path = pstrdup(field_path);
+	List	   *parts = NIL;
+	char	   *part;
+	char	   *saveptr = NULL;
+	AttrNumber	attnum;
+	Form_pg_attribute attr;
+	Oid			element_type;
+
+	memset(condition, 0, sizeof(*condition));
+	if (!parse_operator(operator_name, &condition->operator, &condition->operator_label))
+	{
+		ereport(WARNING,
+				(errmsg("automation: skipping \"%s\": unknown operator \"%s\"",
+						definition_name, operator_name)));
+		return false;
+	}
+	condition->negated = negated;
+	condition->field_label = pstrdup(field_path);
+	condition->value_label = value_label ? pstrdup(value_label) : NULL;
+
+	for (part = strtok_r(path, ".", &saveptr); part; part = strtok_r(NULL, ".", &saveptr))
+		parts = lappend(parts, part);
+	if (list_length(parts) > 1 && strcmp(linitial(parts), cache->entity) == 0)
+		parts = list_delete_first(parts);
+	if (parts == NIL ||
+		(attnum = get_attnum(RelationGetRelid(rel), linitial(parts))) <= 0)
+	{
+		ereport(WARNING,
+				(errmsg("automation: skipping \"%s\": field \"%s\" is not a column of %s",
+						definition_name, field_path, RelationGetRelationName(rel))));
+		return false;
+	}
+	attr = TupleDescAttr(tupdesc, attnum - 1);
+	condition->attnum = attnum;
+	condition->column_type = attr->atttypid;
+	condition->collation = OidIsValid(attr->attcollation) ? attr->attcollation : DEFAULT_COLLATION_OID;
+
+	if (list_length(parts) > 1)
+	{
+		if (attr->atttypid != JSONBOID && attr->atttypid != JSONOID)
+		{
+			ereport(WARNING,
+					(errmsg("automation: skipping \"%s\": field \"%s\" goes below a column that is not json",
+							definition_name, field_path)));
+			return false;
+		}
+		condition->kind = VALUE_JSON;
+		condition->json_path_length = list_length(parts) - 1;
+		condition->json_path = palloc(sizeof(char *) * condition->json_path_length);
+		for (int i = 1; i < list_length(parts); i++)
+			condition->json_path[i - 1] = pstrdup(list_nth(parts, i));
+		set_compare_type(condition, TEXTOID);
+	}
+	else if ((element_type = get_element_type(attr->atttypid)) != InvalidOid &&
+			 (condition->operator == OPERATOR_CONTAINS ||
+			  condition->operator == OPERATOR_NOT_CONTAINS))
+	{
+		condition->kind = VALUE_ARRAY;
+		set_compare_type(condition, element_type);
+	}
+	else if (is_text_type(attr->atttypid))
+	{
+		condition->kind = VALUE_TEXT;
+		set_compare_type(condition, TEXTOID);
+	}
+	else
+	{
+		condition->kind = VALUE_ORDERED;
+		set_compare_type(condition, getBaseType(attr->atttypid));
+		if (!condition->has_compare_proc)
+		{
+			ereport(WARNING,
+					(errmsg("automation: skipping \"%s\": values of field \"%s\" cannot be compared",
+							definition_name, field_path)));
+			return false;
+		}
+	}
+
+	condition->nconstants = nconstants;
+	condition->constants = palloc0(sizeof(Datum) * Max(nconstants, 1));
+	condition->constant_texts = palloc0(sizeof(char *) * Max(nconstants, 1));
+	for (int i = 0; i < nconstants; i++)
+		parse_constant(condition, constant_texts[i], i);
+	return true;
+}
+
+/*
+ * parse_action
+ *		Fill a CompiledAction from its type and jsonb config.
+ */
+static void
+parse_action(CompiledAction *action, const char *action_type, const char *config_text)
+{
+	Datum		config = DirectFunctionCall1(jsonb_in, CStringGetDatum(config_text ? config_text : "{}"));
+	JsonbValue	key;
+	JsonbValue *delay;
+
+	action->action_type = str_tolower(action_type, strlen(action_type), DEFAULT_COLLATION_OID);
+	action->config = DatumGetJsonbP(config);
+	key.type = jbvString;
+	key.val.string.val = "delay_minutes";
+	key.val.string.len = strlen("delay_minutes");
+	delay = findJsonbValueFromContainer(&action->config->root, JB_FOBJECT, &key);
+	if (delay != NULL && delay->type == jbvNumeric)
+		action->delay_minutes = DatumGetInt32(DirectFunctionCall1(numeric_int4,
+																  NumericGetDatum(delay->val.numeric)));
+	else if (delay != NULL && delay->type == jbvString)
+		action->delay_minutes = pg_strtoint32(pnstrdup(delay->val.string.val, delay->val.string.len));
+}
+
+/*
+ * add_definition
+ *		Append a compiled definition to the entity.
+ */
+static void
+add_definition(EntityCache *cache, Definition *definition, int *capacity)
+{
+	if (cache->ndefinitions == *capacity)
+	{
+		*capacity = *capacity == 0 ? 16 : *capacity * 2;
+		cache->definitions = cache->definitions == NULL
+			? palloc(sizeof(Definition *) * *capacity)
+			: repalloc(cache->definitions, sizeof(Definition *) * *capacity);
+	}
+	definition->order = cache->ndefinitions;
+	cache->definitions[cache->ndefinitions++] = definition;
+}
+
+static int	definitions_capacity;
+
+/*
+ * load_workflows
+ *		Compile the enabled workflows of the entity, oldest first.
+ */
+static void
+load_workflows(EntityCache *cache, Relation rel)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+	MemoryContext old;
+
+	definitions_capacity = 0;
+	values[0] = CStringGetTextDatum(cache->entity);
+	run_query("SELECT id, name, tenant_id, created_by::text, max_triggers_per_day, "
+			  "condition_field, condition_operator, condition_value, action_type, "
+			  "action_config::text "
+			  "FROM automation.workflows "
+			  "WHERE condition_entity OPERATOR(pg_catalog.=) $1 AND enabled "
+			  "ORDER BY created_at, id", 1, argtypes, values);
+
+	old = MemoryContextSwitchTo(cache->context);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		Definition *definition = palloc0(sizeof(Definition));
+		char	   *value = spi_text(tuple, desc, 8);
+		char	   *operator_name = spi_text(tuple, desc, 7);
+		int			nconstants = (value && value[0] != '\0') ? 1 : 0;
+
+		definition->is_rule = false;
+		definition->id = spi_text(tuple, desc, 1);
+		definition->name = spi_text(tuple, desc, 2);
+		definition->tenant_id = spi_text(tuple, desc, 3);
+		definition->created_by = spi_text(tuple, desc, 4);
+		definition->max_triggers_per_day = spi_int(tuple, desc, 5, 100);
+		definition->cooldown_hours = -1;
+		definition->event_mask = EVENT_INSERT | EVENT_UPDATE;
+		definition->nconditions = 1;
+		definition->conditions = palloc0(sizeof(CompiledCondition));
+		/* "changed" takes no value; equals '' compares with the empty string */
+		if (pg_strcasecmp(operator_name, "changed") != 0 && value != NULL)
+			nconstants = 1;
+		if (!compile_condition(&definition->conditions[0], cache, rel,
+							   definition->name, spi_text(tuple, desc, 6),
+							   operator_name, false, &value, nconstants, value))
+			continue;
+		definition->nactions = 1;
+		definition->actions = palloc0(sizeof(CompiledAction));
+		parse_action(&definition->actions[0], spi_text(tuple, desc, 9),
+					 spi_text(tuple, desc, 10));
+		add_definition(cache, definition, &definitions_capacity);
+	}
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * trigger_event_mask
+ *		LEAD_CREATED / LEAD_UPDATED / LEAD_DELETED to an EVENT_* bit.
+ */
+static int
+trigger_event_mask(const char *trigger_type)
+{
+	size_t		len = strlen(trigger_type);
+
+	if (len > 8 && pg_strcasecmp(trigger_type + len - 8, "_CREATED") == 0)
+		return EVENT_INSERT;
+	if (len > 8 && pg_strcasecmp(trigger_type + len - 8, "_UPDATED") == 0)
+		return EVENT_UPDATE;
+	if (len > 8 && pg_strcasecmp(trigger_type + len - 8, "_DELETED") == 0)
+		return EVENT_DELETE;
+	return 0;
+}
+
+/*
+ * load_rules
+ *		Compile the active rules of the entity in evaluation order (priority,
+ *		then creation), with their conditions and actions in sort order.
+ */
+static void
+load_rules(EntityCache *cache, Relation rel)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+	MemoryContext old;
+	SPITupleTable *rules;
+	uint64		nrules;
+	Definition **loaded;
+	bool	   *ok;
+	uint64		rule_index;
+
+	values[0] = CStringGetTextDatum(cache->entity);
+	run_query("SELECT id::text, name, tenant_id, created_by::text, trigger_type, "
+			  "stop_subsequent_rules, cooldown_hours "
+			  "FROM automation.rules "
+			  "WHERE entity_type OPERATOR(pg_catalog.=) $1 AND is_active "
+			  "ORDER BY priority, created_at, id", 1, argtypes, values);
+	rules = SPI_tuptable;
+	nrules = SPI_processed;
+	if (nrules == 0)
+		return;
+
+	old = MemoryContextSwitchTo(cache->context);
+	loaded = palloc0(sizeof(Definition *) * nrules);
+	ok = palloc0(sizeof(bool) * nrules);
+	for (uint64 i = 0; i < nrules; i++)
+	{
+		HeapTuple	tuple = rules->vals[i];
+		TupleDesc	desc = rules->tupdesc;
+		Definition *definition = palloc0(sizeof(Definition));
+
+		definition->is_rule = true;
+		definition->id = spi_text(tuple, desc, 1);
+		definition->name = spi_text(tuple, desc, 2);
+		definition->tenant_id = spi_text(tuple, desc, 3);
+		definition->created_by = spi_text(tuple, desc, 4);
+		definition->event_mask = trigger_event_mask(spi_text(tuple, desc, 5));
+		definition->stop_subsequent = spi_bool(tuple, desc, 6, false);
+		definition->cooldown_hours = spi_int(tuple, desc, 7, -1);
+		loaded[i] = definition;
+		ok[i] = definition->event_mask != 0;
+	}
+	MemoryContextSwitchTo(old);
+
+	/* conditions, in the rules' order */
+	run_query("SELECT c.rule_id::text, c.field_path, c.operator, "
+			  "coalesce(c.value_int::text, c.value_string, "
+			  "  CASE WHEN c.operator IN ('EXISTS','NOT_EXISTS','CHANGED') THEN NULL ELSE c.value_bool::text END, "
+			  "  c.value_datetime::text), "
+			  "c.value_array, c.value_bool, "
+			  "(SELECT count(*) FROM automation.rule_conditions c2 WHERE c2.rule_id = r.id)::int4 "
+			  "FROM automation.rules r JOIN automation.rule_conditions c ON c.rule_id = r.id "
+			  "WHERE r.entity_type OPERATOR(pg_catalog.=) $1 AND r.is_active "
+			  "ORDER BY r.priority, r.created_at, r.id, c.sort_order, c.id",
+			  1, argtypes, values);
+	old = MemoryContextSwitchTo(cache->context);
+	rule_index = 0;
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		char	   *rule_id = spi_text(tuple, desc, 1);
+		Definition *definition;
+		char	   *operator_name = spi_text(tuple, desc, 3);
+		char	   *value = spi_text(tuple, desc, 4);
+		bool		isnull;
+		Datum		array = SPI_getbinval(tuple, desc, 5, &isnull);
+		bool		negated = false;
+		char	  **constants = &value;
+		int			nconstants = value ? 1 : 0;
+		StringInfoData label;
+
+		while (rule_index < nrules && strcmp(loaded[rule_index]->id, rule_id) != 0)
+			rule_index++;
+		if (rule_index == nrules)
+			break;
+		definition = loaded[rule_index];
+		if (definition->conditions == NULL)
+			definition->conditions = palloc0(sizeof(CompiledCondition) *
+											 spi_int(tuple, desc, 7, 1));
+		if ((pg_strcasecmp(operator_name, "EXISTS") == 0 ||
+			 pg_strcasecmp(operator_name, "NOT_EXISTS") == 0 ||
+			 pg_strcasecmp(operator_name, "CHANGED") == 0) &&
+			!spi_bool(tuple, desc, 6, true))
+			negated = true;
+		initStringInfo(&label);
+		if (value)
+			appendStringInfoString(&label, value);
+		if (!isnull)
+		{
+			ArrayType  *arr = DatumGetArrayTypeP(array);
+			Datum	   *elems;
+			bool	   *nulls;
+			int			nelems;
+
+			deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &nelems);
+			constants = palloc(sizeof(char *) * Max(nelems, 1));
+			nconstants = 0;
+			for (int e = 0; e < nelems; e++)
+			{
+				if (nulls[e])
+					continue;
+				constants[nconstants++] = TextDatumGetCString(elems[e]);
+			}
+			appendStringInfoString(&label, SPI_getvalue(tuple, desc, 5));
+		}
+		if (!compile_condition(&definition->conditions[definition->nconditions],
+							   cache, rel, definition->name,
+							   spi_text(tuple, desc, 2), operator_name, negated,
+							   constants, nconstants, label.data))
+			ok[rule_index] = false;
+		definition->nconditions++;
+	}
+	MemoryContextSwitchTo(old);
+
+	/* actions */
+	run_query("SELECT a.rule_id::text, a.action_type, a.config::text, "
+			  "(SELECT count(*) FROM automation.rule_actions a2 WHERE a2.rule_id = r.id)::int4 "
+			  "FROM automation.rules r JOIN automation.rule_actions a ON a.rule_id = r.id "
+			  "WHERE r.entity_type OPERATOR(pg_catalog.=) $1 AND r.is_active "
+			  "ORDER BY r.priority, r.created_at, r.id, a.sort_order, a.id",
+			  1, argtypes, values);
+	old = MemoryContextSwitchTo(cache->context);
+	rule_index = 0;
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		char	   *rule_id = spi_text(tuple, desc, 1);
+		Definition *definition;
+
+		while (rule_index < nrules && strcmp(loaded[rule_index]->id, rule_id) != 0)
+			rule_index++;
+		if (rule_index == nrules)
+			break;
+		definition = loaded[rule_index];
+		if (definition->actions == NULL)
+			definition->actions = palloc0(sizeof(CompiledAction) *
+										  spi_int(tuple, desc, 4, 1));
+		parse_action(&definition->actions[definition->nactions++],
+					 spi_text(tuple, desc, 2), spi_text(tuple, desc, 3));
+	}
+
+	for (uint64 i = 0; i < nrules; i++)
+	{
+		if (ok[i] && loaded[i]->nconditions > 0 && loaded[i]->nactions > 0)
+			add_definition(cache, loaded[i], &definitions_capacity);
+	}
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * never_holds_on
+ *		True if the condition can never hold for this event (edge-triggered
+ *		conditions on DELETE, CHANGED_FROM on INSERT).
+ */
+static bool
+never_holds_on(CompiledCondition *condition, int event)
+{
+	if (condition->negated)
+		return false;
+	if (event == EVENT_DELETE)
+		return condition->operator == OPERATOR_CHANGED ||
+			condition->operator == OPERATOR_CHANGED_TO ||
+			condition->operator == OPERATOR_CHANGED_FROM;
+	if (event == EVENT_INSERT)
+		return condition->operator == OPERATOR_CHANGED_FROM;
+	return false;
+}
+
+static bool
+value_indexable(CompiledCondition *condition)
+{
+	return (condition->operator == OPERATOR_EQUALS ||
+			condition->operator == OPERATOR_CHANGED_TO) &&
+		condition->nconstants == 1 &&
+		(condition->kind == VALUE_TEXT ||
+		 (condition->kind == VALUE_ORDERED && condition->has_hash_proc));
+}
+
+static bool
+edge_triggered(CompiledCondition *condition)
+{
+	return !condition->negated &&
+		(condition->operator == OPERATOR_CHANGED ||
+		 condition->operator == OPERATOR_CHANGED_TO ||
+		 condition->operator == OPERATOR_CHANGED_FROM);
+}
+
+/*
+ * build_event_indexes
+ *		For each event, file every definition that can fire on it under one
+ *		guard: the value of an equality condition (hash bucket), else the
+ *		column of an edge-triggered condition (UPDATE: skipped when that
+ *		column did not change), else "always".
+ */
+static void
+build_event_indexes(EntityCache *cache)
+{
+	static const int events[3] = {EVENT_INSERT, EVENT_UPDATE, EVENT_DELETE};
+	MemoryContext old = MemoryContextSwitchTo(cache->context);
+
+	for (int e = 0; e < 3; e++)
+	{
+		EventIndex *index = &cache->events[e];
+		int			event = events[e];
+
+		for (int d = 0; d < cache->ndefinitions; d++)
+		{
+			Definition *definition = cache->definitions[d];
+			CompiledCondition *guard = NULL;
+			bool		never = false;
+
+			if ((definition->event_mask & event) == 0)
+				continue;
+			for (int c = 0; c < definition->nconditions; c++)
+				never |= never_holds_on(&definition->conditions[c], event);
+			if (never)
+				continue;
+
+			for (int c = 0; c < definition->nconditions && guard == NULL; c++)
+				if (value_indexable(&definition->conditions[c]))
+					guard = &definition->conditions[c];
+			if (guard != NULL)
+			{
+				ValueIndexKey key;
+				ValueIndexEntry *entry;
+				bool		found;
+				ListCell   *lc;
+				bool		known = false;
+
+				if (index->value_index == NULL)
+				{
+					HASHCTL		ctl;
+
+					memset(&ctl, 0, sizeof(ctl));
+					ctl.keysize = sizeof(ValueIndexKey);
+					ctl.entrysize = sizeof(ValueIndexEntry);
+					ctl.hcxt = cache->context;
+					index->value_index = hash_create("automation value index", 64, &ctl,
+													 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+				}
+				memset(&key, 0, sizeof(key));
+				key.attnum = guard->attnum;
+				automation_value_hash(guard, guard->constants[0], &key.hash);
+				entry = hash_search(index->value_index, &key, HASH_ENTER, &found);
+				if (!found)
+					entry->orders = NIL;
+				entry->orders = lappend_int(entry->orders, definition->order);
+				foreach(lc, index->value_columns)
+					known |= ((ValueColumn *) lfirst(lc))->attnum == guard->attnum;
+				if (!known)
+				{
+					ValueColumn *column = palloc(sizeof(ValueColumn));
+
+					column->attnum = guard->attnum;
+					column->sample = guard;
+					index->value_columns = lappend(index->value_columns, column);
+				}
+				continue;
+			}
+
+			if (event == EVENT_UPDATE)
+			{
+				for (int c = 0; c < definition->nconditions && guard == NULL; c++)
+					if (edge_triggered(&definition->conditions[c]))
+						guard = &definition->conditions[c];
+			}
+			if (guard != NULL)
+			{
+				EdgeGroup  *group = NULL;
+				ListCell   *lc;
+
+				foreach(lc, index->edge_columns)
+				{
+					if (((EdgeGroup *) lfirst(lc))->attnum == guard->attnum)
+						group = lfirst(lc);
+				}
+				if (group == NULL)
+				{
+					group = palloc0(sizeof(EdgeGroup));
+					group->attnum = guard->attnum;
+					index->edge_columns = lappend(index->edge_columns, group);
+				}
+				group->orders = lappend_int(group->orders, definition->order);
+				continue;
+			}
+			index->always = lappend_int(index->always, definition->order);
+		}
+	}
+	MemoryContextSwitchTo(old);
 }

@@ -46,6 +46,7 @@ CREATE TABLE automation.workflows (
 	action_config jsonb NOT NULL DEFAULT '{}',
 	max_triggers_per_day integer NOT NULL DEFAULT 100,
 	disabled_reason text,
+	breaker_reset_at timestamptz,	-- enable_workflow: fresh budget from here
 	created_by name NOT NULL DEFAULT current_user,
 	created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
 	updated_at timestamptz NOT NULL DEFAULT clock_timestamp()

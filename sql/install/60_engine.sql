@@ -1,0 +1,112 @@
+/*
+ * 60_engine.sql: the row trigger, cache invalidation, breakers, explain,
+ * prune.
+ */
+
+/* The C row trigger that automation.watch() attaches. */
+CREATE FUNCTION automation._row_trigger() RETURNS trigger
+	LANGUAGE c AS 'MODULE_PATHNAME', 'automation_row_trigger';
+
+/*
+ * Any change to a definition table invalidates every backend's compiled
+ * definitions when it commits (relcache invalidation, as pg_cron does).
+ */
+CREATE FUNCTION automation._definitions_changed() RETURNS trigger
+	LANGUAGE c AS 'MODULE_PATHNAME', 'automation_definitions_changed';
+
+DO $$
+DECLARE
+	t text;
+BEGIN
+	FOREACH t IN ARRAY ARRAY['entities', 'workflows', 'rules', 'rule_conditions',
+							 'rule_actions']
+	LOOP
+		EXECUTE format('CREATE TRIGGER automation_definitions_changed '
+					   'AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON automation.%I '
+					   'FOR EACH STATEMENT EXECUTE FUNCTION automation._definitions_changed()', t);
+	END LOOP;
+END
+$$;
+
+/* Breaker counts in shared memory (breaker.c). */
+CREATE FUNCTION automation._breaker_state(
+	OUT workflow_id text, OUT committed integer, OUT reserved integer,
+	OUT tripped boolean, OUT tripped_at timestamptz)
+RETURNS SETOF record
+	LANGUAGE c AS 'MODULE_PATHNAME', 'automation_breaker_state';
+
+CREATE FUNCTION automation._breaker_reset(workflow_id text) RETURNS void
+	LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'automation_breaker_reset';
+
+CREATE VIEW automation.circuit_breakers AS
+SELECT w.id AS workflow_id,
+	   w.name,
+	   w.max_triggers_per_day,
+	   coalesce(s.committed, f.fired)::integer AS triggers_today,
+	   greatest(w.max_triggers_per_day - coalesce(s.committed, f.fired)
+				- coalesce(s.reserved, 0), 0)::integer AS remaining,
+	   (coalesce(s.tripped, false)
+		OR w.disabled_reason IS NOT DISTINCT FROM 'circuit_breaker') AS tripped,
+	   CASE WHEN coalesce(s.tripped, false) THEN s.tripped_at
+			WHEN w.disabled_reason IS NOT DISTINCT FROM 'circuit_breaker' THEN
+				(SELECT max(a.created_at) FROM automation.alerts a
+				  WHERE a.kind = 'circuit_breaker' AND a.workflow_id = w.id)
+	   END AS tripped_at
+  FROM automation.workflows w
+  LEFT JOIN automation._breaker_state() s ON s.workflow_id = w.id
+  CROSS JOIN LATERAL (
+	SELECT count(*) AS fired FROM automation.firings fi
+	 WHERE fi.workflow_id = w.id AND fi.outcome = 'fired'
+	   AND fi.fired_at >= greatest(date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',
+								   w.breaker_reset_at)) f;
+
+/* Same evaluator as the trigger, no side effect (explain.c). */
+CREATE FUNCTION automation.explain(entity text, new_row jsonb,
+	old_row jsonb DEFAULT NULL)
+RETURNS TABLE (source text, id text, name text, fires boolean, reason text,
+			   conditions jsonb)
+	LANGUAGE c CALLED ON NULL INPUT AS 'MODULE_PATHNAME', 'automation_explain';
+
+/*
+ * prune: delete finished jobs and history older than older_than.  Firings of
+ * the current UTC day are kept: the breakers are rebuilt from them.
+ */
+CREATE FUNCTION automation.prune(older_than interval)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	cutoff timestamptz;
+	jobs_deleted bigint;
+	firings_deleted bigint;
+	alerts_deleted bigint;
+	notifications_deleted bigint;
+	keys_deleted bigint;
+BEGIN
+	IF older_than IS NULL OR older_than < interval '0' THEN
+		RAISE EXCEPTION 'older_than must be a non-negative interval'
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = format('Got: %s.', coalesce(older_than::text, 'NULL')),
+				  HINT = 'Pass an interval such as ''30 days''.';
+	END IF;
+	cutoff := now() - older_than;
+	DELETE FROM automation.jobs
+	 WHERE status IN ('succeeded', 'dead') AND finished_at < cutoff;
+	GET DIAGNOSTICS jobs_deleted = ROW_COUNT;
+	DELETE FROM automation.firings
+	 WHERE fired_at < least(cutoff, date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC');
+	GET DIAGNOSTICS firings_deleted = ROW_COUNT;
+	DELETE FROM automation.alerts WHERE created_at < cutoff;
+	GET DIAGNOSTICS alerts_deleted = ROW_COUNT;
+	DELETE FROM automation.notifications WHERE created_at < cutoff;
+	GET DIAGNOSTICS notifications_deleted = ROW_COUNT;
+	DELETE FROM automation.idempotency_keys
+	 WHERE created_at < least(cutoff, now() - interval '24 hours');
+	GET DIAGNOSTICS keys_deleted = ROW_COUNT;
+	RETURN jsonb_build_object('jobs', jobs_deleted, 'firings', firings_deleted,
+							  'alerts', alerts_deleted,
+							  'notifications', notifications_deleted,
+							  'idempotency_keys', keys_deleted);
+END
+$$;

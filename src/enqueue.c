@@ -1,0 +1,313 @@
+/*-------------------------------------------------------------------------
+ *
+ * enqueue.c
+ *	  What a match does: loop guard, cooldown, circuit breaker, then one
+ *	  automation.jobs row per action and an automation.firings row, in the
+ *	  transaction of the change.
+ *
+ * Invariants:
+ *	- Runs only for a definition that matched; the no-match path never gets
+ *	  here, so it costs no SPI call.
+ *	- All SQL runs through SPI as the extension owner, with saved plans.
+ *	- Apart from the breaker (shared memory, breaker.c) nothing here updates
+ *	  a row that other firings share; last_triggered_at is derived from
+ *	  automation.firings.
+ *	- Wake-ups go through automation_wakeup_request(), one NOTIFY per
+ *	  transaction and action type (PostgreSQL folds duplicates).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "commands/async.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+
+#include "automation.h"
+
+static SPIPlanPtr firing_plan = NULL;
+static SPIPlanPtr job_plan = NULL;
+static SPIPlanPtr cooldown_plan = NULL;
+static SPIPlanPtr trip_plan = NULL;
+static SPIPlanPtr depth_alert_plan = NULL;
+
+/*
+ * prepare_saved
+ *		Prepare and keep a plan once per backend.
+ */
+static SPIPlanPtr
+prepare_saved(SPIPlanPtr *plan, const char *query, int nargs, Oid *argtypes)
+{
+	if (*plan == NULL || !SPI_plan_is_valid(*plan))
+	{
+		SPIPlanPtr	fresh = SPI_prepare(query, nargs, argtypes);
+
+		if (fresh == NULL)
+			elog(ERROR, "could not prepare automation query: %s",
+				 SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(fresh) != 0)
+			elog(ERROR, "could not keep automation query plan");
+		if (*plan != NULL)
+			SPI_freeplan(*plan);
+		*plan = fresh;
+	}
+	return *plan;
+}
+
+static Datum
+text_or_null(const char *s, char *nulls, int i)
+{
+	if (s == NULL)
+	{
+		nulls[i] = 'n';
+		return (Datum) 0;
+	}
+	return CStringGetTextDatum(s);
+}
+
+static const char *
+operation_name(int event)
+{
+	return event == EVENT_INSERT ? "INSERT" : event == EVENT_UPDATE ? "UPDATE" : "DELETE";
+}
+
+/*
+ * record_firing
+ *		One automation.firings row.
+ */
+static void
+record_firing(Definition *definition, FiringContext *firing, const char *outcome)
+{
+	Oid			argtypes[8] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	TEXTOID, TEXTOID, INT4OID};
+	Datum		values[8];
+	char		nulls[8] = "        ";
+
+	prepare_saved(&firing_plan,
+				  "INSERT INTO automation.firings (source, workflow_id, rule_id, entity, "
+				  "record_key, tenant_id, operation, outcome, depth) "
+				  "VALUES (CASE WHEN $2 IS NULL THEN 'rule' ELSE 'workflow' END, $2, $3::uuid, "
+				  "$1, $4, $5, $6, $7, $8)", 8, argtypes);
+	values[0] = CStringGetTextDatum(firing->cache->entity);
+	values[1] = text_or_null(definition->is_rule ? NULL : definition->id, nulls, 1);
+	values[2] = text_or_null(definition->is_rule ? definition->id : NULL, nulls, 2);
+	values[3] = text_or_null(firing->record_key, nulls, 3);
+	values[4] = text_or_null(firing->tenant_id, nulls, 4);
+	values[5] = CStringGetTextDatum(operation_name(firing->event));
+	values[6] = CStringGetTextDatum(outcome);
+	values[7] = Int32GetDatum(firing->depth);
+	if (SPI_execute_plan(firing_plan, values, nulls, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not record automation firing");
+}
+
+/*
+ * row_json
+ *		The row as json text, or NULL.
+ */
+static char *
+row_json(HeapTuple tuple, TupleDesc tupdesc)
+{
+	Datum		composite;
+
+	if (tuple == NULL)
+		return NULL;
+	composite = heap_copy_tuple_as_datum(tuple, tupdesc);
+	return TextDatumGetCString(DirectFunctionCall1(row_to_json, composite));
+}
+
+/*
+ * enqueue_actions
+ *		One job per action, with merge tokens rendered now.
+ */
+static void
+enqueue_actions(Definition *definition, FiringContext *firing)
+{
+	char	   *new_json = row_json(firing->newtuple, firing->tupdesc);
+	char	   *old_json = row_json(firing->oldtuple, firing->tupdesc);
+
+	prepare_saved(&job_plan,
+				  "INSERT INTO automation.jobs (source, workflow_id, rule_id, action_type, "
+				  "entity, record_key, tenant_id, payload, run_after, depth, run_as) "
+				  "VALUES ($1, $2, $3::uuid, $4, $5, $6, $7, "
+				  "jsonb_build_object('event', jsonb_build_object('operation', $8, "
+				  "  'entity', $5, 'record_key', $6, 'at', now(), 'depth', $10, "
+				  "  'source', $1, CASE WHEN $1 = 'workflow' THEN 'workflow_id' ELSE 'rule_id' END, "
+				  "  coalesce($2, $3), 'name', $11, 'tenant_id', $7), "
+				  "  'config', $9, 'new', $12::jsonb, 'old', $13::jsonb), "
+				  "now() + make_interval(mins => $14), $10, $15)",
+				  15, (Oid[]) {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+					  TEXTOID, TEXTOID, JSONBOID, INT4OID, TEXTOID, TEXTOID, TEXTOID,
+				  INT4OID, TEXTOID});
+
+	for (int i = 0; i < definition->nactions; i++)
+	{
+		CompiledAction *action = &definition->actions[i];
+		Datum		job_values[15];
+		char		job_nulls[15];
+
+		memset(job_nulls, ' ', sizeof(job_nulls));
+		job_values[0] = CStringGetTextDatum(definition->is_rule ? "rule" : "workflow");
+		job_values[1] = text_or_null(definition->is_rule ? NULL : definition->id, job_nulls, 1);
+		job_values[2] = text_or_null(definition->is_rule ? definition->id : NULL, job_nulls, 2);
+		job_values[3] = CStringGetTextDatum(action->action_type);
+		job_values[4] = CStringGetTextDatum(firing->cache->entity);
+		job_values[5] = text_or_null(firing->record_key, job_nulls, 5);
+		job_values[6] = text_or_null(firing->tenant_id, job_nulls, 6);
+		job_values[7] = CStringGetTextDatum(operation_name(firing->event));
+		job_values[8] = JsonbPGetDatum(automation_render_config(action->config, definition, firing));
+		job_values[9] = Int32GetDatum(firing->depth);
+		job_values[10] = CStringGetTextDatum(definition->name);
+		job_values[11] = text_or_null(new_json, job_nulls, 11);
+		job_values[12] = text_or_null(old_json, job_nulls, 12);
+		job_values[13] = Int32GetDatum(action->delay_minutes);
+		job_values[14] = CStringGetTextDatum(definition->created_by);
+		if (SPI_execute_plan(job_plan, job_values, job_nulls, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not enqueue automation job");
+		automation_wakeup_request(action->action_type);
+	}
+}
+
+/*
+ * in_cooldown
+ *		A rule fired for this record within its cooldown window.
+ */
+static bool
+in_cooldown(Definition *definition, FiringContext *firing)
+{
+	Datum		values[3];
+	char		nulls[3] = "   ";
+
+	if (definition->cooldown_hours <= 0 || firing->record_key == NULL)
+		return false;
+	prepare_saved(&cooldown_plan,
+				  "SELECT 1 FROM automation.firings WHERE rule_id = $1::uuid "
+				  "AND record_key = $2 AND outcome = 'fired' "
+				  "AND fired_at > now() - make_interval(hours => $3) LIMIT 1",
+				  3, (Oid[]) {TEXTOID, TEXTOID, INT4OID});
+	values[0] = CStringGetTextDatum(definition->id);
+	values[1] = CStringGetTextDatum(firing->record_key);
+	values[2] = Int32GetDatum(definition->cooldown_hours);
+	if (SPI_execute_plan(cooldown_plan, values, nulls, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not check automation cooldown");
+	return SPI_processed > 0;
+}
+
+/*
+ * trip_breaker
+ *		Disable the workflow and raise the alert (once per trip).
+ */
+static void
+trip_breaker(Definition *definition, FiringContext *firing)
+{
+	Datum		values[3];
+	char		nulls[3] = "   ";
+
+	prepare_saved(&trip_plan,
+				  "WITH disabled AS (UPDATE automation.workflows SET enabled = false, "
+				  "  disabled_reason = 'circuit_breaker', updated_at = now() "
+				  "  WHERE id = $1 RETURNING id) "
+				  "SELECT automation._raise_alert('circuit_breaker', "
+				  "  format('workflow %s reached its limit of %s firings today and was disabled', $2, $3), "
+				  "  jsonb_build_object('max_triggers_per_day', $3), $1, NULL, NULL, "
+				  "  (SELECT tenant_id FROM automation.workflows WHERE id = $1)) "
+				  "FROM disabled",
+				  3, (Oid[]) {TEXTOID, TEXTOID, INT4OID});
+	values[0] = CStringGetTextDatum(definition->id);
+	values[1] = CStringGetTextDatum(definition->name);
+	values[2] = Int32GetDatum(definition->max_triggers_per_day);
+	if (SPI_execute_plan(trip_plan, values, nulls, false, 0) < 0)
+		elog(ERROR, "could not trip automation circuit breaker");
+}
+
+/*
+ * depth_alert
+ *		The loop guard stopped a chain of automation-caused changes.
+ */
+static void
+depth_alert(Definition *definition, FiringContext *firing)
+{
+	Datum		values[5];
+	char		nulls[5] = "     ";
+
+	prepare_saved(&depth_alert_plan,
+				  "SELECT automation._raise_alert('depth_limit', "
+				  "  format('%s %s stopped at depth %s (automation.max_depth = %s)', "
+				  "    CASE WHEN $1 IS NULL THEN 'rule' ELSE 'workflow' END, $3, $4, $5), "
+				  "  jsonb_build_object('depth', $4, 'max_depth', $5), $1, $2::uuid)",
+				  5, (Oid[]) {TEXTOID, TEXTOID, TEXTOID, INT4OID, INT4OID});
+	values[0] = text_or_null(definition->is_rule ? NULL : definition->id, nulls, 0);
+	values[1] = text_or_null(definition->is_rule ? definition->id : NULL, nulls, 1);
+	values[2] = CStringGetTextDatum(definition->name);
+	values[3] = Int32GetDatum(firing->depth);
+	values[4] = Int32GetDatum(automation_max_depth);
+	if (SPI_execute_plan(depth_alert_plan, values, nulls, false, 0) < 0)
+		elog(ERROR, "could not raise automation depth alert");
+}
+
+/*
+ * automation_fire
+ *		Act on a matched definition; returns the firing's outcome.
+ */
+const char *
+automation_fire(Definition *definition, FiringContext *firing)
+{
+	const char *outcome;
+	Oid			save_userid;
+	int			save_sec_context;
+	bool		trip = false;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	SetUserIdAndSecContext(automation_owner(),
+						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+
+	if (firing->depth > automation_max_depth)
+	{
+		outcome = "depth_limit";
+		record_firing(definition, firing, outcome);
+		depth_alert(definition, firing);
+	}
+	else if (definition->is_rule && in_cooldown(definition, firing))
+	{
+		outcome = "cooldown";
+		record_firing(definition, firing, outcome);
+	}
+	else if (!definition->is_rule &&
+			 !automation_breaker_reserve(definition->id,
+										 definition->max_triggers_per_day, &trip))
+	{
+		outcome = "circuit_breaker";
+		record_firing(definition, firing, outcome);
+		if (trip)
+			trip_breaker(definition, firing);
+	}
+	else
+	{
+		outcome = "fired";
+		record_firing(definition, firing, outcome);
+		enqueue_actions(definition, firing);
+	}
+
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	SPI_finish();
+	return outcome;
+}
+
+/*
+ * automation_wakeup_request
+ *		Wake the workers listening on automation_jobs when this transaction
+ *		commits.  PostgreSQL folds identical notifications of a transaction
+ *		into one, so this is one NOTIFY per transaction and action type.
+ */
+void
+automation_wakeup_request(const char *action_type)
+{
+	Async_Notify("automation_jobs", action_type);
+}

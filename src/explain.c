@@ -1,0 +1,197 @@
+/*-------------------------------------------------------------------------
+ *
+ * explain.c
+ *	  automation.explain(): which definitions a change would fire, and why,
+ *	  condition by condition.
+ *
+ * Uses the trigger's own cache, candidate index and evaluator, and writes
+ * nothing: no firing, no job, no breaker slot.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+
+#include "automation.h"
+
+PG_FUNCTION_INFO_V1(automation_explain);
+
+/*
+ * row_from_jsonb
+ *		jsonb_populate_record(NULL::<table>, value) as a HeapTuple.
+ */
+static HeapTuple
+row_from_jsonb(Oid relid, Jsonb *value)
+{
+	Oid			argtypes[1] = {JSONBOID};
+	Datum		values[1];
+	bool		isnull;
+	HeapTupleHeader header;
+	HeapTuple	tuple;
+	Datum		result;
+	MemoryContext caller = CurrentMemoryContext;
+	char	   *query;
+
+	if (value == NULL)
+		return NULL;
+	if (!JB_ROOT_IS_OBJECT(value))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("row must be a json object"),
+				 errdetail("Got: %s.", JsonbToCString(NULL, &value->root, 60)),
+				 errhint("Pass the row as {\"column\": value, ...}.")));
+	query = psprintf("SELECT pg_catalog.jsonb_populate_record(NULL::%s, $1)",
+					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+												get_rel_name(relid)));
+	values[0] = JsonbPGetDatum(value);
+	SPI_connect();
+	if (SPI_execute_with_args(query, 1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "could not build a row for explain");
+	result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	result = SPI_datumTransfer(result, false, -1);
+	SPI_finish();
+	MemoryContextSwitchTo(caller);
+
+	header = DatumGetHeapTupleHeader(result);
+	tuple = palloc(sizeof(HeapTupleData));
+	tuple->t_len = HeapTupleHeaderGetDatumLength(header);
+	ItemPointerSetInvalid(&tuple->t_self);
+	tuple->t_tableOid = relid;
+	tuple->t_data = header;
+	return tuple;
+}
+
+/*
+ * automation_explain
+ *		SQL: automation.explain(entity text, new_row jsonb, old_row jsonb)
+ *		RETURNS TABLE (source, id, name, fires, reason, conditions).
+ */
+Datum
+automation_explain(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *entity;
+	Jsonb	   *new_json = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
+	Jsonb	   *old_json = PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2);
+	EntityCache *cache;
+	HeapTuple	newtuple;
+	HeapTuple	oldtuple;
+	Relation	rel;
+	TupleDesc	tupdesc;
+	int			event;
+	int		   *orders;
+	bool	   *candidate;
+	int			ncandidates;
+	bool		rules_stopped = false;
+	char	   *tenant = NULL;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("entity must not be null")));
+	if (new_json == NULL && old_json == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("new_row and old_row must not both be null"),
+				 errhint("Give new_row for an insert, both for an update, old_row alone for a delete.")));
+	entity = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	cache = automation_get_entity_cache_by_name(entity);
+	event = old_json == NULL ? EVENT_INSERT : new_json == NULL ? EVENT_DELETE : EVENT_UPDATE;
+
+	InitMaterializedSRF(fcinfo, 0);
+	rel = RelationIdGetRelation(cache->relid);
+	tupdesc = CreateTupleDescCopy(RelationGetDescr(rel));
+	RelationClose(rel);
+	newtuple = row_from_jsonb(cache->relid, new_json);
+	oldtuple = row_from_jsonb(cache->relid, old_json);
+	/* the row building may have reloaded the cache */
+	cache = automation_get_entity_cache(cache->relid);
+
+	orders = palloc(sizeof(int) * Max(cache->ndefinitions, 1));
+	candidate = palloc0(sizeof(bool) * Max(cache->ndefinitions, 1));
+	ncandidates = automation_candidates(cache, event, newtuple, oldtuple, tupdesc, orders);
+	for (int i = 0; i < ncandidates; i++)
+		candidate[orders[i]] = true;
+	tenant = automation_column_text(event == EVENT_DELETE ? oldtuple : newtuple,
+									tupdesc, cache->tenant_attnum);
+
+	automation_cache_pin();
+	for (int d = 0; d < cache->ndefinitions; d++)
+	{
+		Definition *definition = cache->definitions[d];
+		StringInfoData conditions;
+		Datum		values[6];
+		bool		nulls[6] = {false, false, false, false, false, false};
+		bool		all_hold = true;
+		const char *reason;
+		bool		fires = false;
+
+		initStringInfo(&conditions);
+		appendStringInfoChar(&conditions, '[');
+		for (int c = 0; c < definition->nconditions; c++)
+		{
+			CompiledCondition *condition = &definition->conditions[c];
+			ConditionResult result;
+
+			automation_condition_holds(condition, event, newtuple, oldtuple, tupdesc, &result);
+			all_hold &= result.holds;
+			if (c > 0)
+				appendStringInfoString(&conditions, ", ");
+			appendStringInfoString(&conditions, "{\"field\": ");
+			escape_json(&conditions, condition->field_label);
+			appendStringInfoString(&conditions, ", \"operator\": ");
+			escape_json(&conditions, condition->operator_label);
+			appendStringInfoString(&conditions, ", \"value\": ");
+			if (condition->value_label)
+				escape_json(&conditions, condition->value_label);
+			else
+				appendStringInfoString(&conditions, "null");
+			appendStringInfo(&conditions, ", \"holds\": %s, \"reason\": ",
+							 result.holds ? "true" : "false");
+			escape_json(&conditions, result.reason);
+			appendStringInfoChar(&conditions, '}');
+		}
+		appendStringInfoChar(&conditions, ']');
+
+		if ((definition->event_mask & event) == 0)
+			reason = "not evaluated for this operation";
+		else if (definition->is_rule && rules_stopped)
+			reason = "an earlier rule stopped the chain";
+		else if (definition->tenant_id != NULL &&
+				 (tenant == NULL || strcmp(tenant, definition->tenant_id) != 0))
+			reason = "belongs to another tenant";
+		else if (!all_hold)
+			reason = "a condition does not hold";
+		else if (!candidate[d])
+			reason = "skipped by the index";	/* cannot happen: the index is exact */
+		else
+		{
+			fires = true;
+			reason = definition->is_rule && definition->stop_subsequent
+				? "all conditions hold; stops subsequent rules" : "all conditions hold";
+			if (definition->is_rule && definition->stop_subsequent)
+				rules_stopped = true;
+		}
+
+		values[0] = CStringGetTextDatum(definition->is_rule ? "rule" : "workflow");
+		values[1] = CStringGetTextDatum(definition->id);
+		values[2] = CStringGetTextDatum(definition->name);
+		values[3] = BoolGetDatum(fires);
+		values[4] = CStringGetTextDatum(reason);
+		values[5] = DirectFunctionCall1(jsonb_in, CStringGetDatum(conditions.data));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	automation_cache_unpin();
+	return (Datum) 0;
+}

@@ -1,0 +1,146 @@
+/*-------------------------------------------------------------------------
+ *
+ * trigger.c
+ *	  The row trigger installed by automation.watch().
+ *
+ * Invariants:
+ *	- AFTER ... FOR EACH ROW only; reads OLD/NEW straight from the trigger
+ *	  tuples.
+ *	- A row that matches nothing costs one cache lookup, the index probes of
+ *	  automation_candidates() and the evaluation of the candidates: no SPI,
+ *	  no JSON, and only allocations in the trigger manager's per-row context.
+ *	- Workflows fire on INSERT and UPDATE; rules on their trigger type, in
+ *	  priority order, until a matched rule with stop_subsequent_rules.
+ *	- With a tenant column, a row fires its tenant's definitions and the
+ *	  global ones (tenant_id NULL) only.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "commands/trigger.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+
+#include "automation.h"
+
+PG_FUNCTION_INFO_V1(automation_row_trigger);
+
+/*
+ * column_text
+ *		A column's value as text, or NULL.
+ */
+char *
+automation_column_text(HeapTuple tuple, TupleDesc tupdesc, AttrNumber attnum)
+{
+	bool		isnull;
+	Datum		value;
+	Oid			typoutput;
+	bool		typisvarlena;
+
+	if (tuple == NULL || attnum == InvalidAttrNumber)
+		return NULL;
+	value = heap_getattr(tuple, attnum, tupdesc, &isnull);
+	if (isnull)
+		return NULL;
+	getTypeOutputInfo(TupleDescAttr(tupdesc, attnum - 1)->atttypid,
+					  &typoutput, &typisvarlena);
+	return OidOutputFunctionCall(typoutput, value);
+}
+
+/*
+ * automation_row_trigger
+ *		Evaluate the watched table's definitions for one row event and
+ *		enqueue what matched.
+ */
+Datum
+automation_row_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	EntityCache *cache;
+	TupleDesc	tupdesc;
+	HeapTuple	newtuple = NULL;
+	HeapTuple	oldtuple = NULL;
+	int			event;
+	int			stack_orders[64];
+	int		   *orders;
+	int			ncandidates;
+	bool		rules_stopped = false;
+	FiringContext firing;
+	bool		firing_ready = false;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("automation._row_trigger() must be called as a trigger")));
+	if (!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("automation._row_trigger() must be an AFTER ... FOR EACH ROW trigger"),
+				 errhint("Use automation.watch() to attach it.")));
+
+	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+	{
+		event = EVENT_INSERT;
+		newtuple = trigdata->tg_trigtuple;
+	}
+	else if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+	{
+		event = EVENT_UPDATE;
+		oldtuple = trigdata->tg_trigtuple;
+		newtuple = trigdata->tg_newtuple;
+	}
+	else if (TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
+	{
+		event = EVENT_DELETE;
+		oldtuple = trigdata->tg_trigtuple;
+	}
+	else
+		return PointerGetDatum(NULL);	/* TRUNCATE: nothing to evaluate */
+
+	cache = automation_get_entity_cache(RelationGetRelid(trigdata->tg_relation));
+	if (!cache->watched || cache->ndefinitions == 0)
+		return PointerGetDatum(NULL);
+
+	tupdesc = RelationGetDescr(trigdata->tg_relation);
+	orders = cache->ndefinitions <= lengthof(stack_orders) ? stack_orders
+		: palloc(sizeof(int) * cache->ndefinitions);
+	ncandidates = automation_candidates(cache, event, newtuple, oldtuple, tupdesc, orders);
+	if (ncandidates == 0)
+		return PointerGetDatum(NULL);
+
+	automation_cache_pin();
+	for (int i = 0; i < ncandidates; i++)
+	{
+		Definition *definition = cache->definitions[orders[i]];
+
+		if (definition->is_rule && rules_stopped)
+			continue;
+		if (!firing_ready)
+		{
+			HeapTuple	row = event == EVENT_DELETE ? oldtuple : newtuple;
+
+			firing.cache = cache;
+			firing.event = event;
+			firing.newtuple = newtuple;
+			firing.oldtuple = oldtuple;
+			firing.tupdesc = tupdesc;
+			firing.record_key = automation_column_text(row, tupdesc, cache->key_attnum);
+			firing.tenant_id = automation_column_text(row, tupdesc, cache->tenant_attnum);
+			firing.depth = automation_current_depth;
+			firing_ready = true;
+		}
+		if (definition->tenant_id != NULL &&
+			(firing.tenant_id == NULL || strcmp(definition->tenant_id, firing.tenant_id) != 0))
+			continue;
+		if (!automation_definition_matches(definition, event, newtuple, oldtuple, tupdesc))
+			continue;
+		automation_fire(definition, &firing);
+		if (definition->is_rule && definition->stop_subsequent)
+			rules_stopped = true;
+	}
+	automation_cache_unpin();
+	return PointerGetDatum(NULL);
+}
