@@ -11,9 +11,12 @@
  *	  At commit the slot becomes committed; at abort (or the abort of the
  *	  subtransaction that took it) it is returned.  So at most max firings
  *	  commit per UTC day, under any concurrency.
- *	- The first firing refused trips the breaker (tripped = true) and only
- *	  that transaction disables the workflow and raises the alert; if it
- *	  aborts, the trip is undone.
+ *	- A firing is refused while committed + reserved slots fill the budget.
+ *	  Only a refusal when committed slots alone fill it trips the breaker
+ *	  (tripped = true), so a budget held by transactions that later abort is
+ *	  not lost: the next firing takes the returned slot, and exactly max
+ *	  firings commit.  Only the tripping transaction disables the workflow
+ *	  and raises the alert; if it aborts, the trip is undone.
  *	- After a restart an entry is rebuilt on first use from automation.firings
  *	  (outcome 'fired' since the start of the UTC day or the last reset).
  *	- A prepared transaction's slots count as committed at PREPARE.
@@ -238,7 +241,7 @@ automation_breaker_reserve(const char *workflow_id, int max_per_day, bool *trip)
 	ok = entry->committed + entry->reserved < max_per_day;
 	if (ok)
 		entry->reserved++;
-	else if (!entry->tripped)
+	else if (!entry->tripped && entry->committed >= max_per_day)
 	{
 		entry->tripped = true;
 		entry->tripped_at = GetCurrentTimestamp();
