@@ -1,0 +1,228 @@
+/*
+ * 20_entities.sql: watched tables (SPEC section 2).
+ *
+ *   automation.watch(entity, relation, key_column, tenant_column) -> jsonb
+ *   automation.unwatch(entity, cascade) -> void
+ *
+ * Invariants: a row of automation.entities names an ordinary or partitioned
+ * permanent table outside the system schemas, a key column and an optional
+ * tenant column that exist; the BEFORE trigger below checks this for the API
+ * and for direct SQL alike.  An entity used by a workflow or a rule cannot be
+ * removed (2BP01) unless unwatch(..., cascade => true) removes those first.
+ */
+
+/* _entity_json: the API shape of an entities row. */
+CREATE FUNCTION automation._entity_json(e automation.entities)
+RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT pg_catalog.jsonb_build_object(
+		'entity', e.name,
+		'relation', e.relation::text,
+		'key_column', e.key_column,
+		'tenant_column', e.tenant_column,
+		'created_at', automation._iso(e.created_at))
+$$;
+
+/* _entities_validate: BEFORE INSERT OR UPDATE on automation.entities. */
+CREATE FUNCTION automation._entities_validate()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	cls record;
+	pk name[];
+BEGIN
+	IF NEW.name IS NULL OR NEW.name !~ '^[a-z_][a-z0-9_]{0,62}$' THEN
+		PERFORM automation._err('22023', format('invalid entity name %s', automation._show(NEW.name)),
+								'an entity name is a lower-case identifier of at most 63 characters',
+								'use letters a-z, digits and _, starting with a letter or _, e.g. deal');
+	END IF;
+	IF NEW.name IN ('old', 'event', 'workflow', 'rule') THEN
+		PERFORM automation._err('22023', format('entity name %s is reserved', automation._show(NEW.name)),
+								'old, event, workflow and rule are merge-token prefixes',
+								'choose another name');
+	END IF;
+	IF TG_OP = 'UPDATE' AND (NEW.name <> OLD.name OR NEW.relation <> OLD.relation) THEN
+		PERFORM automation._err('22023', 'the name and relation of a watched entity cannot change',
+								format('entity %s', automation._show(OLD.name)),
+								'unwatch it and watch again');
+	END IF;
+	SELECT c.relkind, c.relpersistence, n.nspname INTO cls
+	  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+	 WHERE c.oid = NEW.relation;
+	IF NOT FOUND THEN
+		PERFORM automation._err('22023', 'relation does not exist',
+								format('oid %s', NEW.relation::oid));
+	END IF;
+	IF cls.relkind NOT IN ('r', 'p') THEN
+		PERFORM automation._err('22023', format('relation %s is not a table', NEW.relation::text),
+								format('relkind is %s', automation._show(cls.relkind::text)),
+								'watch an ordinary or partitioned table');
+	END IF;
+	IF cls.relpersistence = 't' THEN
+		PERFORM automation._err('22023', format('relation %s is a temporary table', NEW.relation::text),
+								NULL, 'watch a permanent table');
+	END IF;
+	IF cls.nspname IN ('automation', 'pg_catalog', 'information_schema') OR cls.nspname LIKE 'pg\_toast%' THEN
+		PERFORM automation._err('22023', format('relation %s is in system schema %s', NEW.relation::text, cls.nspname),
+								NULL, 'watch a table of the application');
+	END IF;
+	IF NEW.key_column IS NULL THEN
+		SELECT array_agg(a.attname ORDER BY k.ord) INTO pk
+		  FROM pg_catalog.pg_index i
+		  CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+		  JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+		 WHERE i.indrelid = NEW.relation AND i.indisprimary;
+		IF pk IS NULL THEN
+			PERFORM automation._err('22023', format('table %s has no primary key', NEW.relation::text),
+									'key_column defaults to the single-column primary key',
+									'pass key_column => ''<column>'' naming a unique column');
+		END IF;
+		IF cardinality(pk) > 1 THEN
+			PERFORM automation._err('22023', format('table %s has a composite primary key', NEW.relation::text),
+									format('primary key columns: %s', array_to_string(pk, ', ')),
+									'pass key_column => ''<column>'' naming a single unique column');
+		END IF;
+		NEW.key_column := pk[1];
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+					WHERE a.attrelid = NEW.relation AND a.attname = NEW.key_column
+					  AND a.attnum > 0 AND NOT a.attisdropped) THEN
+		PERFORM automation._err('22023', format('key_column %s does not exist', automation._show(NEW.key_column)),
+								format('table %s has no column %s', NEW.relation::text, automation._show(NEW.key_column)),
+								'name an existing column (column names are case-sensitive)');
+	END IF;
+	IF NEW.tenant_column IS NOT NULL AND NOT EXISTS (
+		SELECT 1 FROM pg_catalog.pg_attribute a
+		 WHERE a.attrelid = NEW.relation AND a.attname = NEW.tenant_column
+		   AND a.attnum > 0 AND NOT a.attisdropped) THEN
+		PERFORM automation._err('22023', format('tenant_column %s does not exist', automation._show(NEW.tenant_column)),
+								format('table %s has no column %s', NEW.relation::text, automation._show(NEW.tenant_column)),
+								'name an existing column (column names are case-sensitive)');
+	END IF;
+	IF TG_OP = 'INSERT' THEN
+		IF EXISTS (SELECT 1 FROM automation.entities e WHERE e.name = NEW.name) THEN
+			PERFORM automation._err('23505', format('entity %s is already watched', automation._show(NEW.name)),
+									format('entity %s watches %s', automation._show(NEW.name),
+										   (SELECT e.relation::text FROM automation.entities e WHERE e.name = NEW.name)),
+									'call automation.unwatch() first');
+		END IF;
+		IF EXISTS (SELECT 1 FROM automation.entities e WHERE e.relation = NEW.relation) THEN
+			PERFORM automation._err('23505', format('table %s is already watched', NEW.relation::text),
+									format('watched as entity %s',
+										   automation._show((SELECT e.name FROM automation.entities e WHERE e.relation = NEW.relation))),
+									'a table is watched under one entity name');
+		END IF;
+	END IF;
+	RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER entities_validate
+	BEFORE INSERT OR UPDATE ON automation.entities
+	FOR EACH ROW EXECUTE FUNCTION automation._entities_validate();
+
+/*
+ * _entities_in_use: BEFORE DELETE on automation.entities; refuses while a
+ * workflow or rule uses the entity (or, for the entity task, a create_task
+ * action).
+ */
+CREATE FUNCTION automation._entities_in_use()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	nwf bigint;
+	nrule bigint;
+BEGIN
+	SELECT count(*) INTO nwf FROM automation.workflows w
+	 WHERE w.condition_entity = OLD.name
+		OR (OLD.name = 'task' AND w.action_type = 'create_task');
+	SELECT count(*) INTO nrule FROM automation.rules r
+	 WHERE r.entity_type = OLD.name
+		OR (OLD.name = 'task' AND EXISTS (SELECT 1 FROM automation.rule_actions a
+										   WHERE a.rule_id = r.id AND a.action_type = 'CREATE_TASK'));
+	IF nwf + nrule > 0 THEN
+		PERFORM automation._err('2BP01', format('entity %s is still used', automation._show(OLD.name)),
+								format('%s workflow(s) and %s rule(s) use it', nwf, nrule),
+								'delete them first, or call automation.unwatch(entity, cascade => true)');
+	END IF;
+	RETURN OLD;
+END
+$$;
+
+CREATE TRIGGER entities_in_use
+	BEFORE DELETE ON automation.entities
+	FOR EACH ROW EXECUTE FUNCTION automation._entities_in_use();
+
+/*
+ * watch: record a watched table and install the row trigger on it.
+ * Returns the entity as jsonb {entity, relation, key_column, tenant_column,
+ * created_at}.
+ */
+CREATE FUNCTION automation.watch(entity text, relation regclass,
+								 key_column name DEFAULT NULL,
+								 tenant_column name DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	e automation.entities;
+BEGIN
+	IF relation IS NULL THEN
+		PERFORM automation._err('22023', 'relation is required', NULL,
+								'pass the table, e.g. ''public.deals''');
+	END IF;
+	IF NOT has_table_privilege(relation, 'TRIGGER') THEN
+		PERFORM automation._err('42501', format('permission denied to watch %s', relation::text),
+								format('role %s lacks the TRIGGER privilege on %s', current_user, relation::text),
+								'ask the table owner to watch it or to grant TRIGGER');
+	END IF;
+	INSERT INTO automation.entities (name, relation, key_column, tenant_column)
+	VALUES (entity, relation, key_column, tenant_column)
+	RETURNING * INTO e;
+	EXECUTE format('CREATE TRIGGER automation_row_trigger AFTER INSERT OR UPDATE OR DELETE ON %s '
+				   'FOR EACH ROW EXECUTE FUNCTION automation._row_trigger()', relation::text);
+	RETURN automation._entity_json(e);
+END
+$$;
+
+/*
+ * unwatch: remove the row trigger and the entity.  With cascade, first
+ * deletes the workflows and rules that use it; without, refuses (2BP01)
+ * while any does.
+ */
+CREATE FUNCTION automation.unwatch(entity text, "cascade" boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	e automation.entities;
+BEGIN
+	SELECT * INTO e FROM automation.entities x WHERE x.name = entity FOR UPDATE;
+	IF NOT FOUND THEN
+		PERFORM automation._err('P0002', format('entity %s is not watched', automation._show(entity)),
+								NULL, 'see automation.entities for the watched entities');
+	END IF;
+	IF "cascade" THEN
+		DELETE FROM automation.workflows w
+		 WHERE w.condition_entity = entity
+			OR (entity = 'task' AND w.action_type = 'create_task');
+		DELETE FROM automation.rules r
+		 WHERE r.entity_type = entity
+			OR (entity = 'task' AND EXISTS (SELECT 1 FROM automation.rule_actions a
+											 WHERE a.rule_id = r.id AND a.action_type = 'CREATE_TASK'));
+	END IF;
+	DELETE FROM automation.entities x WHERE x.name = entity;
+	IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
+				WHERE t.tgrelid = e.relation AND t.tgname = 'automation_row_trigger') THEN
+		EXECUTE format('DROP TRIGGER automation_row_trigger ON %s', e.relation::text);
+	END IF;
+END
+$$;
