@@ -69,6 +69,7 @@ _PG_init(void)
 
 	automation_cache_init();
 	automation_breaker_init();
+	automation_wakeup_init();
 
 	if (!process_shared_preload_libraries_in_progress)
 		return;
@@ -84,6 +85,7 @@ automation_shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	automation_breaker_shmem_request();
+	automation_wakeup_shmem_request();
 }
 
 static void
@@ -92,6 +94,7 @@ automation_shmem_startup(void)
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
 	automation_breaker_shmem_startup();
+	automation_wakeup_shmem_startup();
 }
 
 /*

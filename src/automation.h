@@ -201,7 +201,13 @@ typedef struct FiringContext
 } FiringContext;
 
 extern const char *automation_fire(Definition *definition, FiringContext *firing);
+
+/* wakeup.c */
+extern int	automation_wakeup_interval;
 extern void automation_wakeup_request(const char *action_type);
+extern void automation_wakeup_init(void);
+extern void automation_wakeup_shmem_request(void);
+extern void automation_wakeup_shmem_startup(void);
 
 /* trigger.c */
 extern char *automation_column_text(HeapTuple tuple, TupleDesc tupdesc, AttrNumber attnum);

@@ -12,7 +12,8 @@
  *	  subtransaction that took it) it is returned.  So at most max firings
  *	  commit per UTC day, under any concurrency.
  *	- A firing is refused while committed + reserved slots fill the budget.
- *	  Only a refusal when committed slots alone fill it trips the breaker
+ *	  Only a refusal when committed slots and this transaction's own fill it
+ *	  trips the breaker
  *	  (tripped = true), so a budget held by transactions that later abort is
  *	  not lost: the next firing takes the returned slot, and exactly max
  *	  firings commit.  Only the tripping transaction disables the workflow
@@ -199,10 +200,21 @@ automation_breaker_reserve(const char *workflow_id, int max_per_day, bool *trip)
 	bool		found;
 	int32		today = utc_day();
 	bool		ok;
+	int32		own = 0;
+	ListCell   *lc;
 
 	check_shmem();
 	*trip = false;
 	make_key(&key, workflow_id);
+
+	/* slots this transaction holds commit or abort with it */
+	foreach(lc, reservations)
+	{
+		Reservation *r = lfirst(lc);
+
+		if (!r->is_trip && r->day == today && memcmp(&r->key, &key, sizeof(key)) == 0)
+			own++;
+	}
 
 	LWLockAcquire(breaker_lock, LW_EXCLUSIVE);
 	entry = hash_search(breaker_table, &key, HASH_FIND, NULL);
@@ -241,7 +253,7 @@ automation_breaker_reserve(const char *workflow_id, int max_per_day, bool *trip)
 	ok = entry->committed + entry->reserved < max_per_day;
 	if (ok)
 		entry->reserved++;
-	else if (!entry->tripped && entry->committed >= max_per_day)
+	else if (!entry->tripped && entry->committed + own >= max_per_day)
 	{
 		entry->tripped = true;
 		entry->tripped_at = GetCurrentTimestamp();

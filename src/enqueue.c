@@ -12,8 +12,8 @@
  *	- Apart from the breaker (shared memory, breaker.c) nothing here updates
  *	  a row that other firings share; last_triggered_at is derived from
  *	  automation.firings.
- *	- Wake-ups go through automation_wakeup_request(), one NOTIFY per
- *	  transaction and action type (PostgreSQL folds duplicates).
+ *	- Wake-ups go through automation_wakeup_request() (wakeup.c): the
+ *	  transaction never sends NOTIFY itself.
  *
  *-------------------------------------------------------------------------
  */
@@ -21,7 +21,6 @@
 
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
-#include "commands/async.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -298,16 +297,4 @@ automation_fire(Definition *definition, FiringContext *firing)
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 	SPI_finish();
 	return outcome;
-}
-
-/*
- * automation_wakeup_request
- *		Wake the workers listening on automation_jobs when this transaction
- *		commits.  PostgreSQL folds identical notifications of a transaction
- *		into one, so this is one NOTIFY per transaction and action type.
- */
-void
-automation_wakeup_request(const char *action_type)
-{
-	Async_Notify("automation_jobs", action_type);
 }

@@ -110,3 +110,7 @@ BEGIN
 							  'idempotency_keys', keys_deleted);
 END
 $$;
+
+/* NOTIFY transactions sent by the wake-up notifiers (wakeup.c), for tests. */
+CREATE FUNCTION automation._wakeups_sent() RETURNS bigint
+	LANGUAGE c AS 'MODULE_PATHNAME', 'automation_wakeups_sent';

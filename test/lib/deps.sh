@@ -4,7 +4,7 @@
 # when everything is already installed.
 
 AUTOMATION_PACKAGES="postgresql-15 postgresql-server-dev-15 postgresql-contrib
-	libjansson-dev libcurl4-openssl-dev libssl-dev libpq-dev pkg-config
+	libjansson-dev libcurl4-openssl-dev libssl-dev libpq-dev pkg-config python3-psycopg2
 	gcc make clang libclang-rt-14-dev python3 nginx-light valgrind
 	ca-certificates util-linux"
 
