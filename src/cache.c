@@ -197,7 +197,7 @@ automation_get_entity_cache(Oid relid)
 	EntityCache *cache;
 	bool		found;
 
-	AcceptInvalidationMessages();
+	/* invalidations were accepted when the statement locked its table */
 	if (!cache_valid || entity_caches == NULL)
 		reset_cache();
 
