@@ -99,8 +99,8 @@ BEGIN
 	IF v IS NULL OR (jsonb_typeof(v) = 'null' AND nullable) THEN
 		IF required THEN
 			PERFORM automation._err('22023', format('%s is required', field),
-									format('the body has no key "%s"', key),
-									format('add "%s" to the body', key));
+									format('key "%s" is missing', key),
+									format('add "%s"', key));
 		END IF;
 		RETURN NULL;
 	END IF;

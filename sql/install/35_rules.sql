@@ -520,9 +520,14 @@ BEGIN
 								'got ' || automation._json_desc(v),
 								format('give "%s": [{...}] or form keys %s[0][...]', key, key));
 	END IF;
-	IF jsonb_array_length(v) NOT BETWEEN 1 AND 100 THEN
+	IF jsonb_array_length(v) > 100 THEN
+		PERFORM automation._err('22023', format('%s must have at most 100 elements', key),
+								format('got %s', jsonb_array_length(v)),
+								'split the rule');
+	END IF;
+	IF jsonb_array_length(v) = 0 THEN
 		PERFORM automation._err('22023', format('%s must have at least 1 element', key),
-								format('got %s, allowed 1 to 100', jsonb_array_length(v)),
+								'got 0',
 								CASE key WHEN 'conditions' THEN 'add a condition' ELSE 'add an action' END);
 	END IF;
 	FOR i IN 0 .. jsonb_array_length(v) - 1 LOOP
