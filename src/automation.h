@@ -70,6 +70,7 @@ typedef struct CompiledCondition
 	int			json_path_length;
 	char	  **json_path;		/* keys below the json column */
 	Oid			compare_type;	/* column type, or element type for arrays */
+	bool		text_elements;	/* VALUE_ARRAY of a text-like type */
 	int16		compare_typlen;
 	bool		compare_typbyval;
 	char		compare_typalign;

@@ -451,10 +451,16 @@ static void
 parse_constant(CompiledCondition *condition, const char *text, int i)
 {
 	if (condition->kind == VALUE_TEXT || condition->kind == VALUE_JSON ||
-		(condition->kind == VALUE_ARRAY && is_text_type(condition->compare_type)))
+		condition->text_elements)
 	{
-		condition->constant_texts[i] = str_tolower(text, strlen(text),
-												   DEFAULT_COLLATION_OID);
+		int			len = strlen(text);
+
+		/* char(n) compares without its padding */
+		if (condition->column_type == BPCHAROID ||
+			(condition->text_elements && condition->compare_type == BPCHAROID))
+			while (len > 0 && text[len - 1] == ' ')
+				len--;
+		condition->constant_texts[i] = str_tolower(text, len, condition->collation);
 		condition->constants[i] = CStringGetDatum(condition->constant_texts[i]);
 	}
 	else
@@ -541,6 +547,7 @@ compile_condition(CompiledCondition *condition, EntityCache *cache, Relation rel
 	{
 		condition->kind = VALUE_ARRAY;
 		set_compare_type(condition, element_type);
+		condition->text_elements = is_text_type(element_type);
 	}
 	else if (is_text_type(attr->atttypid))
 	{

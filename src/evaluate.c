@@ -41,12 +41,20 @@ typedef struct FieldValue
 	int			nelements;
 } FieldValue;
 
+/*
+ * lower_text
+ *		A text-like datum lower-cased; char(n) padding is not significant.
+ */
 static char *
-lower_text(Datum value, Oid collation)
+lower_text(Datum value, Oid type, Oid collation)
 {
 	text	   *t = DatumGetTextPP(value);
+	int			len = VARSIZE_ANY_EXHDR(t);
 
-	return str_tolower(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), collation);
+	if (type == BPCHAROID)
+		while (len > 0 && VARDATA_ANY(t)[len - 1] == ' ')
+			len--;
+	return str_tolower(VARDATA_ANY(t), len, collation);
 }
 
 /*
@@ -174,7 +182,7 @@ read_field(CompiledCondition *condition, HeapTuple tuple, TupleDesc tupdesc,
 	switch (condition->kind)
 	{
 		case VALUE_TEXT:
-			value->text = lower_text(column, condition->collation);
+			value->text = lower_text(column, condition->column_type, condition->collation);
 			value->isnull = false;
 			break;
 		case VALUE_ORDERED:
@@ -190,14 +198,13 @@ read_field(CompiledCondition *condition, HeapTuple tuple, TupleDesc tupdesc,
 								  condition->compare_typalign,
 								  &value->elements, &value->element_nulls,
 								  &value->nelements);
-				if (condition->kind == VALUE_ARRAY &&
-					condition->constant_texts[0] != NULL &&
-					condition->compare_type == TEXTOID)
+				if (condition->text_elements)
 				{
 					for (int i = 0; i < value->nelements; i++)
 						if (!value->element_nulls[i])
 							value->elements[i] =
 								CStringGetDatum(lower_text(value->elements[i],
+														   condition->compare_type,
 														   condition->collation));
 				}
 				value->isnull = false;
@@ -218,17 +225,18 @@ static int
 compare_json_scalar(const char *field, bool field_is_number, const char *constant,
 					bool *comparable)
 {
-	*comparable = true;
+	char	   *end;
+	double		b = strtod(constant, &end);
+	bool		constant_is_number = *constant != '\0' && *end == '\0';
+
+	*comparable = field_is_number == constant_is_number;
+	if (!*comparable)
+		return 0;
 	if (field_is_number)
 	{
-		char	   *end;
 		double		a = strtod(field, NULL);
-		double		b = strtod(constant, &end);
 
-		if (*constant != '\0' && *end == '\0')
-			return a < b ? -1 : a > b ? 1 : 0;
-		*comparable = false;
-		return 0;
+		return a < b ? -1 : a > b ? 1 : 0;
 	}
 	return strcmp(field, constant);
 }
@@ -328,8 +336,7 @@ contains_constant(CompiledCondition *condition, FieldValue *value)
 		{
 			if (value->element_nulls && value->element_nulls[i])
 				continue;
-			if (condition->kind == VALUE_JSON ||
-				(condition->kind == VALUE_ARRAY && condition->compare_type == TEXTOID))
+			if (condition->kind == VALUE_JSON || condition->text_elements)
 			{
 				if (strcmp(DatumGetCString(value->elements[i]), needle) == 0)
 					return true;
@@ -603,7 +610,8 @@ automation_candidates(EntityCache *cache, int event, HeapTuple newtuple,
 		if (isnull)
 			continue;
 		if (column->sample->kind == VALUE_TEXT)
-			value = CStringGetDatum(lower_text(value, column->sample->collation));
+			value = CStringGetDatum(lower_text(value, column->sample->column_type,
+											   column->sample->collation));
 		memset(&key, 0, sizeof(key));
 		key.attnum = column->attnum;
 		if (!automation_value_hash(column->sample, value, &key.hash))
