@@ -28,6 +28,7 @@ PG_MODULE_MAGIC;
 
 int			automation_max_depth = 5;
 int			automation_current_depth = 0;
+char	   *automation_tenant = NULL;
 
 static bool loaded_by_preload = false;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
@@ -64,6 +65,14 @@ _PG_init(void)
 							0, 0, 1000,
 							PGC_USERSET, GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL,
 							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("automation.tenant",
+							   "Tenant whose definitions, jobs and history this session sees and creates.",
+							   "Row-level security on automation's tables compares tenant_id with it; empty: global rows only.",
+							   &automation_tenant,
+							   "",
+							   PGC_USERSET, 0,
+							   NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("automation");
 

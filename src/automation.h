@@ -23,6 +23,7 @@
 /* settings (automation.c) */
 extern int	automation_max_depth;
 extern int	automation_current_depth;
+extern char *automation_tenant;
 
 /* row events, also the bit of a definition's event mask */
 #define EVENT_INSERT	0x01

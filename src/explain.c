@@ -5,7 +5,9 @@
  *	  condition by condition.
  *
  * Uses the trigger's own cache, candidate index and evaluator, and writes
- * nothing: no firing, no job, no breaker slot.
+ * nothing: no firing, no job, no breaker slot.  Like row-level security on
+ * the definition tables, it shows a role other than the owner only the
+ * definitions of its tenant (automation.tenant) and the global ones.
  *
  *-------------------------------------------------------------------------
  */
@@ -18,6 +20,7 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -95,6 +98,8 @@ automation_explain(PG_FUNCTION_ARGS)
 	int			ncandidates;
 	bool		rules_stopped = false;
 	char	   *tenant = NULL;
+	const char *viewer_tenant;
+	bool		sees_all;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -126,6 +131,15 @@ automation_explain(PG_FUNCTION_ARGS)
 	tenant = automation_column_text(event == EVENT_DELETE ? oldtuple : newtuple,
 									tupdesc, cache->tenant_attnum);
 
+	/*
+	 * Row-level security hides other tenants' definitions from everyone but
+	 * the owner; explain hides them the same way.
+	 */
+	viewer_tenant = GetConfigOption("automation.tenant", true, false);
+	if (viewer_tenant != NULL && viewer_tenant[0] == '\0')
+		viewer_tenant = NULL;
+	sees_all = superuser() || GetUserId() == automation_owner();
+
 	automation_cache_pin();
 	for (int d = 0; d < cache->ndefinitions; d++)
 	{
@@ -137,6 +151,9 @@ automation_explain(PG_FUNCTION_ARGS)
 		const char *reason;
 		bool		fires = false;
 
+		if (!sees_all && definition->tenant_id != NULL &&
+			(viewer_tenant == NULL || strcmp(viewer_tenant, definition->tenant_id) != 0))
+			continue;
 		initStringInfo(&conditions);
 		appendStringInfoChar(&conditions, '[');
 		for (int c = 0; c < definition->nconditions; c++)
