@@ -63,7 +63,7 @@ _PG_init(void)
 							NULL,
 							&automation_current_depth,
 							0, 0, 1000,
-							PGC_USERSET, GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL,
+							PGC_SUSET, GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL,
 							NULL, NULL, NULL);
 
 	DefineCustomStringVariable("automation.tenant",

@@ -478,7 +478,7 @@ parse_constant(CompiledCondition *condition, const char *text, int i)
 /*
  * compile_condition
  *		Resolve a field path against the table and parse the constants.
- *		Returns false (with a WARNING) when the table no longer fits the
+ *		Returns false (with a LOG message) when the table no longer fits the
  *		definition, e.g. the column was dropped: that definition is skipped.
  */
 static bool
@@ -499,7 +499,7 @@ compile_condition(CompiledCondition *condition, EntityCache *cache, Relation rel
 	memset(condition, 0, sizeof(*condition));
 	if (!parse_operator(operator_name, &condition->operator, &condition->operator_label))
 	{
-		ereport(WARNING,
+		ereport(LOG,
 				(errmsg("automation: skipping \"%s\": unknown operator \"%s\"",
 						definition_name, operator_name)));
 		return false;
@@ -515,7 +515,7 @@ compile_condition(CompiledCondition *condition, EntityCache *cache, Relation rel
 	if (parts == NIL ||
 		(attnum = get_attnum(RelationGetRelid(rel), linitial(parts))) <= 0)
 	{
-		ereport(WARNING,
+		ereport(LOG,
 				(errmsg("automation: skipping \"%s\": field \"%s\" is not a column of %s",
 						definition_name, field_path, RelationGetRelationName(rel))));
 		return false;
@@ -529,7 +529,7 @@ compile_condition(CompiledCondition *condition, EntityCache *cache, Relation rel
 	{
 		if (attr->atttypid != JSONBOID && attr->atttypid != JSONOID)
 		{
-			ereport(WARNING,
+			ereport(LOG,
 					(errmsg("automation: skipping \"%s\": field \"%s\" goes below a column that is not json",
 							definition_name, field_path)));
 			return false;
@@ -560,7 +560,7 @@ compile_condition(CompiledCondition *condition, EntityCache *cache, Relation rel
 		set_compare_type(condition, getBaseType(attr->atttypid));
 		if (!condition->has_compare_proc)
 		{
-			ereport(WARNING,
+			ereport(LOG,
 					(errmsg("automation: skipping \"%s\": values of field \"%s\" cannot be compared",
 							definition_name, field_path)));
 			return false;
@@ -747,7 +747,7 @@ load_rules(EntityCache *cache, Relation rel)
 	run_query("SELECT c.rule_id::text, c.field_path, c.operator, "
 			  "coalesce(c.value_int::text, c.value_string, "
 			  "  CASE WHEN c.operator IN ('EXISTS','NOT_EXISTS','CHANGED') THEN NULL ELSE c.value_bool::text END, "
-			  "  c.value_datetime::text), "
+			  "  to_char(c.value_datetime AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00\"')), "
 			  "c.value_array, c.value_bool, "
 			  "(SELECT count(*) FROM automation.rule_conditions c2 WHERE c2.rule_id = r.id)::int4 "
 			  "FROM automation.rules r JOIN automation.rule_conditions c ON c.rule_id = r.id "
