@@ -176,6 +176,10 @@ DECLARE
 	i integer;
 	valid text[];
 BEGIN
+	/* rows a restore loads were validated when first written (10_common.sql) */
+	IF TG_OP = 'INSERT' AND automation._restoring(TG_RELID) THEN
+		RETURN NEW;
+	END IF;
 	IF TG_OP = 'UPDATE' THEN
 		IF NEW.id IS DISTINCT FROM OLD.id THEN
 			PERFORM automation._err('22023', 'the id of a rule cannot change', format('rule %s', OLD.id));
@@ -273,6 +277,10 @@ DECLARE
 	r automation.rules;
 	label text;
 BEGIN
+	/* rows a restore loads were validated when first written (10_common.sql) */
+	IF TG_OP = 'INSERT' AND automation._restoring(TG_RELID) THEN
+		RETURN NEW;
+	END IF;
 	SELECT * INTO r FROM automation.rules x WHERE x.id = NEW.rule_id;
 	IF NOT FOUND THEN
 		RETURN NEW;				/* the foreign key reports it */
@@ -304,6 +312,10 @@ DECLARE
 	r automation.rules;
 	label text;
 BEGIN
+	/* rows a restore loads were validated when first written (10_common.sql) */
+	IF TG_OP = 'INSERT' AND automation._restoring(TG_RELID) THEN
+		RETURN NEW;
+	END IF;
 	SELECT * INTO r FROM automation.rules x WHERE x.id = NEW.rule_id;
 	IF NOT FOUND THEN
 		RETURN NEW;				/* the foreign key reports it */
@@ -351,6 +363,10 @@ BEGIN
 	END IF;
 	SELECT r.name INTO rname FROM automation.rules r WHERE r.id = rid;
 	IF NOT FOUND THEN
+		RETURN NULL;
+	END IF;
+	/* a restore loads the rules before their conditions and actions */
+	IF TG_OP = 'INSERT' AND automation._restoring(TG_RELID) THEN
 		RETURN NULL;
 	END IF;
 	IF NOT EXISTS (SELECT 1 FROM automation.rule_conditions c WHERE c.rule_id = rid) THEN
