@@ -126,10 +126,10 @@ automation_form_key_parse(PG_FUNCTION_ARGS)
 Datum
 automation_merge_token_paths(PG_FUNCTION_ARGS)
 {
-	text	   *tmpl = PG_GETARG_TEXT_PP(0);
-	char	   *field = PG_ARGISNULL(1) ? "template" : text_to_cstring(PG_GETARG_TEXT_PP(1));
-	const char *s = VARDATA_ANY(tmpl);
-	size_t		len = VARSIZE_ANY_EXHDR(tmpl);
+	text	   *tmpl;
+	char	   *field;
+	const char *s;
+	size_t		len;
 	MergeIter	it;
 	MergeSegment seg;
 	MergeTokenError err;
@@ -138,6 +138,14 @@ automation_merge_token_paths(PG_FUNCTION_ARGS)
 	int			n = 0;
 	int			cap = 8;
 	int			rc;
+
+	/* a NULL template has no tokens */
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	tmpl = PG_GETARG_TEXT_PP(0);
+	field = PG_ARGISNULL(1) ? "template" : text_to_cstring(PG_GETARG_TEXT_PP(1));
+	s = VARDATA_ANY(tmpl);
+	len = VARSIZE_ANY_EXHDR(tmpl);
 
 	ptrs = (const char **) palloc(sizeof(char *) * cap);
 	lens = (size_t *) palloc(sizeof(size_t) * cap);
