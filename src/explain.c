@@ -20,7 +20,7 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
-#include "utils/guc.h"
+#include "utils/acl.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -73,6 +73,30 @@ row_from_jsonb(Oid relid, Jsonb *value)
 	tuple->t_tableOid = relid;
 	tuple->t_data = header;
 	return tuple;
+}
+
+/*
+ * caller_tenant
+ *		automation._tenant() as the caller: the session's tenant, or an
+ *		error if the role is bound to other tenants (70_tenancy.sql).
+ */
+static const char *
+caller_tenant(void)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	char	   *tenant = NULL;
+
+	SPI_connect();
+	if (SPI_execute("SELECT automation._tenant()", true, 1) == SPI_OK_SELECT &&
+		SPI_processed == 1)
+	{
+		char	   *value = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+		if (value != NULL)
+			tenant = MemoryContextStrdup(caller, value);
+	}
+	SPI_finish();
+	return tenant;
 }
 
 /*
@@ -135,10 +159,9 @@ automation_explain(PG_FUNCTION_ARGS)
 	 * Row-level security hides other tenants' definitions from everyone but
 	 * the owner; explain hides them the same way.
 	 */
-	viewer_tenant = GetConfigOption("automation.tenant", true, false);
-	if (viewer_tenant != NULL && viewer_tenant[0] == '\0')
-		viewer_tenant = NULL;
-	sees_all = superuser() || GetUserId() == automation_owner();
+	sees_all = superuser() || GetUserId() == automation_owner() ||
+		has_bypassrls_privilege(GetUserId());
+	viewer_tenant = sees_all ? NULL : caller_tenant();
 
 	automation_cache_pin();
 	for (int d = 0; d < cache->ndefinitions; d++)
