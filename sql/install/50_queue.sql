@@ -1,0 +1,299 @@
+/*
+ * 50_queue.sql: the queue protocol between automation.jobs and the workers
+ * (SPEC section 7): claim_jobs, complete_job, fail_job, next_job_at.
+ *
+ * A job moves queued -> running (claim) -> succeeded | queued (retry) | dead.
+ *
+ * Invariants:
+ *   - attempts is counted at claim, so a worker that dies mid-delivery still
+ *     uses up an attempt; a running job whose lease (locked_until) expired
+ *     is claimable again, or dead when it has no attempt left;
+ *   - claiming reads only the partial indexes jobs_due_idx (queued) and
+ *     jobs_lease_idx (running), so a long history does not slow it down;
+ *   - claiming never waits for another claimer (FOR UPDATE SKIP LOCKED);
+ *   - every job that becomes dead raises exactly one 'job_dead' alert;
+ *   - the functions are SECURITY INVOKER: the row-level security of
+ *     70_tenancy.sql applies, so a tenant's worker sees its tenant's jobs
+ *     only.  Only the alert is written with the owner's rights
+ *     (_job_dead_alert), because history has no INSERT policy.
+ *
+ * Retry delay (fail_job, retryable, attempts left), with n = attempts made:
+ *     delay = least(1 hour, 10 s * 2^(n-1)) * (0.75 + 0.5 * random())
+ * i.e. 10 s, 20 s, 40 s, ... +/-25 % jitter, capped at 1 hour (+/-25 %).
+ * When the caller passes retry_after (an HTTP Retry-After), the delay is
+ * that value instead, clamped to [0, 24 hours].
+ *
+ * Nothing here is granted to PUBLIC (99_end.sql).  A worker that does not
+ * run as the extension owner or a superuser needs USAGE on schema
+ * automation, EXECUTE on these functions (and execute_job), SELECT and
+ * UPDATE on automation.jobs and SELECT on automation.channels.
+ */
+
+/* _retry_delay: the backoff before attempt n+1 after n failed attempts. */
+CREATE FUNCTION automation._retry_delay(attempts integer)
+RETURNS interval
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT least(interval '1 hour',
+				 interval '10 seconds' * power(2, least(greatest(attempts, 1) - 1, 20)))
+		   * (0.75 + 0.5 * random())
+$$;
+
+/*
+ * _job_dead_alert: raise the 'job_dead' alert of a job that is dead, once.
+ * SECURITY DEFINER because workers cannot insert into automation.alerts; it
+ * checks the job's state itself, so calling it can only report the truth.
+ */
+CREATE FUNCTION automation._job_dead_alert(job_id bigint)
+RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	j automation.jobs;
+BEGIN
+	SELECT * INTO j FROM automation.jobs WHERE id = job_id AND status = 'dead';
+	IF NOT FOUND OR EXISTS (SELECT 1 FROM automation.alerts a
+							 WHERE a.kind = 'job_dead' AND a.job_id = j.id
+							   AND a.created_at >= j.created_at) THEN
+		RETURN NULL;
+	END IF;
+	RETURN automation._raise_alert('job_dead',
+		format('job %s (%s) is dead after %s attempt(s): %s', j.id,
+			   j.action_type, j.attempts, coalesce(j.last_error, 'no error')),
+		jsonb_build_object('action_type', j.action_type, 'attempts', j.attempts,
+						   'max_attempts', j.max_attempts, 'last_error', j.last_error,
+						   'entity', j.entity, 'record_key', j.record_key),
+		j.workflow_id, j.rule_id, j.id, j.tenant_id);
+END
+$$;
+
+/* _check_action_types: 22023 unless every element is a known action type. */
+CREATE FUNCTION automation._check_action_types(action_types text[])
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	known constant text[] := ARRAY['webhook', 'send_channel_message', 'send_email',
+								   'update_field', 'create_task', 'assign_user',
+								   'change_stage', 'tag', 'untag', 'notify'];
+	t text;
+BEGIN
+	IF action_types IS NULL THEN
+		RETURN;
+	END IF;
+	IF cardinality(action_types) = 0 THEN
+		PERFORM automation._err('22023', 'action_types must not be empty',
+								'action_types is {}', 'pass NULL for every action type');
+	END IF;
+	FOREACH t IN ARRAY action_types LOOP
+		IF t IS NULL OR NOT t = ANY (known) THEN
+			PERFORM automation._err('22023', 'action_types: unknown action type',
+									format('action type %s', coalesce(quote_literal(t), 'NULL')),
+									'known: ' || array_to_string(known, ', '));
+		END IF;
+	END LOOP;
+END
+$$;
+
+/*
+ * claim_jobs: lease up to max_jobs jobs to worker.  Jobs whose lease expired
+ * come first (they have waited longest), then due queued jobs by run_after.
+ * An expired job with no attempt left becomes dead instead of being claimed.
+ */
+CREATE FUNCTION automation.claim_jobs(worker text, max_jobs integer DEFAULT 10,
+	lease interval DEFAULT '60 seconds', action_types text[] DEFAULT NULL)
+RETURNS SETOF automation.jobs
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	dead_id bigint;
+BEGIN
+	IF worker IS NULL OR btrim(worker) = '' OR length(worker) > 200 THEN
+		PERFORM automation._err('22023', 'worker must be a name of 1 to 200 characters',
+								format('worker is %s', coalesce(quote_literal(worker), 'NULL')));
+	END IF;
+	IF max_jobs IS NULL OR max_jobs < 1 OR max_jobs > 10000 THEN
+		PERFORM automation._err('22023', 'max_jobs must be between 1 and 10000',
+								format('max_jobs is %s', coalesce(max_jobs::text, 'NULL')));
+	END IF;
+	IF lease IS NULL OR lease < interval '1 second' OR lease > interval '1 day' THEN
+		PERFORM automation._err('22023', 'lease must be between 1 second and 1 day',
+								format('lease is %s', coalesce(lease::text, 'NULL')));
+	END IF;
+	PERFORM automation._check_action_types(action_types);
+
+	/* Expired leases with no attempt left: dead, with their alert. */
+	FOR dead_id IN
+		WITH expired AS (
+			SELECT j.id FROM automation.jobs j
+			 WHERE j.status = 'running' AND j.locked_until < now()
+			   AND j.attempts >= j.max_attempts
+			   AND (action_types IS NULL OR j.action_type = ANY (action_types))
+			 ORDER BY j.locked_until
+			 LIMIT max_jobs
+			   FOR UPDATE SKIP LOCKED)
+		UPDATE automation.jobs j
+		   SET status = 'dead', finished_at = now(), locked_until = NULL,
+			   last_error = coalesce(j.last_error || '; ', '') ||
+							format('lease of worker %s expired on the last attempt', j.locked_by)
+		  FROM expired WHERE j.id = expired.id
+		RETURNING j.id
+	LOOP
+		PERFORM automation._job_dead_alert(dead_id);
+	END LOOP;
+
+	RETURN QUERY
+	WITH expired AS (
+		SELECT j.id FROM automation.jobs j
+		 WHERE j.status = 'running' AND j.locked_until < now()
+		   AND j.attempts < j.max_attempts
+		   AND (action_types IS NULL OR j.action_type = ANY (action_types))
+		 ORDER BY j.locked_until
+		 LIMIT max_jobs
+		   FOR UPDATE SKIP LOCKED
+	), due AS (
+		SELECT j.id FROM automation.jobs j
+		 WHERE j.status = 'queued' AND j.run_after <= now()
+		   AND (action_types IS NULL OR j.action_type = ANY (action_types))
+		 ORDER BY j.run_after, j.id
+		 LIMIT max_jobs
+		   FOR UPDATE SKIP LOCKED
+	), picked AS (
+		(SELECT id FROM expired UNION ALL SELECT id FROM due) LIMIT max_jobs
+	)
+	UPDATE automation.jobs j
+	   SET status = 'running', locked_by = worker,
+		   locked_until = now() + lease, attempts = j.attempts + 1
+	  FROM picked WHERE j.id = picked.id
+	RETURNING j.*;
+END
+$$;
+
+/* _job_state_error: the error for a job that is missing or not running. */
+CREATE FUNCTION automation._job_state_error(job_id bigint, verb text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	st text;
+BEGIN
+	IF job_id IS NULL THEN
+		PERFORM automation._err('22023', 'id must not be NULL');
+	END IF;
+	SELECT status INTO st FROM automation.jobs WHERE id = job_id;
+	IF NOT FOUND THEN
+		PERFORM automation._err('P0002', format('job %s not found', job_id),
+								format('id is %s', job_id));
+	END IF;
+	PERFORM automation._err('22023', format('job %s is not running', job_id),
+							format('status is %s', st),
+							format('only a claimed (running) job can be %s', verb));
+END
+$$;
+
+/*
+ * complete_job: record the success of a running job.  Returns true when this
+ * call completed it, false when it had already succeeded (a repeated
+ * completion is harmless); 22023 for a queued or dead job, P0002 for none.
+ */
+CREATE FUNCTION automation.complete_job(id bigint, result jsonb DEFAULT NULL)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	job_id constant bigint := id;
+	job_result constant jsonb := result;
+BEGIN
+	UPDATE automation.jobs j
+	   SET status = 'succeeded', result = job_result, finished_at = now(),
+		   locked_until = NULL
+	 WHERE j.id = job_id AND j.status = 'running';
+	IF FOUND THEN
+		RETURN true;
+	END IF;
+	IF EXISTS (SELECT 1 FROM automation.jobs j
+				WHERE j.id = job_id AND j.status = 'succeeded') THEN
+		RETURN false;
+	END IF;
+	PERFORM automation._job_state_error(job_id, 'completed');
+	RETURN NULL;
+END
+$$;
+
+/*
+ * fail_job: record a failed attempt of a running job.  Retryable with
+ * attempts left: queued again after retry_after or the backoff (header
+ * comment).  Otherwise dead, with a 'job_dead' alert.  Returns the new
+ * status ('queued' or 'dead').
+ */
+CREATE FUNCTION automation.fail_job(id bigint, error text, retryable boolean DEFAULT true,
+	retry_after interval DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	job_id constant bigint := id;
+	j automation.jobs;
+	err text := coalesce(nullif(btrim(error), ''), 'unknown error');
+	delay interval;
+BEGIN
+	IF retryable IS NULL THEN
+		PERFORM automation._err('22023', 'retryable must not be NULL');
+	END IF;
+	IF retry_after < interval '0' THEN
+		PERFORM automation._err('22023', 'retry_after must not be negative',
+								format('retry_after is %s', retry_after));
+	END IF;
+	SELECT * INTO j FROM automation.jobs jj
+	 WHERE jj.id = job_id AND jj.status = 'running' FOR UPDATE;
+	IF NOT FOUND THEN
+		PERFORM automation._job_state_error(job_id, 'failed');
+	END IF;
+	err := left(err, 2000);
+
+	IF NOT retryable OR j.attempts >= j.max_attempts THEN
+		UPDATE automation.jobs jj
+		   SET status = 'dead', last_error = err, finished_at = now(),
+			   locked_until = NULL
+		 WHERE jj.id = job_id;
+		PERFORM automation._job_dead_alert(job_id);
+		RETURN 'dead';
+	END IF;
+
+	delay := CASE WHEN retry_after IS NOT NULL
+				  THEN least(retry_after, interval '24 hours')
+				  ELSE automation._retry_delay(j.attempts) END;
+	UPDATE automation.jobs jj
+	   SET status = 'queued', last_error = err, run_after = now() + delay,
+		   locked_until = NULL
+	 WHERE jj.id = job_id;
+	RETURN 'queued';
+END
+$$;
+
+/*
+ * next_job_at: when the next job of these types becomes claimable (a queued
+ * job's run_after or a running job's lease end), NULL when none; workers
+ * sleep until then instead of polling blindly.
+ */
+CREATE FUNCTION automation.next_job_at(action_types text[] DEFAULT NULL)
+RETURNS timestamptz
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT least(
+		(SELECT min(j.run_after) FROM automation.jobs j
+		  WHERE j.status = 'queued'
+			AND (action_types IS NULL OR j.action_type = ANY (action_types))),
+		(SELECT min(j.locked_until) FROM automation.jobs j
+		  WHERE j.status = 'running'
+			AND (action_types IS NULL OR j.action_type = ANY (action_types))))
+$$;
