@@ -5,7 +5,7 @@
 
 AUTOMATION_PACKAGES="postgresql-15 postgresql-server-dev-15 postgresql-contrib
 	libjansson-dev libcurl4-openssl-dev libssl-dev libpq-dev pkg-config python3-psycopg2
-	gcc make clang libclang-rt-14-dev python3 nginx-light valgrind
+	gcc make clang libclang-rt-14-dev python3
 	ca-certificates util-linux"
 
 install_deps() {
