@@ -12,10 +12,8 @@
  *     jobs_lease_idx (running), so a long history does not slow it down;
  *   - claiming never waits for another claimer (FOR UPDATE SKIP LOCKED);
  *   - every job that becomes dead raises exactly one 'job_dead' alert;
- *   - the functions are SECURITY INVOKER: the row-level security of
- *     70_tenancy.sql applies, so a tenant's worker sees its tenant's jobs
- *     only.  Only the alert is written with the owner's rights
- *     (_job_dead_alert), because history has no INSERT policy.
+ *   - the functions are SECURITY INVOKER (the extension has no SECURITY
+ *     DEFINER function): the row-level security of 70_tenancy.sql applies.
  *
  * Retry delay (fail_job, retryable, attempts left), with n = attempts made:
  *     delay = least(1 hour, 10 s * 2^(n-1)) * (0.75 + 0.5 * random())
@@ -23,10 +21,10 @@
  * When the caller passes retry_after (an HTTP Retry-After), the delay is
  * that value instead, clamped to [0, 24 hours].
  *
- * Nothing here is granted to PUBLIC (99_end.sql).  A worker that does not
- * run as the extension owner or a superuser needs USAGE on schema
- * automation, EXECUTE on these functions (and execute_job), SELECT and
- * UPDATE on automation.jobs and SELECT on automation.channels.
+ * Nothing here is granted to PUBLIC (99_end.sql).  The worker runs as the
+ * extension owner or a superuser: a dead job's alert is an INSERT into
+ * automation.alerts, which row-level security reserves to the owner (no
+ * INSERT policy), and execute_job switches to the definition's role.
  */
 
 /* _retry_delay: the backoff before attempt n+1 after n failed attempts. */
@@ -40,15 +38,10 @@ AS $$
 		   * (0.75 + 0.5 * random())
 $$;
 
-/*
- * _job_dead_alert: raise the 'job_dead' alert of a job that is dead, once.
- * SECURITY DEFINER because workers cannot insert into automation.alerts; it
- * checks the job's state itself, so calling it can only report the truth.
- */
+/* _job_dead_alert: raise the 'job_dead' alert of a job that is dead, once. */
 CREATE FUNCTION automation._job_dead_alert(job_id bigint)
 RETURNS bigint
 LANGUAGE plpgsql
-SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE

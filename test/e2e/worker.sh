@@ -178,10 +178,18 @@ lit=$(job webhook "{\"url\": \"$HTTP/ok/ssrf-literal\"}")
 name=$(job webhook "{\"url\": \"http://localhost:$(cat "$TMP/http.port")/ok/ssrf-name\"}")
 v6=$(job webhook "{\"url\": \"http://[::1]:$(cat "$TMP/http.port")/ok/ssrf-v6\"}")
 mapped=$(job webhook "{\"url\": \"http://[::ffff:127.0.0.1]:$(cat "$TMP/http.port")/ok/ssrf-mapped\"}")
+others=()
+for u in "http://10.1.2.3/" "http://172.16.0.1/" "http://192.168.1.1/" "http://169.254.169.254/latest/meta-data/" \
+	"http://0.0.0.0:$(cat "$TMP/http.port")/" "http://2130706433:$(cat "$TMP/http.port")/ok/ssrf-decimal" \
+	"http://[fd00::1]/" "http://[fe80::1]/" "http://224.0.0.1/" "http://100.64.0.1/"; do
+	others+=("$(job webhook "{\"url\": \"$u\"}")")
+done
 timeout 20 "$WORKER" "${COMMON[@]}" --once 2>"$TMP/ssrf1.log"
 check "SSRF: 127.0.0.1 refused without --allow-host" eq "$(field "$lit" "status || ' ' || (last_error LIKE 'destination refused%loopback%')")" "dead true"
 check "SSRF: a name resolving to loopback (localhost) refused" eq "$(field "$name" "status || ' ' || (last_error LIKE 'destination refused: localhost resolves to loopback%')")" "dead true"
 check "SSRF: [::1] and IPv4-mapped [::ffff:127.0.0.1] refused" eq "$(sql -c "SELECT string_agg(status, ',' ORDER BY id) FROM automation.jobs WHERE id IN ($v6, $mapped)")" "dead,dead"
+check "SSRF: private, link-local (metadata), unspecified, ULA, multicast, CGNAT and decimal-loopback refused at once" eq \
+	"$(sql -c "SELECT count(*) FILTER (WHERE status = 'dead' AND last_error LIKE 'destination refused%') || '/' || count(*) FROM automation.jobs WHERE id IN ($(IFS=,; echo "${others[*]}"))")" "10/10"
 check "SSRF: refused destinations received nothing" eq "$(grep -c ssrf- "$TMP/http.log")" 0
 lit2=$(job webhook "{\"url\": \"$HTTP/ok/ssrf-allowed\"}")
 name2=$(job webhook "{\"url\": \"http://localhost:$(cat "$TMP/http.port")/ok/ssrf-name2\"}")
