@@ -1,0 +1,395 @@
+/*
+ * 46_database_actions.sql: user pools and the database actions
+ * (update_field, change_stage, tag, untag, assign_user, create_task, notify).
+ *
+ * execute_job is SECURITY DEFINER: it reads and writes automation's tables
+ * for a worker role, but runs the action itself as the job's run_as role (the
+ * definition's creator) through automation._execute_as, so a workflow can do
+ * only what its creator could.  Identifiers are quoted with format('%I'),
+ * values are always parameters.  An action that would not change the row
+ * does not write it (IS DISTINCT FROM in the WHERE clause), so it causes no
+ * further trigger events.
+ */
+
+CREATE FUNCTION automation._execute_as(role name, query text, params text[])
+RETURNS bigint
+	LANGUAGE c AS 'MODULE_PATHNAME', 'automation_execute_as';
+
+/* _invoker: the session's role, even inside SECURITY DEFINER functions. */
+CREATE FUNCTION automation._invoker()
+RETURNS name
+	LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'automation_invoker';
+
+/* create_user_pool: a round-robin pool of members, in the order given. */
+CREATE FUNCTION automation.create_user_pool(name text, members text[])
+RETURNS uuid
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	pool_id uuid;
+	m text;
+BEGIN
+	IF name IS NULL OR length(btrim(name)) = 0 OR length(name) > 120 THEN
+		PERFORM automation._err('22023', 'invalid name: must be 1 to 120 characters',
+								format('got %s', automation._show(name)), NULL);
+	END IF;
+	IF members IS NULL OR cardinality(members) = 0 THEN
+		PERFORM automation._err('22023', 'invalid members: a pool needs at least one member',
+								format('got %s', coalesce(members::text, 'null')),
+								'pass members as text[], e.g. ARRAY[''alice'', ''bob'']');
+	END IF;
+	IF cardinality(members) > 1000 THEN
+		PERFORM automation._err('22023', 'invalid members: too many',
+								format('got %s members; the limit is 1000', cardinality(members)), NULL);
+	END IF;
+	FOREACH m IN ARRAY members LOOP
+		IF m IS NULL OR length(btrim(m)) = 0 OR length(m) > 200 THEN
+			PERFORM automation._err('22023', 'invalid members: every member must be 1 to 200 characters',
+									format('got %s', automation._show(m)), NULL);
+		END IF;
+	END LOOP;
+	IF (SELECT count(DISTINCT x) FROM unnest(members) x) <> cardinality(members) THEN
+		PERFORM automation._err('22023', 'invalid members: duplicate member',
+								format('got %s', members::text), 'list each member once');
+	END IF;
+	BEGIN
+		INSERT INTO automation.user_pools (name) VALUES (create_user_pool.name)
+		RETURNING id INTO pool_id;
+	EXCEPTION WHEN unique_violation THEN
+		PERFORM automation._err('23505', format('duplicate name: a user pool named %s already exists',
+												automation._show(name)),
+								format('name: %s', automation._show(name)), 'choose another name');
+	END;
+	INSERT INTO automation.user_pool_members (pool_id, position, member)
+	SELECT pool_id, o - 1, x FROM unnest(members) WITH ORDINALITY AS u(x, o);
+	RETURN pool_id;
+END
+$$;
+
+/* set_pool_member_active: take a member out of (or back into) the rotation. */
+CREATE FUNCTION automation.set_pool_member_active(pool_id uuid, member text, active boolean)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF active IS NULL THEN
+		PERFORM automation._err('22023', 'invalid active: must be true or false', 'got null', NULL);
+	END IF;
+	UPDATE automation.user_pool_members m SET active = set_pool_member_active.active
+	 WHERE m.pool_id = set_pool_member_active.pool_id AND m.member = set_pool_member_active.member;
+	IF NOT FOUND THEN
+		PERFORM automation._err('P0002', format('member %s not found in pool %s',
+												automation._show(member), coalesce(pool_id::text, 'null')),
+								NULL, 'see automation.user_pool_members');
+	END IF;
+END
+$$;
+
+/* delete_user_pool: refused (2BP01) while an ASSIGN_USER action names it. */
+CREATE FUNCTION automation.delete_user_pool(id uuid)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	DELETE FROM automation.user_pools p WHERE p.id = delete_user_pool.id;
+	IF NOT FOUND THEN
+		PERFORM automation._err('P0002', format('user pool %s not found', coalesce(id::text, 'null')),
+								NULL, 'see automation.user_pools');
+	END IF;
+END
+$$;
+
+/*
+ * _next_pool_member: take the pool's next turn.  The pool row is locked, so
+ * concurrent assignments take distinct turns (specs/assign_round_robin.spec).
+ */
+CREATE FUNCTION automation._next_pool_member(pool uuid)
+RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	cursor_position integer;
+	active_count integer;
+	chosen text;
+BEGIN
+	SELECT p.next_position INTO cursor_position
+	  FROM automation.user_pools p WHERE p.id = pool FOR UPDATE;
+	IF NOT FOUND THEN
+		PERFORM automation._err('P0002', format('user pool %s not found', coalesce(pool::text, 'null')),
+								NULL, 'see automation.user_pools');
+	END IF;
+	SELECT count(*) INTO active_count
+	  FROM automation.user_pool_members m WHERE m.pool_id = pool AND m.active;
+	IF active_count = 0 THEN
+		PERFORM automation._err('22023', format('user pool %s has no active member', pool),
+								NULL, 'activate a member with automation.set_pool_member_active()');
+	END IF;
+	SELECT m.member INTO chosen
+	  FROM automation.user_pool_members m
+	 WHERE m.pool_id = pool AND m.active
+	 ORDER BY m.position
+	OFFSET cursor_position % active_count LIMIT 1;
+	UPDATE automation.user_pools p
+	   SET next_position = (cursor_position % active_count) + 1
+	 WHERE p.id = pool;
+	RETURN chosen;
+END
+$$;
+
+/* _column_type: the SQL type of a column, for casting text parameters. */
+CREATE FUNCTION automation._column_type(rel regclass, col text)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	typ text;
+BEGIN
+	SELECT format_type(a.atttypid, a.atttypmod) INTO typ
+	  FROM pg_attribute a
+	 WHERE a.attrelid = rel AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
+	IF typ IS NULL THEN
+		PERFORM automation._err('22023', format('column %s does not exist in %s', automation._show(col), rel),
+								NULL, 'the table changed since the definition was created');
+	END IF;
+	RETURN typ;
+END
+$$;
+
+/*
+ * _set_column: UPDATE one column of one row to a value, unless it already
+ * has it.  Runs as run_as.  Returns whether the row was written.
+ */
+CREATE FUNCTION automation._set_column(run_as name, rel regclass, key_column text,
+	record_key text, col text, value text)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	typ text := automation._column_type(rel, col);
+BEGIN
+	RETURN automation._execute_as(run_as,
+		format('UPDATE %s SET %I = $1::%s WHERE %I = $2::%s AND %I IS DISTINCT FROM $1::%s',
+			   rel, col, typ, key_column, automation._column_type(rel, key_column), col, typ),
+		ARRAY[value, record_key]) > 0;
+END
+$$;
+
+/*
+ * _tag: add (untag: remove) a tag in a text[] or jsonb array column, unless
+ * it is already there (absent).
+ */
+CREATE FUNCTION automation._tag(run_as name, rel regclass, key_column text,
+	record_key text, col text, tag text, adding boolean)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	typ text := automation._column_type(rel, col);
+	key_type text := automation._column_type(rel, key_column);
+	query text;
+BEGIN
+	IF tag IS NULL OR tag = '' THEN
+		PERFORM automation._err('22023', 'invalid tag: must not be empty', NULL, NULL);
+	END IF;
+	IF typ = 'jsonb' THEN
+		query := CASE WHEN adding THEN
+			'UPDATE %1$s SET %2$I = coalesce(%2$I, ''[]'') || to_jsonb($1) WHERE %3$I = $2::%4$s AND NOT coalesce(%2$I, ''[]'') @> jsonb_build_array($1)'
+		ELSE
+			'UPDATE %1$s SET %2$I = %2$I - $1 WHERE %3$I = $2::%4$s AND %2$I @> jsonb_build_array($1)'
+		END;
+	ELSIF typ LIKE '%[]' THEN
+		query := CASE WHEN adding THEN
+			'UPDATE %1$s SET %2$I = array_append(coalesce(%2$I, ''{}''), $1) WHERE %3$I = $2::%4$s AND NOT ($1 = ANY (coalesce(%2$I, ''{}'')))'
+		ELSE
+			'UPDATE %1$s SET %2$I = array_remove(%2$I, $1) WHERE %3$I = $2::%4$s AND $1 = ANY (%2$I)'
+		END;
+	ELSE
+		PERFORM automation._err('22023', format('column %s of %s is not an array', automation._show(col), rel),
+								format('its type is %s', typ), 'tags live in a text[] or jsonb array column');
+	END IF;
+	RETURN automation._execute_as(run_as, format(query, rel, col, key_column, key_type),
+								  ARRAY[tag, record_key]) > 0;
+END
+$$;
+
+/* _create_task: INSERT a row into the table watched as "task". */
+CREATE FUNCTION automation._create_task(run_as name, config jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	rel regclass;
+	cols text[] := '{}';
+	exprs text[] := '{}';
+	vals text[] := '{}';
+	k text;
+	v jsonb;
+	i integer := 0;
+BEGIN
+	SELECT e.relation INTO rel FROM automation.entities e WHERE e.name = 'task';
+	IF rel IS NULL THEN
+		PERFORM automation._err('22023', 'no table is watched as entity "task"', NULL,
+								'watch it: SELECT automation.watch(''task'', ''public.tasks'')');
+	END IF;
+	FOR k, v IN SELECT * FROM jsonb_each(config) WHERE key <> 'delay_minutes' ORDER BY key LOOP
+		i := i + 1;
+		cols := cols || format('%I', k);
+		exprs := exprs || format('$%s::%s', i, automation._column_type(rel, k));
+		vals := vals || CASE jsonb_typeof(v) WHEN 'string' THEN v #>> '{}'
+									   WHEN 'null' THEN NULL ELSE v::text END;
+	END LOOP;
+	IF i = 0 THEN
+		PERFORM automation._execute_as(run_as, format('INSERT INTO %s DEFAULT VALUES', rel), NULL);
+	ELSE
+		PERFORM automation._execute_as(run_as,
+			format('INSERT INTO %s (%s) VALUES (%s)', rel, array_to_string(cols, ', '),
+				   array_to_string(exprs, ', ')), vals);
+	END IF;
+	RETURN jsonb_build_object('created', true, 'table', rel::text);
+END
+$$;
+
+/*
+ * execute_job: run a database action job and complete it.  A queued job is
+ * claimed here; a running one (claimed by a worker) is taken as is.  If the
+ * action fails the error propagates and the job is unchanged: the caller
+ * (the worker, or run_database_jobs) records the failure with fail_job.
+ */
+CREATE FUNCTION automation.execute_job(id bigint)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	job automation.jobs;
+	ent automation.entities;
+	config jsonb;
+	action_result jsonb;
+	written boolean;
+	member text;
+	previous_depth text := current_setting('automation.current_depth');
+BEGIN
+	SELECT * INTO job FROM automation.jobs j WHERE j.id = execute_job.id FOR UPDATE;
+	/* row-level security: the caller must be able to see the job */
+	IF FOUND AND automation._execute_as(automation._invoker(),
+			'SELECT 1 FROM automation.jobs WHERE id = $1::bigint', ARRAY[job.id::text]) = 0 THEN
+		job := NULL;
+	END IF;
+	IF job.id IS NULL THEN
+		PERFORM automation._err('P0002', format('job %s not found', coalesce(id::text, 'null')),
+								NULL, 'see automation.jobs');
+	END IF;
+	IF job.status IN ('succeeded', 'dead') THEN
+		PERFORM automation._err('22023', format('job %s is already %s', job.id, job.status),
+								NULL, 'only queued or running jobs can be executed');
+	END IF;
+	IF job.action_type NOT IN ('update_field', 'change_stage', 'tag', 'untag',
+							   'assign_user', 'create_task', 'notify') THEN
+		PERFORM automation._err('22023', format('job %s is a %s job: automation-worker delivers it',
+												job.id, job.action_type),
+								NULL, 'execute_job runs database actions only');
+	END IF;
+	IF job.status = 'queued' THEN
+		UPDATE automation.jobs j SET status = 'running', attempts = j.attempts + 1,
+			   locked_by = 'execute_job', locked_until = now() + interval '60 seconds'
+		 WHERE j.id = job.id;
+	END IF;
+
+	config := job.payload -> 'config';
+	SELECT * INTO ent FROM automation.entities e WHERE e.name = job.entity;
+	IF job.action_type NOT IN ('create_task', 'notify') AND ent.name IS NULL THEN
+		PERFORM automation._err('22023', format('entity %s is no longer watched', automation._show(job.entity)),
+								NULL, NULL);
+	END IF;
+
+	/* the action's own changes are one level deeper (loop guard) */
+	PERFORM set_config('automation.current_depth', (job.depth + 1)::text, true);
+
+	CASE job.action_type
+	WHEN 'update_field' THEN
+		written := automation._set_column(job.run_as, ent.relation, ent.key_column, job.record_key,
+										  config ->> 'field', config ->> 'value');
+		action_result := jsonb_build_object('updated', written, 'field', config ->> 'field',
+									 'value', config -> 'value');
+	WHEN 'change_stage' THEN
+		written := automation._set_column(job.run_as, ent.relation, ent.key_column, job.record_key,
+										  coalesce(config ->> 'stage_field', 'stage_id'),
+										  config ->> 'stage_id');
+		action_result := jsonb_build_object('updated', written, 'field', coalesce(config ->> 'stage_field', 'stage_id'),
+									 'value', config -> 'stage_id');
+	WHEN 'tag', 'untag' THEN
+		written := automation._tag(job.run_as, ent.relation, ent.key_column, job.record_key,
+								   coalesce(config ->> 'tags_field', 'tags'), config ->> 'tag',
+								   job.action_type = 'tag');
+		action_result := jsonb_build_object('updated', written, 'field', coalesce(config ->> 'tags_field', 'tags'),
+									 'tag', config ->> 'tag');
+	WHEN 'assign_user' THEN
+		member := automation._next_pool_member((config ->> 'assign_pool_id')::uuid);
+		written := automation._set_column(job.run_as, ent.relation, ent.key_column, job.record_key,
+										  coalesce(config ->> 'assign_field', 'owner_id'), member);
+		action_result := jsonb_build_object('updated', written, 'field', coalesce(config ->> 'assign_field', 'owner_id'),
+									 'assigned', member);
+	WHEN 'create_task' THEN
+		action_result := automation._create_task(job.run_as, config);
+	WHEN 'notify' THEN
+		INSERT INTO automation.notifications (job_id, workflow_id, rule_id, tenant_id, entity,
+											  record_key, recipient, message)
+		VALUES (job.id, job.workflow_id, job.rule_id, job.tenant_id, job.entity, job.record_key,
+				coalesce(config ->> 'recipient', ''), coalesce(config ->> 'message', ''))
+		RETURNING jsonb_build_object('notification_id', notifications.id) INTO action_result;
+		PERFORM pg_notify('automation_notifications',
+						  jsonb_build_object('id', action_result -> 'notification_id',
+											 'recipient', config ->> 'recipient',
+											 'tenant_id', job.tenant_id)::text);
+	END CASE;
+
+	PERFORM set_config('automation.current_depth', previous_depth, true);
+	UPDATE automation.jobs j SET status = 'succeeded', result = action_result,
+		   finished_at = now(), locked_by = NULL, locked_until = NULL, last_error = NULL
+	 WHERE j.id = job.id;
+	RETURN action_result;
+END
+$$;
+
+/*
+ * run_database_jobs: claim due database-action jobs and run each in its own
+ * subtransaction; a failure is recorded with fail_job (permanent for
+ * privilege and data errors, retried otherwise).  Returns how many succeeded.
+ * SECURITY INVOKER: a tenant's role claims only its tenant's jobs.
+ */
+CREATE FUNCTION automation.run_database_jobs(max_jobs integer DEFAULT 100)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	job automation.jobs;
+	done integer := 0;
+BEGIN
+	IF max_jobs IS NULL OR max_jobs < 1 OR max_jobs > 10000 THEN
+		PERFORM automation._err('22023', 'invalid max_jobs: must be between 1 and 10000',
+								format('got %s', coalesce(max_jobs::text, 'null')), NULL);
+	END IF;
+	FOR job IN SELECT * FROM automation.claim_jobs('run_database_jobs', max_jobs, interval '60 seconds',
+			ARRAY['update_field', 'change_stage', 'tag', 'untag', 'assign_user', 'create_task', 'notify'])
+	LOOP
+		BEGIN
+			PERFORM automation.execute_job(job.id);
+			done := done + 1;
+		EXCEPTION WHEN OTHERS THEN
+			PERFORM automation.fail_job(job.id, format('%s (SQLSTATE %s)', SQLERRM, SQLSTATE),
+										NOT (SQLSTATE LIKE '42%' OR SQLSTATE LIKE '22%'));
+		END;
+	END LOOP;
+	RETURN done;
+END
+$$;
