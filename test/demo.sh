@@ -83,7 +83,7 @@ SELECT jsonb_pretty(automation.create_rule(jsonb_build_object(
     'actions[0][sort_order]', '0')));
 SQL
 
-say "A deal is won, three web leads arrive (plain SQL, any write path)"
+say "A deal is won; four leads arrive, three from the website (plain SQL: any write path fires)"
 sql <<'SQL'
 INSERT INTO deals (name, value) VALUES ('Acme renewal', 12000), ('Globex pilot', 800);
 UPDATE deals SET status = 'won' WHERE name = 'Acme renewal';
