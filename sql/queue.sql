@@ -100,6 +100,13 @@ SELECT status, last_error FROM automation.jobs WHERE id = :e;
 SELECT count(*) AS alerts FROM automation.alerts WHERE job_id = :e;
 -- the alert is raised once, however often it is asked for
 SELECT automation._job_dead_alert(:e) IS NULL AS no_second_alert;
+-- complete_jobs: many at once, only the running ones, results by position
+SELECT mk('webhook', '-1 second') AS g1, mk('webhook', '-1 second') AS g2 \gset
+SELECT count(*) FROM automation.claim_jobs('w9', 2, '30 seconds', ARRAY['webhook']);
+SELECT * FROM automation.complete_jobs(ARRAY[:g1, :g2, :a, 999999], ARRAY['{"n": 1}', '{"n": 2}', NULL, NULL]::jsonb[]) ORDER BY 1;
+SELECT id = :g1 AS is_g1, status, result FROM automation.jobs WHERE id IN (:g1, :g2) ORDER BY id;
+SELECT try('SELECT automation.complete_jobs(NULL)');
+SELECT try('SELECT automation.complete_jobs(ARRAY[1, 2], ARRAY[NULL]::jsonb[])');
 -- completing or failing a job that is not running
 SELECT try(format('SELECT automation.complete_job(%s)', :c));
 SELECT try(format('SELECT automation.fail_job(%s, %L)', :later, 'x'));
@@ -127,7 +134,7 @@ SELECT last_error FROM automation.jobs WHERE id = :f;
 SELECT p.oid::regprocedure
   FROM pg_proc p
  WHERE p.pronamespace = 'automation'::regnamespace
-   AND p.proname IN ('claim_jobs', 'complete_job', 'fail_job', 'next_job_at')
+   AND p.proname IN ('claim_jobs', 'complete_job', 'complete_jobs', 'fail_job', 'next_job_at')
    AND has_function_privilege('public', p.oid, 'EXECUTE');
 -- a long history: claiming reads only the partial indexes
 INSERT INTO automation.jobs (source, action_type, entity, payload, status, run_as,

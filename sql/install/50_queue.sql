@@ -1,6 +1,6 @@
 /*
  * 50_queue.sql: the queue protocol between automation.jobs and the workers
- * (SPEC section 7): claim_jobs, complete_job, fail_job, next_job_at.
+ * (SPEC section 7): claim_jobs, complete_job(s), fail_job, next_job_at.
  *
  * A job moves queued -> running (claim) -> succeeded | queued (retry) | dead.
  *
@@ -217,6 +217,35 @@ BEGIN
 	END IF;
 	PERFORM automation._job_state_error(job_id, 'completed');
 	RETURN NULL;
+END
+$$;
+
+/*
+ * complete_jobs: complete_job for many jobs in one statement (workers record
+ * outcomes in batches).  results, when given, pairs with ids by position.
+ * Returns the ids it completed; ids not running are skipped.
+ */
+CREATE FUNCTION automation.complete_jobs(ids bigint[], results jsonb[] DEFAULT NULL)
+RETURNS SETOF bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF ids IS NULL THEN
+		PERFORM automation._err('22023', 'ids must not be NULL');
+	END IF;
+	IF results IS NOT NULL AND cardinality(results) <> cardinality(ids) THEN
+		PERFORM automation._err('22023', 'results must have one element per id',
+								format('%s ids, %s results', cardinality(ids), cardinality(results)));
+	END IF;
+	RETURN QUERY
+	UPDATE automation.jobs j
+	   SET status = 'succeeded', result = r.result, finished_at = now(),
+		   locked_until = NULL
+	  FROM unnest(ids, coalesce(results, array_fill(NULL::jsonb, ARRAY[cardinality(ids)])))
+		   AS r(id, result)
+	 WHERE j.id = r.id AND j.status = 'running'
+	RETURNING j.id;
 END
 $$;
 

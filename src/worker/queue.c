@@ -47,8 +47,9 @@ static const char *const claim_sql =
 " ORDER BY j.id";
 
 static const char *const complete_sql =
-"SELECT (e->>'id')::bigint, automation.complete_job((e->>'id')::bigint, e->'result')::text\n"
-"  FROM jsonb_array_elements($1::jsonb) e";
+"SELECT c::text, 'succeeded' FROM automation.complete_jobs(\n"
+"       (SELECT array_agg((e->>'id')::bigint ORDER BY n) FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY x(e, n)),\n"
+"       (SELECT array_agg(e->'result' ORDER BY n) FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY x(e, n))) c";
 
 static const char *const fail_sql =
 "SELECT (e->>'id')::bigint, automation.fail_job((e->>'id')::bigint, e->>'error',\n"
@@ -327,6 +328,12 @@ run_batch(const char *statement, json_t *elements)
 			log_error("could not record the outcome of job %lld: %s",
 					  (long long) json_integer_value(json_object_get(json_array_get(elements, 0), "id")),
 					  PQresultErrorMessage(res));
+	}
+	else if (strcmp(statement, "complete") == 0)
+	{
+		if ((size_t) PQntuples(res) < json_array_size(elements))
+			log_error("%zu completion(s) not recorded: job no longer running (lease expired and reclaimed, or already done)",
+					  json_array_size(elements) - (size_t) PQntuples(res));
 	}
 	else if (strcmp(statement, "fail") == 0)
 	{
