@@ -427,6 +427,7 @@ main(int argc, char **argv)
 	double		stop_deadline = 0;
 	bool		want_claim = true;
 	bool		claim_found_nothing = false;
+	bool		ever_connected = false;
 
 	parse_options(argc, argv);
 	if (pipe(signal_pipe) != 0)
@@ -451,6 +452,9 @@ main(int argc, char **argv)
 		fprintf(stderr, "automation-worker: curl_global_init failed\n");
 		return 1;
 	}
+	if (options.timeout_ms / 1000 + 5 > options.lease_seconds)
+		log_info("warning: --timeout %lds is close to --lease %ds: a slow delivery may be claimed and sent again by another worker",
+				 options.timeout_ms / 1000, options.lease_seconds);
 	multi = curl_multi_init();
 	curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, (long) options.concurrency * 4);
 	log_info("worker %s starting: concurrency=%d batch=%d lease=%ds poll=%gs%s",
@@ -478,6 +482,14 @@ main(int argc, char **argv)
 			{
 				reconnect_backoff = 100;
 				want_claim = true;
+				ever_connected = true;
+			}
+			else if (options.once && !ever_connected)
+			{
+				log_error("--once: no database, nothing to do");
+				curl_multi_cleanup(multi);
+				curl_global_cleanup();
+				return 1;
 			}
 			else
 			{
