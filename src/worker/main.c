@@ -561,6 +561,12 @@ main(int argc, char **argv)
 			if (outcomes == NULL || (stop_requested && now_ms() > stop_deadline))
 				break;
 		}
+		if (stop_requested && now_ms() > stop_deadline)
+		{
+			log_error("stop: gave up after 30 s with %d job(s) held; their leases will expire",
+					  pending_count + inflight);
+			break;
+		}
 		if (options.once && inflight == 0 && pending_count == 0)
 			want_claim = true;
 
