@@ -44,6 +44,7 @@ show_diffs() {
 }
 
 regress() {
+	rm -f regression.diffs output_iso/regression.diffs
 	make -s installcheck PG_CONFIG=$PGBIN/pg_config || show_diffs
 }
 
