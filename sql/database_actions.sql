@@ -63,10 +63,16 @@ SELECT tags, labels FROM leads WHERE id = 1;
 SELECT automation.create_user_pool('sales', ARRAY['alice', 'bob', 'carol']) AS pool \gset
 SELECT automation.execute_job(job('assign_user', jsonb_build_object('assign_pool_id', :'pool', 'assign_field', 'owner_id'), 1)) ->> 'assigned' AS assigned;
 SELECT automation.execute_job(job('assign_user', jsonb_build_object('assign_pool_id', :'pool'), 2)) ->> 'assigned' AS assigned;
-SELECT automation.set_pool_member_active(:'pool', 'carol', false);
-SELECT automation.execute_job(job('assign_user', jsonb_build_object('assign_pool_id', :'pool'), 3)) ->> 'assigned' AS assigned_skips_inactive;
+-- alice leaves the rotation: the turn after bob is still carol's
+SELECT automation.set_pool_member_active(:'pool', 'alice', false);
+SELECT automation.execute_job(job('assign_user', jsonb_build_object('assign_pool_id', :'pool'), 3)) ->> 'assigned' AS assigned_next_in_order;
+SELECT next_position FROM automation.user_pools WHERE id = :'pool';
+-- then it wraps around, skipping inactive alice
+SELECT automation.execute_job(job('assign_user', jsonb_build_object('assign_pool_id', :'pool'), 1)) ->> 'assigned' AS assigned_skips_inactive;
 SELECT next_position FROM automation.user_pools WHERE id = :'pool';
 SELECT id, owner_id FROM leads ORDER BY id;
+-- a job whose record was deleted writes nothing and says why
+SELECT automation.execute_job(job('update_field', '{"field": "name", "value": "x"}', 99));
 
 -- pool validation
 SELECT try($$SELECT automation.create_user_pool('sales', ARRAY['x'])$$);

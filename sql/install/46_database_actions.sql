@@ -103,8 +103,10 @@ END
 $$;
 
 /*
- * _next_pool_member: take the pool's next turn.  The pool row is locked, so
- * concurrent assignments take distinct turns (specs/assign_round_robin.spec).
+ * _next_pool_member: take the pool's next turn: the first active member at
+ * or after the cursor (a member position), wrapping around.  The pool row is
+ * locked, so concurrent assignments take distinct turns
+ * (specs/pool_turns.spec).
  */
 CREATE FUNCTION automation._next_pool_member(pool uuid)
 RETURNS text
@@ -115,6 +117,7 @@ DECLARE
 	cursor_position integer;
 	active_count integer;
 	chosen text;
+	chosen_position integer;
 BEGIN
 	SELECT p.next_position INTO cursor_position
 	  FROM automation.user_pools p WHERE p.id = pool FOR UPDATE;
@@ -128,13 +131,13 @@ BEGIN
 		PERFORM automation._err('22023', format('user pool %s has no active member', pool),
 								NULL, 'activate a member with automation.set_pool_member_active()');
 	END IF;
-	SELECT m.member INTO chosen
+	/* the first active member at or after the cursor, wrapping around */
+	SELECT m.member, m.position INTO chosen, chosen_position
 	  FROM automation.user_pool_members m
 	 WHERE m.pool_id = pool AND m.active
-	 ORDER BY m.position
-	OFFSET cursor_position % active_count LIMIT 1;
-	UPDATE automation.user_pools p
-	   SET next_position = (cursor_position % active_count) + 1
+	 ORDER BY m.position < cursor_position, m.position
+	 LIMIT 1;
+	UPDATE automation.user_pools p SET next_position = chosen_position + 1
 	 WHERE p.id = pool;
 	RETURN chosen;
 END
@@ -157,6 +160,24 @@ BEGIN
 								NULL, 'the table changed since the definition was created');
 	END IF;
 	RETURN typ;
+END
+$$;
+
+/* _unwritten_reason: why an action wrote nothing: the row is gone, or it already had the value. */
+CREATE FUNCTION automation._unwritten_reason(run_as name, rel regclass, key_column text,
+	record_key text)
+RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF automation._execute_as(run_as,
+			format('SELECT 1 FROM %s WHERE %I = $1::%s', rel, key_column,
+				   automation._column_type(rel, key_column)),
+			ARRAY[record_key]) = 0 THEN
+		RETURN 'record not found';
+	END IF;
+	RETURN 'unchanged';
 END
 $$;
 
@@ -352,6 +373,10 @@ BEGIN
 											 'tenant_id', job.tenant_id)::text);
 	END CASE;
 
+	IF NOT coalesce((action_result ->> 'updated')::boolean, true) THEN
+		action_result := action_result || jsonb_build_object('reason',
+			automation._unwritten_reason(job.run_as, ent.relation, ent.key_column, job.record_key));
+	END IF;
 	PERFORM set_config('automation.current_depth', previous_depth, true);
 	UPDATE automation.jobs j SET status = 'succeeded', result = action_result,
 		   finished_at = now(), locked_by = NULL, locked_until = NULL, last_error = NULL
