@@ -558,10 +558,10 @@ main(int argc, char **argv)
 			(stop_requested || (options.once && claim_found_nothing)))
 		{
 			record_outcomes();
-			if (outcomes == NULL || (stop_requested && now_ms() > stop_deadline))
+			if (outcomes == NULL || (stop_requested && stop_deadline > 0 && now_ms() > stop_deadline))
 				break;
 		}
-		if (stop_requested && now_ms() > stop_deadline)
+		if (stop_requested && stop_deadline > 0 && now_ms() > stop_deadline)
 		{
 			log_error("stop: gave up after 30 s with %d job(s) held; their leases will expire",
 					  pending_count + inflight);

@@ -235,19 +235,19 @@ add_subject(Buffer *buf, const char *subject)
 	{
 		size_t		end = start;
 
-		/* at most 45 octets (60 base64 characters) of whole characters */
+		/* at most 42 octets (56 base64 characters: a 68-character word, a 77-character line) of whole characters */
 		while (end < len)
 		{
 			size_t		next = end + 1;
 
 			while (next < len && ((unsigned char) clean[next] & 0xC0) == 0x80)
 				next++;
-			if (next - start > 45)
+			if (next - start > 42)
 				break;
 			end = next;
 		}
 		if (end == start)		/* an invalid long sequence: cut it */
-			end = start + 45 < len ? start + 45 : len;
+			end = start + 42 < len ? start + 42 : len;
 		if (start > 0)
 			buf_puts(buf, "\r\n ");
 		buf_puts(buf, "=?UTF-8?B?");

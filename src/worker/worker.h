@@ -86,7 +86,7 @@ typedef struct Delivery
 	size_t		request_sent;	/* SMTP upload position */
 	char		response_excerpt[201];
 	size_t		response_len;
-	char		refused[256];	/* SSRF refusal reason, "" if none */
+	char		refused[800];	/* SSRF refusal reason, "" if none */
 	char		host[256];		/* destination host, lower case */
 	bool		is_smtp;
 	double		started_ms;

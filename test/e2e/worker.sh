@@ -69,6 +69,12 @@ job() {
 field() { sql -c "SELECT $2 FROM automation.jobs WHERE id = $1"; }
 requests() { grep -c "\"phase\": \"start\", \"path\": \"$1\"" "$TMP/http.log"; }
 
+# the pure parts, table-tested (test/worker/units.c)
+sig=$(python3 -c 'import hmac, hashlib; print("t=1700000000,v1=" + hmac.new(b"key", b"1700000000.{\"a\":1}", hashlib.sha256).hexdigest())')
+check "units: address classification, signature vector, email composition" \
+	bash -c "cc -Wall -Wextra -Werror -Isrc/worker -I$($PGBIN/pg_config --includedir) -o '$TMP/units' test/worker/units.c \
+		src/worker/ssrf.c src/worker/sign.c src/worker/smtp.c src/worker/log.c -lcurl -ljansson -lcrypto && '$TMP/units' '$sig'"
+
 [ -x "$WORKER" ] || { echo "worker not installed at $WORKER"; echo "0 passed, 1 failed"; exit 1; }
 $PGBIN/dropdb --if-exists -f "$DB" >/dev/null 2>&1
 $PGBIN/createdb "$DB" && sql -c 'CREATE EXTENSION automation' || { echo "0 passed, 1 failed"; exit 1; }
