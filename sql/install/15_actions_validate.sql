@@ -254,10 +254,16 @@ BEGIN
 			END LOOP;
 		END IF;
 		IF cfg ? 'body' THEN
-			FOR v IN SELECT x FROM jsonb_path_query(cfg -> 'body', 'strict $.**') AS x
-					  WHERE jsonb_typeof(x) = 'string' LOOP
-				PERFORM automation._check_template(v, field || '.body', entity, kind);
-			END LOOP;
+			BEGIN
+				FOR v IN SELECT x FROM jsonb_path_query(cfg -> 'body', 'strict $.**') AS x
+						  WHERE jsonb_typeof(x) = 'string' LOOP
+					PERFORM automation._check_template(v, field || '.body', entity, kind);
+				END LOOP;
+			EXCEPTION WHEN statement_too_complex OR program_limit_exceeded THEN
+				PERFORM automation._err('22023', format('%s.body is nested too deeply', field),
+										'its nesting exhausted the stack while it was checked',
+										'flatten the body');
+			END;
 		END IF;
 
 	ELSIF action = 'send_channel_message' THEN

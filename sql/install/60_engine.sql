@@ -61,11 +61,62 @@ SELECT w.id AS workflow_id,
 								   w.breaker_reset_at)) f;
 
 /* Same evaluator as the trigger, no side effect (explain.c). */
+CREATE FUNCTION automation._explain(entity text, new_row jsonb, old_row jsonb)
+RETURNS TABLE (source text, id text, name text, fires boolean, reason text,
+			   conditions jsonb)
+	LANGUAGE c CALLED ON NULL INPUT AS 'MODULE_PATHNAME', 'automation_explain';
+
+/*
+ * explain: checks that each row fits the entity's table (22023 naming the
+ * row and the problem), then asks the C evaluator.
+ */
 CREATE FUNCTION automation.explain(entity text, new_row jsonb,
 	old_row jsonb DEFAULT NULL)
 RETURNS TABLE (source text, id text, name text, fires boolean, reason text,
 			   conditions jsonb)
-	LANGUAGE c CALLED ON NULL INPUT AS 'MODULE_PATHNAME', 'automation_explain';
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	rel regclass;
+	arg text;
+	val jsonb;
+BEGIN
+	IF entity IS NULL THEN
+		RAISE EXCEPTION 'entity must not be null' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	SELECT e.relation INTO rel FROM automation.entities e WHERE e.name = explain.entity;
+	IF rel IS NULL THEN
+		RAISE EXCEPTION 'entity "%" is not watched', entity
+			USING ERRCODE = 'no_data_found',
+				  HINT = 'Watch its table first with automation.watch().';
+	END IF;
+	IF new_row IS NULL AND old_row IS NULL THEN
+		RAISE EXCEPTION 'new_row and old_row must not both be null'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Give new_row for an insert, both for an update, old_row alone for a delete.';
+	END IF;
+	FOREACH arg IN ARRAY ARRAY['new_row', 'old_row'] LOOP
+		val := CASE arg WHEN 'new_row' THEN new_row ELSE old_row END;
+		CONTINUE WHEN val IS NULL;
+		IF jsonb_typeof(val) <> 'object' THEN
+			RAISE EXCEPTION 'row must be a json object'
+				USING ERRCODE = 'invalid_parameter_value',
+					  DETAIL = format('Got: %s.', left(val::text, 60)),
+					  HINT = 'Pass the row as {"column": value, ...}.';
+		END IF;
+		BEGIN
+			EXECUTE format('SELECT pg_catalog.jsonb_populate_record(NULL::%s, $1)', rel) USING val;
+		EXCEPTION WHEN data_exception THEN
+			RAISE EXCEPTION 'invalid %: it does not fit table %', arg, rel
+				USING ERRCODE = 'invalid_parameter_value',
+					  DETAIL = SQLERRM,
+					  HINT = 'Give each column a value of its type, e.g. {"id": 42, "status": "won"}.';
+		END;
+	END LOOP;
+	RETURN QUERY SELECT * FROM automation._explain(entity, new_row, old_row);
+END
+$$;
 
 /*
  * prune: delete finished jobs and history older than older_than.  Firings of
@@ -90,7 +141,14 @@ BEGIN
 				  DETAIL = format('Got: %s.', coalesce(older_than::text, 'NULL')),
 				  HINT = 'Pass an interval such as ''30 days''.';
 	END IF;
-	cutoff := now() - older_than;
+	BEGIN
+		cutoff := now() - older_than;
+	EXCEPTION WHEN datetime_field_overflow THEN
+		RAISE EXCEPTION 'older_than is out of range'
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = format('now() - %s is before the earliest timestamp.', older_than),
+				  HINT = 'Pass an interval such as ''30 days''.';
+	END;
 	DELETE FROM automation.jobs
 	 WHERE status IN ('succeeded', 'dead') AND finished_at < cutoff;
 	GET DIAGNOSTICS jobs_deleted = ROW_COUNT;
