@@ -13,7 +13,8 @@
  *     site-local), link-local, multicast, broadcast/reserved; IPv4-mapped
  *     and NAT64 IPv6 addresses are judged by their IPv4 address;
  *   - --allow-host names a host exactly as written in the URL (case
- *     ignored); only then is an internal destination allowed.
+ *     ignored; IPv6 literals with or without brackets); only then is an
+ *     internal destination allowed.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -32,8 +33,19 @@ host_is_allowed(const char *host)
 	if (options.allow_hosts == NULL || host == NULL)
 		return false;
 	for (char **h = options.allow_hosts; *h; h++)
-		if (strcasecmp(*h, host) == 0)
+	{
+		const char *entry = *h;
+		size_t		len = strlen(entry);
+
+		/* an IPv6 literal may be listed with or without its brackets */
+		if (len >= 2 && entry[0] == '[' && entry[len - 1] == ']')
+		{
+			if (strlen(host) == len - 2 && strncasecmp(entry + 1, host, len - 2) == 0)
+				return true;
+		}
+		else if (strcasecmp(entry, host) == 0)
 			return true;
+	}
 	return false;
 }
 
