@@ -128,11 +128,42 @@ typedef struct ValueIndexEntry
 
 typedef struct EventIndex
 {
-	List	   *always;			/* orders evaluated on every event */
+	List	   *always;			/* orders evaluated on every event, sorted */
 	List	   *edge_columns;	/* EdgeGroup *, guarded by "column changed" */
 	List	   *value_columns;	/* ValueColumn *, guarded by NEW value */
 	HTAB	   *value_index;	/* ValueIndexKey -> ValueIndexEntry */
+	List	   *range_columns;	/* RangeIndex *, guarded by a threshold */
 } EventIndex;
+
+/* Definitions guarded by GT/GTE/LT/LTE on one column, by sorted constant. */
+#define RANGE_GREATER		0
+#define RANGE_GREATER_EQUAL 1
+#define RANGE_LESS_THAN		2
+#define RANGE_LESS_EQUAL	3
+#define RANGE_OPS			4
+
+typedef struct RangeIndex
+{
+	AttrNumber	attnum;
+	CompiledCondition *sample;	/* compare_proc and collation to use */
+	int			n[RANGE_OPS];
+	Datum	   *constants[RANGE_OPS];	/* ascending */
+	int		   *orders[RANGE_OPS];
+} RangeIndex;
+
+/* One row event as the evaluator reads it: each tuple deformed once. */
+#define ROW_NEW 0
+#define ROW_OLD 1
+
+typedef struct RowState
+{
+	TupleDesc	tupdesc;
+	int			event;
+	HeapTuple	tuples[2];
+	Datum	   *values[2];
+	bool	   *nulls[2];
+	char	  **lowered[2];		/* per attnum, lower-cased text, once */
+} RowState;
 
 typedef struct EdgeGroup
 {
@@ -177,15 +208,13 @@ typedef struct ConditionResult
 	const char *reason;			/* static text or palloc'd in the caller's context */
 } ConditionResult;
 
-extern bool automation_condition_holds(CompiledCondition *condition, int event,
-									   HeapTuple newtuple, HeapTuple oldtuple,
-									   TupleDesc tupdesc, ConditionResult *result);
-extern bool automation_definition_matches(Definition *definition, int event,
-										  HeapTuple newtuple, HeapTuple oldtuple,
-										  TupleDesc tupdesc);
-extern int	automation_candidates(EntityCache *cache, int event,
-								  HeapTuple newtuple, HeapTuple oldtuple,
-								  TupleDesc tupdesc, int *orders);
+extern void automation_row_init(RowState *row, TupleDesc tupdesc, int event,
+								HeapTuple newtuple, HeapTuple oldtuple);
+extern char *automation_lower(const char *s, int len, Oid collation);
+extern bool automation_condition_holds(CompiledCondition *condition, RowState *row,
+									   ConditionResult *result);
+extern bool automation_definition_matches(Definition *definition, RowState *row);
+extern int	automation_candidates(EntityCache *cache, RowState *row, int *orders);
 extern bool automation_value_hash(CompiledCondition *condition, Datum value,
 								  uint32 *hash);
 

@@ -460,7 +460,7 @@ parse_constant(CompiledCondition *condition, const char *text, int i)
 			(condition->text_elements && condition->compare_type == BPCHAROID))
 			while (len > 0 && text[len - 1] == ' ')
 				len--;
-		condition->constant_texts[i] = str_tolower(text, len, condition->collation);
+		condition->constant_texts[i] = automation_lower(text, len, condition->collation);
 		condition->constants[i] = CStringGetDatum(condition->constant_texts[i]);
 	}
 	else
@@ -872,11 +872,119 @@ never_holds_on(CompiledCondition *condition, int event)
 static bool
 value_indexable(CompiledCondition *condition)
 {
-	return (condition->operator == OPERATOR_EQUALS ||
-			condition->operator == OPERATOR_CHANGED_TO) &&
-		condition->nconstants == 1 &&
+	return (((condition->operator == OPERATOR_EQUALS ||
+			  condition->operator == OPERATOR_CHANGED_TO) &&
+			 condition->nconstants == 1) ||
+			(condition->operator == OPERATOR_IN && condition->nconstants >= 1)) &&
 		(condition->kind == VALUE_TEXT ||
 		 (condition->kind == VALUE_ORDERED && condition->has_hash_proc));
+}
+
+static int
+range_op(CompiledCondition *condition)
+{
+	if (condition->kind != VALUE_ORDERED || !condition->has_compare_proc ||
+		condition->nconstants != 1)
+		return -1;
+	switch (condition->operator)
+	{
+		case OPERATOR_GREATER_THAN:
+			return RANGE_GREATER;
+		case OPERATOR_GREATER_EQUAL:
+			return RANGE_GREATER_EQUAL;
+		case OPERATOR_LESS_THAN:
+			return RANGE_LESS_THAN;
+		case OPERATOR_LESS_EQUAL:
+			return RANGE_LESS_EQUAL;
+		default:
+			return -1;
+	}
+}
+
+/* qsort_arg comparator: range entries by constant */
+typedef struct RangeEntry
+{
+	Datum		constant;
+	int			order;
+} RangeEntry;
+
+static int
+compare_range_entries(const void *a, const void *b, void *arg)
+{
+	CompiledCondition *sample = arg;
+	const RangeEntry *x = a;
+	const RangeEntry *y = b;
+	int			cmp = DatumGetInt32(FunctionCall2Coll(&sample->compare_proc,
+													  sample->collation,
+													  x->constant, y->constant));
+
+	return cmp != 0 ? cmp : (x->order > y->order) - (x->order < y->order);
+}
+
+/*
+ * add_to_range_index
+ *		File a definition under its threshold condition.  The arrays are
+ *		sorted once all definitions are filed (sort_range_indexes).
+ */
+static void
+add_to_range_index(EventIndex *index, CompiledCondition *guard, int op, int order)
+{
+	RangeIndex *range = NULL;
+	ListCell   *lc;
+	RangeEntry *entries;
+
+	foreach(lc, index->range_columns)
+	{
+		RangeIndex *candidate = lfirst(lc);
+
+		if (candidate->attnum == guard->attnum &&
+			candidate->sample->compare_proc.fn_oid == guard->compare_proc.fn_oid)
+			range = candidate;
+	}
+	if (range == NULL)
+	{
+		range = palloc0(sizeof(RangeIndex));
+		range->attnum = guard->attnum;
+		range->sample = guard;
+		index->range_columns = lappend(index->range_columns, range);
+	}
+	/* constants[op] holds RangeEntry pairs until sorted */
+	entries = (RangeEntry *) range->constants[op];
+	entries = entries == NULL ? palloc(sizeof(RangeEntry))
+		: repalloc(entries, sizeof(RangeEntry) * (range->n[op] + 1));
+	entries[range->n[op]].constant = guard->constants[0];
+	entries[range->n[op]].order = order;
+	range->constants[op] = (Datum *) entries;
+	range->n[op]++;
+}
+
+static void
+sort_range_indexes(EventIndex *index)
+{
+	ListCell   *lc;
+
+	foreach(lc, index->range_columns)
+	{
+		RangeIndex *range = lfirst(lc);
+
+		for (int op = 0; op < RANGE_OPS; op++)
+		{
+			RangeEntry *entries = (RangeEntry *) range->constants[op];
+
+			if (range->n[op] == 0)
+				continue;
+			qsort_arg(entries, range->n[op], sizeof(RangeEntry),
+					  compare_range_entries, range->sample);
+			range->constants[op] = palloc(sizeof(Datum) * range->n[op]);
+			range->orders[op] = palloc(sizeof(int) * range->n[op]);
+			for (int i = 0; i < range->n[op]; i++)
+			{
+				range->constants[op][i] = entries[i].constant;
+				range->orders[op][i] = entries[i].order;
+			}
+			pfree(entries);
+		}
+	}
 }
 
 static bool
@@ -891,9 +999,11 @@ edge_triggered(CompiledCondition *condition)
 /*
  * build_event_indexes
  *		For each event, file every definition that can fire on it under one
- *		guard: the value of an equality condition (hash bucket), else the
- *		column of an edge-triggered condition (UPDATE: skipped when that
- *		column did not change), else "always".
+ *		guard: the value(s) of an EQUALS/CHANGED_TO/IN condition (hash
+ *		buckets), else the column of an edge-triggered condition (UPDATE:
+ *		skipped when that column did not change), else the threshold of a
+ *		GT/GTE/LT/LTE condition (sorted constants, one binary search per
+ *		row), else "always".
  */
 static void
 build_event_indexes(EntityCache *cache)
@@ -941,13 +1051,17 @@ build_event_indexes(EntityCache *cache)
 					index->value_index = hash_create("automation value index", 64, &ctl,
 													 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 				}
-				memset(&key, 0, sizeof(key));
-				key.attnum = guard->attnum;
-				automation_value_hash(guard, guard->constants[0], &key.hash);
-				entry = hash_search(index->value_index, &key, HASH_ENTER, &found);
-				if (!found)
-					entry->orders = NIL;
-				entry->orders = lappend_int(entry->orders, definition->order);
+				for (int k = 0; k < guard->nconstants; k++)
+				{
+					memset(&key, 0, sizeof(key));
+					key.attnum = guard->attnum;
+					automation_value_hash(guard, guard->constants[k], &key.hash);
+					entry = hash_search(index->value_index, &key, HASH_ENTER, &found);
+					if (!found)
+						entry->orders = NIL;
+					if (!list_member_int(entry->orders, definition->order))
+						entry->orders = lappend_int(entry->orders, definition->order);
+				}
 				foreach(lc, index->value_columns)
 					known |= ((ValueColumn *) lfirst(lc))->attnum == guard->attnum;
 				if (!known)
@@ -986,8 +1100,18 @@ build_event_indexes(EntityCache *cache)
 				group->orders = lappend_int(group->orders, definition->order);
 				continue;
 			}
+
+			for (int c = 0; c < definition->nconditions && guard == NULL; c++)
+				if (range_op(&definition->conditions[c]) >= 0)
+					guard = &definition->conditions[c];
+			if (guard != NULL)
+			{
+				add_to_range_index(index, guard, range_op(guard), definition->order);
+				continue;
+			}
 			index->always = lappend_int(index->always, definition->order);
 		}
+		sort_range_indexes(index);
 	}
 	MemoryContextSwitchTo(old);
 }

@@ -4,8 +4,10 @@
  *	  The evaluator: does a compiled condition hold for a row event?
  *
  * Used by the row trigger and by explain(), so both always agree.
- * Invariants: reads OLD/NEW straight from the tuples; never runs SQL;
- * allocates only in CurrentMemoryContext, which the caller resets per row.
+ * Invariants: reads OLD/NEW straight from the tuples, each deformed at most
+ * once per row (RowState), and each text column lower-cased at most once per
+ * row; never runs SQL; allocates only in CurrentMemoryContext, which the
+ * caller resets per row.
  * Text compares ignore case; NULL never equals anything; an UPDATE that leaves
  * a guarded column byte-for-byte unchanged skips its edge-triggered
  * definitions without evaluating them.
@@ -42,6 +44,27 @@ typedef struct FieldValue
 } FieldValue;
 
 /*
+ * automation_lower
+ *		Lower-case text for case-insensitive comparison.  ASCII takes a fast
+ *		path; anything else goes through the collation's rules.  Constants
+ *		(cache.c) and values use this same function, so they always agree.
+ */
+char *
+automation_lower(const char *s, int len, Oid collation)
+{
+	char	   *out;
+
+	for (int i = 0; i < len; i++)
+		if ((unsigned char) s[i] >= 0x80)
+			return str_tolower(s, len, collation);
+	out = palloc(len + 1);
+	for (int i = 0; i < len; i++)
+		out[i] = (s[i] >= 'A' && s[i] <= 'Z') ? s[i] + ('a' - 'A') : s[i];
+	out[len] = '\0';
+	return out;
+}
+
+/*
  * lower_text
  *		A text-like datum lower-cased; char(n) padding is not significant.
  */
@@ -54,7 +77,64 @@ lower_text(Datum value, Oid type, Oid collation)
 	if (type == BPCHAROID)
 		while (len > 0 && VARDATA_ANY(t)[len - 1] == ' ')
 			len--;
-	return str_tolower(VARDATA_ANY(t), len, collation);
+	return automation_lower(VARDATA_ANY(t), len, collation);
+}
+
+/*
+ * automation_row_init
+ *		Prepare a row event for evaluation; nothing is read yet.
+ */
+void
+automation_row_init(RowState *row, TupleDesc tupdesc, int event,
+					HeapTuple newtuple, HeapTuple oldtuple)
+{
+	memset(row, 0, sizeof(*row));
+	row->tupdesc = tupdesc;
+	row->event = event;
+	row->tuples[ROW_NEW] = newtuple;
+	row->tuples[ROW_OLD] = oldtuple;
+}
+
+/*
+ * row_column
+ *		Column attnum of NEW or OLD, deforming that tuple on first use.
+ */
+static Datum
+row_column(RowState *row, int which, AttrNumber attnum, bool *isnull)
+{
+	if (row->tuples[which] == NULL)
+	{
+		*isnull = true;
+		return (Datum) 0;
+	}
+	if (row->values[which] == NULL)
+	{
+		int			natts = row->tupdesc->natts;
+
+		row->values[which] = palloc(sizeof(Datum) * natts);
+		row->nulls[which] = palloc(sizeof(bool) * natts);
+		heap_deform_tuple(row->tuples[which], row->tupdesc,
+						  row->values[which], row->nulls[which]);
+	}
+	*isnull = row->nulls[which][attnum - 1];
+	return row->values[which][attnum - 1];
+}
+
+/*
+ * row_lower_text
+ *		A text column of NEW or OLD lower-cased, once per row.
+ */
+static char *
+row_lower_text(RowState *row, int which, CompiledCondition *condition, Datum column)
+{
+	AttrNumber	attnum = condition->attnum;
+
+	if (row->lowered[which] == NULL)
+		row->lowered[which] = palloc0(sizeof(char *) * row->tupdesc->natts);
+	if (row->lowered[which][attnum - 1] == NULL)
+		row->lowered[which][attnum - 1] = lower_text(column, condition->column_type,
+													 condition->collation);
+	return row->lowered[which][attnum - 1];
 }
 
 /*
@@ -68,7 +148,7 @@ json_scalar_text(JsonbValue *v, char **out, bool *is_number)
 	switch (v->type)
 	{
 		case jbvString:
-			*out = str_tolower(v->val.string.val, v->val.string.len, DEFAULT_COLLATION_OID);
+			*out = automation_lower(v->val.string.val, v->val.string.len, DEFAULT_COLLATION_OID);
 			return true;
 		case jbvNumeric:
 			*out = DatumGetCString(DirectFunctionCall1(numeric_out,
@@ -162,27 +242,24 @@ read_json_field(CompiledCondition *condition, Datum column, FieldValue *value)
 
 /*
  * read_field
- *		Materialize a condition's field from a tuple.
+ *		Materialize a condition's field from NEW (which = ROW_NEW) or OLD.
  */
 static void
-read_field(CompiledCondition *condition, HeapTuple tuple, TupleDesc tupdesc,
-		   FieldValue *value)
+read_field(CompiledCondition *condition, RowState *row, int which, FieldValue *value)
 {
 	Datum		column;
 	bool		isnull;
 
 	memset(value, 0, sizeof(*value));
 	value->isnull = true;
-	if (tuple == NULL)
-		return;
-	column = heap_getattr(tuple, condition->attnum, tupdesc, &isnull);
+	column = row_column(row, which, condition->attnum, &isnull);
 	if (isnull)
 		return;
 
 	switch (condition->kind)
 	{
 		case VALUE_TEXT:
-			value->text = lower_text(column, condition->column_type, condition->collation);
+			value->text = row_lower_text(row, which, condition, column);
 			value->isnull = false;
 			break;
 		case VALUE_ORDERED:
@@ -358,19 +435,18 @@ contains_constant(CompiledCondition *condition, FieldValue *value)
  *		If result is given, it is filled with the outcome and a reason.
  */
 bool
-automation_condition_holds(CompiledCondition *condition, int event,
-						   HeapTuple newtuple, HeapTuple oldtuple,
-						   TupleDesc tupdesc, ConditionResult *result)
+automation_condition_holds(CompiledCondition *condition, RowState *row,
+							ConditionResult *result)
 {
 	FieldValue	current;
 	FieldValue	previous;
 	bool		holds = false;
 	const char *reason = NULL;
-	HeapTuple	row = event == EVENT_DELETE ? oldtuple : newtuple;
+	int			event = row->event;
 	bool		comparable;
 	int			cmp;
 
-	read_field(condition, row, tupdesc, &current);
+	read_field(condition, row, event == EVENT_DELETE ? ROW_OLD : ROW_NEW, &current);
 
 	switch (condition->operator)
 	{
@@ -448,7 +524,7 @@ automation_condition_holds(CompiledCondition *condition, int event,
 			}
 			else if (event == EVENT_UPDATE)
 			{
-				read_field(condition, oldtuple, tupdesc, &previous);
+				read_field(condition, row, ROW_OLD, &previous);
 				holds = values_distinct(condition, &previous, &current);
 				reason = holds ? "value changed" : "value unchanged";
 			}
@@ -470,7 +546,7 @@ automation_condition_holds(CompiledCondition *condition, int event,
 			}
 			if (event == EVENT_UPDATE)
 			{
-				read_field(condition, oldtuple, tupdesc, &previous);
+				read_field(condition, row, ROW_OLD, &previous);
 				if (equals_constant(condition, &previous, 0))
 				{
 					reason = "value was already equal";
@@ -486,7 +562,7 @@ automation_condition_holds(CompiledCondition *condition, int event,
 				reason = event == EVENT_INSERT ? "an insert has no old value" : "a delete changes no field";
 				break;
 			}
-			read_field(condition, oldtuple, tupdesc, &previous);
+			read_field(condition, row, ROW_OLD, &previous);
 			if (!equals_constant(condition, &previous, 0))
 			{
 				reason = previous.isnull ? "old value is null" : "old value differs";
@@ -509,15 +585,12 @@ automation_condition_holds(CompiledCondition *condition, int event,
  *		All conditions hold (in sort order, stopping at the first that fails).
  */
 bool
-automation_definition_matches(Definition *definition, int event,
-							  HeapTuple newtuple, HeapTuple oldtuple,
-							  TupleDesc tupdesc)
+automation_definition_matches(Definition *definition, RowState *row)
 {
-	if ((definition->event_mask & event) == 0)
+	if ((definition->event_mask & row->event) == 0)
 		return false;
 	for (int i = 0; i < definition->nconditions; i++)
-		if (!automation_condition_holds(&definition->conditions[i], event,
-										newtuple, oldtuple, tupdesc, NULL))
+		if (!automation_condition_holds(&definition->conditions[i], row, NULL))
 			return false;
 	return true;
 }
@@ -566,62 +639,158 @@ append_orders(List *orders, int *out, int n)
 }
 
 /*
+ * range_bound
+ *		Number of sorted constants c with c < value (or c <= value when
+ *		inclusive): a binary search.
+ */
+static int
+range_bound(RangeIndex *range, int op, Datum value, bool inclusive)
+{
+	int			low = 0;
+	int			high = range->n[op];
+
+	while (low < high)
+	{
+		int			mid = (low + high) / 2;
+		int			cmp = DatumGetInt32(FunctionCall2Coll(&range->sample->compare_proc,
+														  range->sample->collation,
+														  range->constants[op][mid], value));
+
+		if (cmp < 0 || (inclusive && cmp == 0))
+			low = mid + 1;
+		else
+			high = mid;
+	}
+	return low;
+}
+
+/*
  * automation_candidates
  *		The definitions that could fire on this event, in evaluation order,
  *		written to orders (room for cache->ndefinitions).  Definitions filed
- *		under an unchanged column or a different value are not returned.
+ *		under an unchanged column, a different value or a threshold the
+ *		value does not pass are not returned.
  */
 int
-automation_candidates(EntityCache *cache, int event, HeapTuple newtuple,
-					  HeapTuple oldtuple, TupleDesc tupdesc, int *orders)
+automation_candidates(EntityCache *cache, RowState *row, int *orders)
 {
-	EventIndex *index = &cache->events[automation_event_index(event)];
-	HeapTuple	row = event == EVENT_DELETE ? oldtuple : newtuple;
-	int			n = 0;
+	EventIndex *index = &cache->events[automation_event_index(row->event)];
+	int			which = row->event == EVENT_DELETE ? ROW_OLD : ROW_NEW;
+	int			stack_others[64];
+	int		   *others = stack_others;
+	int			nothers = 0;
+	int			capacity = lengthof(stack_others);
+	int			nalways;
 	ListCell   *lc;
 
-	n = append_orders(index->always, orders, n);
+#define ADD_ORDERS(list) \
+	do { \
+		if (nothers + list_length(list) > capacity) \
+		{ \
+			int		   *grown = palloc(sizeof(int) * cache->ndefinitions); \
+			memcpy(grown, others, sizeof(int) * nothers); \
+			others = grown; \
+			capacity = cache->ndefinitions; \
+		} \
+		nothers = append_orders((list), others, nothers); \
+	} while (0)
 
 	foreach(lc, index->edge_columns)
 	{
 		EdgeGroup  *group = lfirst(lc);
 		bool		old_null;
 		bool		new_null;
-		Datum		old_value = heap_getattr(oldtuple, group->attnum, tupdesc, &old_null);
-		Datum		new_value = heap_getattr(newtuple, group->attnum, tupdesc, &new_null);
-		Form_pg_attribute attr = TupleDescAttr(tupdesc, group->attnum - 1);
+		Datum		old_value = row_column(row, ROW_OLD, group->attnum, &old_null);
+		Datum		new_value = row_column(row, ROW_NEW, group->attnum, &new_null);
+		Form_pg_attribute attr = TupleDescAttr(row->tupdesc, group->attnum - 1);
 
 		if (old_null && new_null)
 			continue;
 		if (old_null == new_null &&
 			datum_image_eq(old_value, new_value, attr->attbyval, attr->attlen))
 			continue;
-		n = append_orders(group->orders, orders, n);
+		ADD_ORDERS(group->orders);
 	}
 
 	foreach(lc, index->value_columns)
 	{
 		ValueColumn *column = lfirst(lc);
 		bool		isnull;
-		Datum		value = heap_getattr(row, column->attnum, tupdesc, &isnull);
+		Datum		value = row_column(row, which, column->attnum, &isnull);
 		ValueIndexKey key;
 		ValueIndexEntry *entry;
 
 		if (isnull)
 			continue;
 		if (column->sample->kind == VALUE_TEXT)
-			value = CStringGetDatum(lower_text(value, column->sample->column_type,
-											   column->sample->collation));
+			value = CStringGetDatum(row_lower_text(row, which, column->sample, value));
 		memset(&key, 0, sizeof(key));
 		key.attnum = column->attnum;
 		if (!automation_value_hash(column->sample, value, &key.hash))
 			continue;
 		entry = hash_search(index->value_index, &key, HASH_FIND, NULL);
 		if (entry != NULL)
-			n = append_orders(entry->orders, orders, n);
+			ADD_ORDERS(entry->orders);
 	}
 
-	if (n > 1)
-		qsort(orders, n, sizeof(int), compare_ints);
-	return n;
+	foreach(lc, index->range_columns)
+	{
+		RangeIndex *range = lfirst(lc);
+		bool		isnull;
+		Datum		value = row_column(row, which, range->attnum, &isnull);
+		int			bound;
+
+		if (isnull)
+			continue;
+		for (int op = 0; op < RANGE_OPS; op++)
+		{
+			if (range->n[op] == 0)
+				continue;
+			/* GT: c < v; GTE: c <= v; LT: c > v; LTE: c >= v */
+			bound = range_bound(range, op, value,
+								op == RANGE_GREATER_EQUAL || op == RANGE_LESS_THAN);
+			if (nothers + range->n[op] > capacity)
+			{
+				int		   *grown = palloc(sizeof(int) * cache->ndefinitions);
+
+				memcpy(grown, others, sizeof(int) * nothers);
+				others = grown;
+				capacity = cache->ndefinitions;
+			}
+			if (op == RANGE_GREATER || op == RANGE_GREATER_EQUAL)
+				for (int i = 0; i < bound; i++)
+					others[nothers++] = range->orders[op][i];
+			else
+				for (int i = bound; i < range->n[op]; i++)
+					others[nothers++] = range->orders[op][i];
+		}
+	}
+#undef ADD_ORDERS
+
+	/* the always list is kept sorted; merge the few others into it */
+	nalways = list_length(index->always);
+	if (nothers == 0)
+		return append_orders(index->always, orders, 0);
+	if (nothers > 1)
+		qsort(others, nothers, sizeof(int), compare_ints);
+	{
+		int			n = 0;
+		int			a = 0;
+		int			o = 0;
+
+		while (a < nalways || o < nothers)
+		{
+			if (o == nothers ||
+				(a < nalways && list_nth_int(index->always, a) < others[o]))
+				orders[n++] = list_nth_int(index->always, a++);
+			else
+			{
+				/* an IN list may name two values that land in one bucket */
+				if (n == 0 || orders[n - 1] != others[o])
+					orders[n++] = others[o];
+				o++;
+			}
+		}
+		return n;
+	}
 }

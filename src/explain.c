@@ -123,6 +123,7 @@ automation_explain(PG_FUNCTION_ARGS)
 	bool		rules_stopped = false;
 	char	   *tenant = NULL;
 	const char *viewer_tenant;
+	RowState	row;
 	bool		sees_all;
 
 	if (PG_ARGISNULL(0))
@@ -149,7 +150,8 @@ automation_explain(PG_FUNCTION_ARGS)
 
 	orders = palloc(sizeof(int) * Max(cache->ndefinitions, 1));
 	candidate = palloc0(sizeof(bool) * Max(cache->ndefinitions, 1));
-	ncandidates = automation_candidates(cache, event, newtuple, oldtuple, tupdesc, orders);
+	automation_row_init(&row, tupdesc, event, newtuple, oldtuple);
+	ncandidates = automation_candidates(cache, &row, orders);
 	for (int i = 0; i < ncandidates; i++)
 		candidate[orders[i]] = true;
 	tenant = automation_column_text(event == EVENT_DELETE ? oldtuple : newtuple,
@@ -184,7 +186,7 @@ automation_explain(PG_FUNCTION_ARGS)
 			CompiledCondition *condition = &definition->conditions[c];
 			ConditionResult result;
 
-			automation_condition_holds(condition, event, newtuple, oldtuple, tupdesc, &result);
+			automation_condition_holds(condition, &row, &result);
 			all_hold &= result.holds;
 			if (c > 0)
 				appendStringInfoString(&conditions, ", ");

@@ -69,6 +69,7 @@ automation_row_trigger(PG_FUNCTION_ARGS)
 	bool		rules_stopped = false;
 	FiringContext firing;
 	bool		firing_ready = false;
+	RowState	row;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
@@ -107,7 +108,8 @@ automation_row_trigger(PG_FUNCTION_ARGS)
 	tupdesc = RelationGetDescr(trigdata->tg_relation);
 	orders = cache->ndefinitions <= lengthof(stack_orders) ? stack_orders
 		: palloc(sizeof(int) * cache->ndefinitions);
-	ncandidates = automation_candidates(cache, event, newtuple, oldtuple, tupdesc, orders);
+	automation_row_init(&row, tupdesc, event, newtuple, oldtuple);
+	ncandidates = automation_candidates(cache, &row, orders);
 	if (ncandidates == 0)
 		return PointerGetDatum(NULL);
 
@@ -120,22 +122,22 @@ automation_row_trigger(PG_FUNCTION_ARGS)
 			continue;
 		if (!firing_ready)
 		{
-			HeapTuple	row = event == EVENT_DELETE ? oldtuple : newtuple;
+			HeapTuple	changed = event == EVENT_DELETE ? oldtuple : newtuple;
 
 			firing.cache = cache;
 			firing.event = event;
 			firing.newtuple = newtuple;
 			firing.oldtuple = oldtuple;
 			firing.tupdesc = tupdesc;
-			firing.record_key = automation_column_text(row, tupdesc, cache->key_attnum);
-			firing.tenant_id = automation_column_text(row, tupdesc, cache->tenant_attnum);
+			firing.record_key = automation_column_text(changed, tupdesc, cache->key_attnum);
+			firing.tenant_id = automation_column_text(changed, tupdesc, cache->tenant_attnum);
 			firing.depth = automation_current_depth;
 			firing_ready = true;
 		}
 		if (definition->tenant_id != NULL &&
 			(firing.tenant_id == NULL || strcmp(definition->tenant_id, firing.tenant_id) != 0))
 			continue;
-		if (!automation_definition_matches(definition, event, newtuple, oldtuple, tupdesc))
+		if (!automation_definition_matches(definition, &row))
 			continue;
 		automation_fire(definition, &firing);
 		if (definition->is_rule && definition->stop_subsequent)
