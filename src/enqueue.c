@@ -32,6 +32,7 @@
 
 static SPIPlanPtr firing_plan = NULL;
 static SPIPlanPtr job_plan = NULL;
+static SPIPlanPtr fired_plan = NULL;
 static SPIPlanPtr cooldown_plan = NULL;
 static SPIPlanPtr trip_plan = NULL;
 static SPIPlanPtr depth_alert_plan = NULL;
@@ -120,9 +121,21 @@ row_json(HeapTuple tuple, TupleDesc tupdesc)
 	return TextDatumGetCString(DirectFunctionCall1(row_to_json, composite));
 }
 
+#define JOB_INSERT \
+	"INSERT INTO automation.jobs (source, workflow_id, rule_id, action_type, " \
+	"entity, record_key, tenant_id, payload, run_after, depth, run_as) " \
+	"VALUES ($1, $2, $3::uuid, $4, $5, $6, $7, " \
+	"jsonb_build_object('event', jsonb_build_object('operation', $8, " \
+	"  'entity', $5, 'record_key', $6, 'at', now(), 'depth', $10, " \
+	"  'source', $1, CASE WHEN $1 = 'workflow' THEN 'workflow_id' ELSE 'rule_id' END, " \
+	"  coalesce($2, $3), 'name', $11, 'tenant_id', $7), " \
+	"  'config', $9, 'new', $12::jsonb, 'old', $13::jsonb), " \
+	"now() + make_interval(mins => $14), $10, $15)"
+
 /*
  * enqueue_actions
- *		One job per action, with merge tokens rendered now.
+ *		The "fired" firing row and one job per action, with merge tokens
+ *		rendered now.
  */
 static void
 enqueue_actions(Definition *definition, FiringContext *firing)
@@ -130,19 +143,17 @@ enqueue_actions(Definition *definition, FiringContext *firing)
 	char	   *new_json = row_json(firing->newtuple, firing->tupdesc);
 	char	   *old_json = row_json(firing->oldtuple, firing->tupdesc);
 
-	prepare_saved(&job_plan,
-				  "INSERT INTO automation.jobs (source, workflow_id, rule_id, action_type, "
-				  "entity, record_key, tenant_id, payload, run_after, depth, run_as) "
-				  "VALUES ($1, $2, $3::uuid, $4, $5, $6, $7, "
-				  "jsonb_build_object('event', jsonb_build_object('operation', $8, "
-				  "  'entity', $5, 'record_key', $6, 'at', now(), 'depth', $10, "
-				  "  'source', $1, CASE WHEN $1 = 'workflow' THEN 'workflow_id' ELSE 'rule_id' END, "
-				  "  coalesce($2, $3), 'name', $11, 'tenant_id', $7), "
-				  "  'config', $9, 'new', $12::jsonb, 'old', $13::jsonb), "
-				  "now() + make_interval(mins => $14), $10, $15)",
-				  15, (Oid[]) {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-					  TEXTOID, TEXTOID, JSONBOID, INT4OID, TEXTOID, TEXTOID, TEXTOID,
-				  INT4OID, TEXTOID});
+	Oid			argtypes[15] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+		TEXTOID, TEXTOID, JSONBOID, INT4OID, TEXTOID, TEXTOID, TEXTOID,
+	INT4OID, TEXTOID};
+
+	prepare_saved(&job_plan, JOB_INSERT, 15, argtypes);
+	/* the firing row and the first job in one statement: one executor start */
+	prepare_saved(&fired_plan,
+				  "WITH firing AS (INSERT INTO automation.firings (source, workflow_id, "
+				  "rule_id, entity, record_key, tenant_id, operation, outcome, depth) "
+				  "VALUES ($1, $2, $3::uuid, $5, $6, $7, $8, 'fired', $10)) "
+				  JOB_INSERT, 15, argtypes);
 
 	for (int i = 0; i < definition->nactions; i++)
 	{
@@ -166,7 +177,8 @@ enqueue_actions(Definition *definition, FiringContext *firing)
 		job_values[12] = text_or_null(old_json, job_nulls, 12);
 		job_values[13] = Int32GetDatum(action->delay_minutes);
 		job_values[14] = CStringGetTextDatum(definition->created_by);
-		if (SPI_execute_plan(job_plan, job_values, job_nulls, false, 0) != SPI_OK_INSERT)
+		if (SPI_execute_plan(i == 0 ? fired_plan : job_plan, job_values, job_nulls,
+							 false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not enqueue automation job");
 		automation_wakeup_request(action->action_type);
 	}
@@ -290,8 +302,10 @@ automation_fire(Definition *definition, FiringContext *firing)
 	else
 	{
 		outcome = "fired";
-		record_firing(definition, firing, outcome);
-		enqueue_actions(definition, firing);
+		if (definition->nactions > 0)
+			enqueue_actions(definition, firing);
+		else
+			record_firing(definition, firing, outcome);
 	}
 
 	SetUserIdAndSecContext(save_userid, save_sec_context);

@@ -200,7 +200,7 @@ CREATE INDEX firings_workflow_idx ON automation.firings (workflow_id, fired_at)
 	WHERE workflow_id IS NOT NULL;
 CREATE INDEX firings_rule_record_idx ON automation.firings (rule_id, record_key, fired_at)
 	WHERE rule_id IS NOT NULL;
-CREATE INDEX firings_fired_at_idx ON automation.firings (fired_at);
+/* no index on fired_at alone: prune scans, firings stay cheap to insert */
 
 CREATE TABLE automation.alerts (
 	id bigserial PRIMARY KEY,
