@@ -139,25 +139,36 @@ CREATE TABLE automation.idempotency_keys (
 	PRIMARY KEY (kind, key)
 );
 
+/*
+ * The fixed vocabularies of jobs and firings are domains, not table CHECK
+ * constraints: a domain's check is compiled once per backend (typcache),
+ * a table CHECK is re-read from the catalog by every INSERT the trigger
+ * runs.
+ */
+CREATE DOMAIN automation.definition_source AS text
+	CONSTRAINT definition_source_check CHECK (VALUE IN ('workflow', 'rule'));
+CREATE DOMAIN automation.job_action_type AS text
+	CONSTRAINT job_action_type_check CHECK (VALUE IN
+		('webhook', 'send_channel_message', 'send_email', 'update_field',
+		 'create_task', 'assign_user', 'change_stage', 'tag', 'untag', 'notify'));
+CREATE DOMAIN automation.job_status AS text
+	CONSTRAINT job_status_check CHECK (VALUE IN ('queued', 'running', 'succeeded', 'dead'));
+CREATE DOMAIN automation.firing_outcome AS text
+	CONSTRAINT firing_outcome_check CHECK (VALUE IN
+		('fired', 'cooldown', 'circuit_breaker', 'depth_limit'));
+
 /* One row per action to run (SPEC §7). */
 CREATE TABLE automation.jobs (
 	id bigserial PRIMARY KEY,
-	source text NOT NULL
-		CONSTRAINT jobs_source_check CHECK (source IN ('workflow', 'rule')),
+	source automation.definition_source NOT NULL,
 	workflow_id text,
 	rule_id uuid,
-	action_type text NOT NULL
-		CONSTRAINT jobs_action_type_check CHECK (action_type IN
-			('webhook', 'send_channel_message', 'send_email', 'update_field',
-			 'create_task', 'assign_user', 'change_stage', 'tag', 'untag',
-			 'notify')),
+	action_type automation.job_action_type NOT NULL,
 	entity text NOT NULL,
 	record_key text,
 	tenant_id text,
 	payload jsonb NOT NULL,
-	status text NOT NULL DEFAULT 'queued'
-		CONSTRAINT jobs_status_check CHECK (status IN
-			('queued', 'running', 'succeeded', 'dead')),
+	status automation.job_status NOT NULL DEFAULT 'queued',
 	attempts integer NOT NULL DEFAULT 0,
 	max_attempts integer NOT NULL DEFAULT 5,
 	run_after timestamptz NOT NULL DEFAULT now(),
@@ -182,17 +193,14 @@ CREATE INDEX jobs_finished_idx ON automation.jobs (finished_at)
 /* Every match, whether or not it ran (SPEC §8). */
 CREATE TABLE automation.firings (
 	id bigserial PRIMARY KEY,
-	source text NOT NULL
-		CONSTRAINT firings_source_check CHECK (source IN ('workflow', 'rule')),
+	source automation.definition_source NOT NULL,
 	workflow_id text,
 	rule_id uuid,
 	entity text NOT NULL,
 	record_key text,
 	tenant_id text,
 	operation text NOT NULL,
-	outcome text NOT NULL
-		CONSTRAINT firings_outcome_check CHECK (outcome IN
-			('fired', 'cooldown', 'circuit_breaker', 'depth_limit')),
+	outcome automation.firing_outcome NOT NULL,
 	depth integer NOT NULL DEFAULT 0,
 	fired_at timestamptz NOT NULL DEFAULT now()
 );
