@@ -639,6 +639,25 @@ append_orders(List *orders, int *out, int n)
 }
 
 /*
+ * room_for
+ *		Make room for more candidate orders: past the caller's stack array,
+ *		move to a palloc'd one that holds every definition (no definition is
+ *		a candidate twice, bar IN duplicates removed when merging).
+ */
+static int *
+room_for(int *orders, int n, int more, int *capacity, int ndefinitions)
+{
+	int		   *grown;
+
+	if (n + more <= *capacity)
+		return orders;
+	*capacity = Max(ndefinitions, n + more);
+	grown = palloc(sizeof(int) * *capacity);
+	memcpy(grown, orders, sizeof(int) * n);
+	return grown;
+}
+
+/*
  * range_bound
  *		Number of sorted constants c with c < value (or c <= value when
  *		inclusive): a binary search.
@@ -685,13 +704,8 @@ automation_candidates(EntityCache *cache, RowState *row, int *orders)
 
 #define ADD_ORDERS(list) \
 	do { \
-		if (nothers + list_length(list) > capacity) \
-		{ \
-			int		   *grown = palloc(sizeof(int) * cache->ndefinitions); \
-			memcpy(grown, others, sizeof(int) * nothers); \
-			others = grown; \
-			capacity = cache->ndefinitions; \
-		} \
+		others = room_for(others, nothers, list_length(list), &capacity, \
+						  cache->ndefinitions); \
 		nothers = append_orders((list), others, nothers); \
 	} while (0)
 
@@ -749,14 +763,8 @@ automation_candidates(EntityCache *cache, RowState *row, int *orders)
 			/* GT: c < v; GTE: c <= v; LT: c > v; LTE: c >= v */
 			bound = range_bound(range, op, value,
 								op == RANGE_GREATER_EQUAL || op == RANGE_LESS_THAN);
-			if (nothers + range->n[op] > capacity)
-			{
-				int		   *grown = palloc(sizeof(int) * cache->ndefinitions);
-
-				memcpy(grown, others, sizeof(int) * nothers);
-				others = grown;
-				capacity = cache->ndefinitions;
-			}
+			others = room_for(others, nothers, range->n[op], &capacity,
+							  cache->ndefinitions);
 			if (op == RANGE_GREATER || op == RANGE_GREATER_EQUAL)
 				for (int i = 0; i < bound; i++)
 					others[nothers++] = range->orders[op][i];
