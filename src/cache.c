@@ -27,6 +27,7 @@
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/partition.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
@@ -310,7 +311,7 @@ static EntityCache *
 load_entity_cache(Oid relid)
 {
 	EntityCache *cache;
-	Oid			argtypes[1] = {OIDOID};
+	Oid			argtypes[1] = {OIDARRAYOID};
 	Datum		values[1];
 	Oid			save_userid;
 	int			save_sec_context;
@@ -327,9 +328,26 @@ load_entity_cache(Oid relid)
 	SetUserIdAndSecContext(automation_owner(),
 						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
 
-	values[0] = ObjectIdGetDatum(relid);
+	/*
+	 * A partition fires as the watched partitioned table it belongs to (the
+	 * row trigger is cloned onto partitions); the nearest watched ancestor
+	 * wins.  Columns are resolved by name against the partition itself.
+	 */
+	{
+		List	   *ancestors = lcons_oid(relid, get_partition_ancestors(relid));
+		Datum	   *oids = palloc(sizeof(Datum) * list_length(ancestors));
+		ListCell   *lc;
+		int			n = 0;
+
+		foreach(lc, ancestors)
+			oids[n++] = ObjectIdGetDatum(lfirst_oid(lc));
+		values[0] = PointerGetDatum(construct_array(oids, n, OIDOID, sizeof(Oid),
+													true, TYPALIGN_INT));
+	}
 	run_query("SELECT name, key_column::text, tenant_column::text "
-			  "FROM automation.entities WHERE relation OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
+			  "FROM automation.entities "
+			  "WHERE relation::pg_catalog.oid OPERATOR(pg_catalog.=) ANY ($1) "
+			  "ORDER BY pg_catalog.array_position($1, relation::pg_catalog.oid) LIMIT 1",
 			  1, argtypes, values);
 
 	cache = hash_search(entity_caches, &relid, HASH_ENTER, NULL);
