@@ -45,3 +45,6 @@ install-worker:
 	@if [ -f src/worker/Makefile ]; then $(MAKE) -C src/worker PG_CONFIG=$(PG_CONFIG) install; fi
 clean-worker:
 	@if [ -f src/worker/Makefile ]; then $(MAKE) -C src/worker PG_CONFIG=$(PG_CONFIG) clean; fi
+
+# every module shares the engine's structures
+$(OBJS): src/automation.h

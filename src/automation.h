@@ -185,6 +185,7 @@ typedef struct EntityCache
 	AttrNumber	key_attnum;
 	AttrNumber	tenant_attnum;	/* InvalidAttrNumber: no tenancy */
 	int			ndefinitions;
+	int			definitions_capacity;
 	Definition **definitions;	/* workflows by creation, then rules by priority */
 	EventIndex	events[3];		/* INSERT, UPDATE, DELETE */
 	MemoryContext context;

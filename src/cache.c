@@ -622,8 +622,10 @@ parse_action(CompiledAction *action, const char *action_type, const char *config
  *		Append a compiled definition to the entity.
  */
 static void
-add_definition(EntityCache *cache, Definition *definition, int *capacity)
+add_definition(EntityCache *cache, Definition *definition)
 {
+	int		   *capacity = &cache->definitions_capacity;
+
 	if (cache->ndefinitions == *capacity)
 	{
 		*capacity = *capacity == 0 ? 16 : *capacity * 2;
@@ -634,8 +636,6 @@ add_definition(EntityCache *cache, Definition *definition, int *capacity)
 	definition->order = cache->ndefinitions;
 	cache->definitions[cache->ndefinitions++] = definition;
 }
-
-static int	definitions_capacity;
 
 /*
  * load_workflows
@@ -648,7 +648,6 @@ load_workflows(EntityCache *cache, Relation rel)
 	Datum		values[1];
 	MemoryContext old;
 
-	definitions_capacity = 0;
 	values[0] = CStringGetTextDatum(cache->entity);
 	run_query("SELECT id, name, tenant_id, created_by::text, max_triggers_per_day, "
 			  "condition_field, condition_operator, condition_value, action_type, "
@@ -688,7 +687,7 @@ load_workflows(EntityCache *cache, Relation rel)
 		definition->actions = palloc0(sizeof(CompiledAction));
 		parse_action(&definition->actions[0], spi_text(tuple, desc, 9),
 					 spi_text(tuple, desc, 10));
-		add_definition(cache, definition, &definitions_capacity);
+		add_definition(cache, definition);
 	}
 	MemoryContextSwitchTo(old);
 }
@@ -863,7 +862,7 @@ load_rules(EntityCache *cache, Relation rel)
 	for (uint64 i = 0; i < nrules; i++)
 	{
 		if (ok[i] && loaded[i]->nconditions > 0 && loaded[i]->nactions > 0)
-			add_definition(cache, loaded[i], &definitions_capacity);
+			add_definition(cache, loaded[i]);
 	}
 	MemoryContextSwitchTo(old);
 }
