@@ -6,14 +6,16 @@
 # test/run-all.sh           everything, from a fresh machine (see README)
 
 EXTENSION = automation
-EXTVERSION = 0.1.0
+EXTVERSION = 0.2.0
 
 MODULE_big = automation
 OBJS = $(patsubst %.c,%.o,$(wildcard src/*.c))
 
-# The install script is assembled from sql/install/*.sql in name order.
+# The install script of the version under development is assembled from
+# sql/install/*.sql in name order.  Released install scripts and the upgrade
+# scripts are committed files, shipped as they are (doc/releasing.md).
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
-DATA = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*--*.sql))
+DATA = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*.sql))
 
 REGRESS = $(sort $(patsubst sql/%.sql,%,$(filter-out sql/$(EXTENSION)--%,$(wildcard sql/*.sql))))
 REGRESS_OPTS = --inputdir=.
@@ -32,7 +34,7 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 $(DATA_built): $(sort $(wildcard sql/install/*.sql))
-	cat $^ > $@
+	{ echo '-- $(EXTENSION)--$(EXTVERSION).sql: assembled by the Makefile from sql/install/*.sql'; cat $^; } > $@
 
 all: worker
 install: install-worker

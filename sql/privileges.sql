@@ -38,8 +38,9 @@ SELECT automation.watch('task', 'tasks') ->> 'entity';
 -- nothing in schema automation is granted to PUBLIC
 SELECT count(*) AS public_function_grants FROM pg_proc p, aclexplode(p.proacl) a
  WHERE p.pronamespace = 'automation'::regnamespace AND a.grantee = 0;
--- the one SECURITY DEFINER function: execute_job runs actions as their
--- creator through _execute_as, which only the owner may call
+-- the SECURITY DEFINER functions: execute_job runs actions as their
+-- creator through _execute_as, which only the owner may call; the trigger
+-- _channels_in_use counts the actions of every tenant using a channel
 SELECT p.proname AS security_definer_functions FROM pg_proc p
  WHERE p.pronamespace = 'automation'::regnamespace AND p.prosecdef ORDER BY 1;
 SELECT count(*) AS functions_without_search_path FROM pg_proc p

@@ -234,6 +234,45 @@ SELECT count(*) AS visible_keys FROM automation.idempotency_keys;
 RESET ROLE;
 RESET automation.tenant;
 
+-- channel names are unique per tenant; a tenant's channel shadows the
+-- global one of the same name, for sending and for the in-use check
+CREATE FUNCTION to_channel(name text, channel text) RETURNS text
+LANGUAGE sql AS $$
+	SELECT automation.create_workflow(jsonb_build_object('name', name,
+		'condition_entity', 'deal', 'condition_field', 'amount',
+		'condition_operator', 'greater_than', 'condition_value', '1000000',
+		'action_type', 'send_channel_message',
+		'action_config', jsonb_build_object('channel', channel, 'recipient', '#won', 'message', 'won'))) ->> 'name'
+$$;
+GRANT EXECUTE ON FUNCTION to_channel(text, text) TO regress_tenant_acme, regress_tenant_beta;
+SELECT automation.create_channel('sales', 'https://hooks.example.com/global') ->> 'tenant_id' AS global_channel;
+SET ROLE regress_tenant_acme;
+SET automation.tenant = 'acme';
+SELECT automation.create_channel('sales', 'https://hooks.example.com/acme-sales') ->> 'tenant_id' AS acme_channel;
+SELECT try($$SELECT automation.create_channel('sales', 'https://hooks.example.com/acme-again')$$);
+SELECT to_channel('acme to sales', 'sales');
+SELECT name, tenant_id, url FROM automation.channels WHERE name = 'sales' ORDER BY tenant_id NULLS FIRST;
+RESET ROLE;
+SET ROLE regress_tenant_beta;
+SET automation.tenant = 'beta';
+-- beta has no "sales" of its own yet: its action resolves to the global one
+SELECT to_channel('beta to sales', 'sales');
+RESET ROLE;
+RESET automation.tenant;
+SELECT try($$SELECT automation.delete_channel('sales')$$);
+SET ROLE regress_tenant_beta;
+SET automation.tenant = 'beta';
+SELECT automation.create_channel('sales', 'https://hooks.example.com/beta-sales') ->> 'tenant_id' AS beta_channel;
+SELECT name, tenant_id, url FROM automation.channels WHERE name = 'sales' ORDER BY tenant_id NULLS FIRST;
+SELECT try($$SELECT automation.delete_channel('sales')$$);
+RESET ROLE;
+RESET automation.tenant;
+-- now every tenant's action resolves to its own "sales": the global one is
+-- unused, and the owner's delete_channel removes only the global one
+SELECT automation.delete_channel('sales');
+SELECT name, tenant_id FROM automation.channels WHERE name = 'sales' ORDER BY tenant_id;
+SELECT try($$SELECT automation.delete_channel('sales')$$);
+
 -- the owner still sees everything, nothing of beta changed
 SELECT tenant_id, name, max_triggers_per_day, enabled FROM automation.workflows ORDER BY tenant_id NULLS FIRST, name;
 SELECT tenant_id, status, count(*) FROM automation.jobs GROUP BY 1, 2 ORDER BY 1 NULLS FIRST, 2;

@@ -1,4 +1,3 @@
--- automation--0.1.0.sql: assembled by the Makefile from the files in sql/install
 
 \echo Use "CREATE EXTENSION automation" to load this file. \quit
 
@@ -118,9 +117,12 @@ CREATE TABLE automation.user_pool_members (
 	PRIMARY KEY (pool_id, position)
 );
 
-/* Delivery channels for send_channel_message. */
+/*
+ * Delivery channels for send_channel_message.  Names are unique per tenant;
+ * a tenant's channel shadows a global one of the same name (since 0.2.0).
+ */
 CREATE TABLE automation.channels (
-	name text PRIMARY KEY,
+	name text NOT NULL,
 	tenant_id text,
 	format text NOT NULL DEFAULT 'slack'
 		CONSTRAINT channels_format_check CHECK (format IN ('slack', 'json')),
@@ -128,6 +130,8 @@ CREATE TABLE automation.channels (
 		CONSTRAINT channels_url_check CHECK (url ~* '^https?://[^/?#@[:space:]]+'),
 	created_at timestamptz NOT NULL DEFAULT now()
 );
+CREATE UNIQUE INDEX channels_name_key
+	ON automation.channels ((coalesce(tenant_id, '')), name);
 
 /* Idempotency-Key: the first response of a (kind, key) within 24 hours. */
 CREATE TABLE automation.idempotency_keys (

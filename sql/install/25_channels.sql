@@ -6,8 +6,10 @@
  *
  * Invariants: a channel has a name of 1..120 characters, a format of slack
  * or json, and an http(s) url with a real host; the BEFORE trigger checks
- * this for the API and direct SQL.  A channel named by a workflow or rule
- * action cannot be deleted (2BP01).
+ * this for the API and direct SQL.  Names are unique per tenant: a tenant's
+ * channel shadows a global channel of the same name for that tenant's
+ * actions (the worker resolves own first, then global).  A channel that some
+ * workflow or rule action resolves to cannot be deleted (2BP01).
  */
 
 /* _channel_json: the API shape of a channels row. */
@@ -51,9 +53,12 @@ BEGIN
 								format('channel %s', automation._show(OLD.name)),
 								'create a new channel and point the actions at it');
 	END IF;
-	IF TG_OP = 'INSERT' AND EXISTS (SELECT 1 FROM automation.channels c WHERE c.name = NEW.name) THEN
+	IF TG_OP = 'INSERT' AND EXISTS (SELECT 1 FROM automation.channels c
+									 WHERE c.name = NEW.name AND c.tenant_id IS NOT DISTINCT FROM NEW.tenant_id) THEN
 		PERFORM automation._err('23505', format('channel %s already exists', automation._show(NEW.name)),
-								format('name %s', automation._show(NEW.name)),
+								format('name %s', automation._show(NEW.name))
+								|| CASE WHEN NEW.tenant_id IS NOT NULL
+										THEN format(', tenant %s', automation._show(NEW.tenant_id)) ELSE '' END,
 								'choose another name or delete the channel first');
 	END IF;
 	RETURN NEW;
@@ -64,10 +69,17 @@ CREATE TRIGGER channels_validate
 	BEFORE INSERT OR UPDATE ON automation.channels
 	FOR EACH ROW EXECUTE FUNCTION automation._channels_validate();
 
-/* _channels_in_use: BEFORE DELETE on automation.channels. */
+/*
+ * _channels_in_use: BEFORE DELETE on automation.channels.  Counts the
+ * definitions whose channel resolves to this row: a tenant's channel serves
+ * that tenant's actions; a global channel serves the global actions and those
+ * of every tenant without a channel of that name.  SECURITY DEFINER: the
+ * count covers every tenant, not just the rows the caller can see.
+ */
 CREATE FUNCTION automation._channels_in_use()
 RETURNS trigger
 LANGUAGE plpgsql
+SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -75,9 +87,18 @@ DECLARE
 	nrule bigint;
 BEGIN
 	SELECT count(*) INTO nwf FROM automation.workflows w
-	 WHERE w.action_type = 'send_channel_message' AND w.action_config ->> 'channel' = OLD.name;
-	SELECT count(DISTINCT a.rule_id) INTO nrule FROM automation.rule_actions a
-	 WHERE a.action_type = 'SEND_CHANNEL_MESSAGE' AND a.config ->> 'channel' = OLD.name;
+	 WHERE w.action_type = 'send_channel_message' AND w.action_config ->> 'channel' = OLD.name
+	   AND CASE WHEN OLD.tenant_id IS NOT NULL THEN w.tenant_id = OLD.tenant_id
+				ELSE w.tenant_id IS NULL
+					 OR NOT EXISTS (SELECT 1 FROM automation.channels o
+									 WHERE o.name = OLD.name AND o.tenant_id = w.tenant_id) END;
+	SELECT count(DISTINCT a.rule_id) INTO nrule
+	  FROM automation.rule_actions a JOIN automation.rules r ON r.id = a.rule_id
+	 WHERE a.action_type = 'SEND_CHANNEL_MESSAGE' AND a.config ->> 'channel' = OLD.name
+	   AND CASE WHEN OLD.tenant_id IS NOT NULL THEN r.tenant_id = OLD.tenant_id
+				ELSE r.tenant_id IS NULL
+					 OR NOT EXISTS (SELECT 1 FROM automation.channels o
+									 WHERE o.name = OLD.name AND o.tenant_id = r.tenant_id) END;
 	IF nwf + nrule > 0 THEN
 		PERFORM automation._err('2BP01', format('channel %s is still used', automation._show(OLD.name)),
 								format('%s workflow(s) and %s rule(s) send to it', nwf, nrule),
@@ -108,14 +129,19 @@ BEGIN
 END
 $$;
 
-/* delete_channel: remove a channel no action uses. */
+/*
+ * delete_channel: remove the session's tenant's channel of that name (the
+ * global one without a tenant), if no action uses it.
+ */
 CREATE FUNCTION automation.delete_channel(name text)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	DELETE FROM automation.channels c WHERE c.name = delete_channel.name;
+	DELETE FROM automation.channels c
+	 WHERE c.name = delete_channel.name
+	   AND c.tenant_id IS NOT DISTINCT FROM nullif(current_setting('automation.tenant', true), '');
 	IF NOT FOUND THEN
 		PERFORM automation._err('P0002', format('channel %s not found', automation._show(delete_channel.name)),
 								NULL, 'see automation.channels for the channels');

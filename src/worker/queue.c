@@ -24,7 +24,8 @@ static PGconn *conn = NULL;
 /*
  * The claim: the job's config (without body) for the worker to parse, the
  * request body rendered by the database (so numbers keep their precision),
- * and the channel of a channel message.
+ * and the channel of a channel message: the job's tenant's channel of that
+ * name, else the global one.
  */
 static const char *const claim_sql =
 "SELECT j.id, j.action_type, j.attempts, j.max_attempts, j.idempotency_key,\n"
@@ -40,10 +41,11 @@ static const char *const claim_sql =
 "       coalesce(jsonb_typeof(j.payload->'config'->'body') = 'string', false),\n"
 "       c.format, c.url\n"
 "  FROM automation.claim_jobs($1, $2::integer, $3::interval, $4::text[]) j\n"
-"  LEFT JOIN automation.channels c\n"
-"    ON j.action_type = 'send_channel_message'\n"
-"   AND c.name = j.payload->'config'->>'channel'\n"
-"   AND (c.tenant_id IS NULL OR c.tenant_id IS NOT DISTINCT FROM j.tenant_id)\n"
+"  LEFT JOIN LATERAL (SELECT c.format, c.url FROM automation.channels c\n"
+"                     WHERE j.action_type = 'send_channel_message'\n"
+"                       AND c.name = j.payload->'config'->>'channel'\n"
+"                       AND (c.tenant_id IS NULL OR c.tenant_id = j.tenant_id)\n"
+"                     ORDER BY c.tenant_id IS NULL LIMIT 1) c ON true\n"
 " ORDER BY j.id";
 
 static const char *const complete_sql =

@@ -51,10 +51,10 @@ wait_file() {	# wait_file SECONDS FILE PATTERN
 	done
 	return 1
 }
-# job TYPE CONFIG-JSON: insert a job as the engine would; prints its id.
+# job TYPE CONFIG-JSON [TENANT]: insert a job as the engine would; prints its id.
 job() {
-	sql -v type="$1" -v cfg="$2" <<-'EOF'
-	INSERT INTO automation.jobs (source, workflow_id, action_type, entity, record_key, payload, run_as)
+	sql -v type="$1" -v cfg="$2" -v tenant="${3:-}" <<-'EOF'
+	INSERT INTO automation.jobs (source, workflow_id, action_type, entity, record_key, payload, run_as, tenant_id)
 	VALUES ('workflow', 'wf_e2e', :'type', 'deal', '42',
 	        jsonb_build_object('event', jsonb_build_object('operation', 'UPDATE', 'entity', 'deal',
 	                               'record_key', '42', 'at', now(), 'depth', 0, 'source', 'workflow',
@@ -62,7 +62,7 @@ job() {
 	                           'config', :'cfg'::jsonb,
 	                           'new', '{"id": 42, "amount": 123456789012345678901234.5, "name": "Acme"}'::jsonb,
 	                           'old', '{"id": 42, "name": "Old"}'::jsonb),
-	        'postgres')
+	        'postgres', nullif(:'tenant', ''))
 	RETURNING id;
 	EOF
 }
@@ -96,7 +96,10 @@ ok=$(job webhook "{\"url\": \"$HTTP/ok/1\"}")
 put=$(job webhook "{\"url\": \"$HTTP/ok/put\", \"method\": \"PUT\", \"headers\": {\"X-Trace\": \"abc\", \"Idempotency-Key\": \"forged\"}, \"body\": {\"deal\": \"Acme\", \"n\": 1}}")
 bad=$(job webhook "{\"url\": \"$HTTP/bad/1\"}")
 sql -c "INSERT INTO automation.channels (name, format, url) VALUES ('sales', 'slack', '$HTTP/ok/slack'), ('raw', 'json', '$HTTP/ok/json')"
+sql -c "INSERT INTO automation.channels (name, format, url, tenant_id) VALUES ('sales', 'slack', '$HTTP/ok/acme-slack', 'acme')"
 slack=$(job send_channel_message '{"channel": "sales", "recipient": "#deals", "message": "Deal Acme won"}')
+acmech=$(job send_channel_message '{"channel": "sales", "recipient": "#acme", "message": "acme won"}' acme)
+betach=$(job send_channel_message '{"channel": "sales", "recipient": "#beta", "message": "beta won"}' beta)
 rawch=$(job send_channel_message '{"channel": "raw", "recipient": "x", "message": "m"}')
 nochan=$(job send_channel_message '{"channel": "nope", "recipient": "x", "message": "m"}')
 mail=$(job send_email '{"to": "ann@example.com, bob@example.com", "cc": ["carol@example.com"], "bcc": "dave@example.com", "reply_to": "sales@example.com", "subject": "Déal gagné ✓\r\nBcc: evil@example.com", "body": "Hello\r\n.\r\nBcc: evil2@example.com\nnon-ASCII: ü"}')
@@ -137,10 +140,20 @@ check "400 is permanent: dead after one attempt" eq "$(field "$bad" "status || '
 check "dead job raises a job_dead alert" eq "$(sql -c "SELECT count(*) FROM automation.alerts WHERE kind = 'job_dead' AND job_id = $bad")" 1
 check "slack channel: {text, channel} to the channel's URL" python3 - "$TMP/http.log" <<-'EOF'
 	import json, sys
-	e = [e for e in map(json.loads, open(sys.argv[1])) if e["path"] == "/ok/slack" and e["phase"] == "start"][0]
+	e = [e for e in map(json.loads, open(sys.argv[1])) if e["path"] == "/ok/slack" and e["phase"] == "start"
+	     and "#deals" in e["body"]][0]
 	assert json.loads(e["body"]) == {"text": "Deal Acme won", "channel": "#deals"}, e["body"]
 	assert e["headers"]["x-automation-signature"].startswith("t=")
 	EOF
+check "tenant channels: acme's own \"sales\" shadows the global one, beta (none of its own) gets the global one, once each" \
+	python3 - "$TMP/http.log" <<-'EOF'
+	import json, sys
+	got = sorted((e["path"], json.loads(e["body"])["channel"])
+	             for e in map(json.loads, open(sys.argv[1]))
+	             if e["phase"] == "start" and e["path"] in ("/ok/slack", "/ok/acme-slack"))
+	assert got == [("/ok/acme-slack", "#acme"), ("/ok/slack", "#beta"), ("/ok/slack", "#deals")], got
+	EOF
+check "tenant channel jobs succeeded" eq "$(sql -c "SELECT string_agg(status, ' ' ORDER BY id) FROM automation.jobs WHERE id IN ($acmech, $betach)")" "succeeded succeeded"
 check "json channel: the job payload" python3 - "$TMP/http.log" <<-'EOF'
 	import json, sys
 	e = [e for e in map(json.loads, open(sys.argv[1])) if e["path"] == "/ok/json" and e["phase"] == "start"][0]
