@@ -15,6 +15,7 @@
 
 #include "access/htup.h"
 #include "access/tupdesc.h"
+#include "executor/tuptable.h"
 #include "fmgr.h"
 #include "nodes/pg_list.h"
 #include "utils/hsearch.h"
@@ -160,7 +161,9 @@ typedef struct RowState
 	TupleDesc	tupdesc;
 	int			event;
 	HeapTuple	tuples[2];
-	Datum	   *values[2];
+	TupleTableSlot *slots[2];	/* the trigger's slots: deformed lazily, up
+								 * to the highest column read */
+	Datum	   *values[2];		/* without slots: the whole tuple, once */
 	bool	   *nulls[2];
 	char	  **lowered[2];		/* per attnum, lower-cased text, once */
 } RowState;
@@ -211,6 +214,8 @@ typedef struct ConditionResult
 
 extern void automation_row_init(RowState *row, TupleDesc tupdesc, int event,
 								HeapTuple newtuple, HeapTuple oldtuple);
+extern void automation_row_use_slots(RowState *row, TupleTableSlot *newslot,
+									 TupleTableSlot *oldslot);
 extern char *automation_lower(const char *s, int len, Oid collation);
 extern bool automation_condition_holds(CompiledCondition *condition, RowState *row,
 									   ConditionResult *result);

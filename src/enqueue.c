@@ -24,6 +24,8 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "utils/fmgroids.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
@@ -107,18 +109,26 @@ record_firing(Definition *definition, FiringContext *firing, const char *outcome
 }
 
 /*
- * row_json
- *		The row as json text, or NULL.
+ * row_jsonb
+ *		The row as jsonb, or NULL: to_jsonb(row) straight from the tuple (no
+ *		json text to parse again).  to_jsonb() reads its argument's type from
+ *		the calling expression, so it gets one naming the row type.
  */
-static char *
-row_json(HeapTuple tuple, TupleDesc tupdesc)
+static Datum
+row_jsonb(HeapTuple tuple, TupleDesc tupdesc, char *nulls, int i)
 {
-	Datum		composite;
+	FmgrInfo	flinfo;
 
 	if (tuple == NULL)
-		return NULL;
-	composite = heap_copy_tuple_as_datum(tuple, tupdesc);
-	return TextDatumGetCString(DirectFunctionCall1(row_to_json, composite));
+	{
+		nulls[i] = 'n';
+		return (Datum) 0;
+	}
+	fmgr_info(F_TO_JSONB, &flinfo);
+	flinfo.fn_expr = (Node *) makeFuncExpr(F_TO_JSONB, JSONBOID,
+										   list_make1(makeNullConst(tupdesc->tdtypeid, -1, InvalidOid)),
+										   InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+	return FunctionCall1(&flinfo, heap_copy_tuple_as_datum(tuple, tupdesc));
 }
 
 #define JOB_INSERT \
@@ -129,7 +139,7 @@ row_json(HeapTuple tuple, TupleDesc tupdesc)
 	"  'entity', $5, 'record_key', $6, 'at', now(), 'depth', $10, " \
 	"  'source', $1, CASE WHEN $1 = 'workflow' THEN 'workflow_id' ELSE 'rule_id' END, " \
 	"  coalesce($2, $3), 'name', $11, 'tenant_id', $7), " \
-	"  'config', $9, 'new', $12::jsonb, 'old', $13::jsonb), " \
+	"  'config', $9, 'new', $12, 'old', $13), " \
 	"now() + make_interval(mins => $14), $10, $15)"
 
 /*
@@ -140,11 +150,12 @@ row_json(HeapTuple tuple, TupleDesc tupdesc)
 static void
 enqueue_actions(Definition *definition, FiringContext *firing)
 {
-	char	   *new_json = row_json(firing->newtuple, firing->tupdesc);
-	char	   *old_json = row_json(firing->oldtuple, firing->tupdesc);
+	char		row_nulls[2] = "  ";
+	Datum		new_row = row_jsonb(firing->newtuple, firing->tupdesc, row_nulls, 0);
+	Datum		old_row = row_jsonb(firing->oldtuple, firing->tupdesc, row_nulls, 1);
 
 	Oid			argtypes[15] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-		TEXTOID, TEXTOID, JSONBOID, INT4OID, TEXTOID, TEXTOID, TEXTOID,
+		TEXTOID, TEXTOID, JSONBOID, INT4OID, TEXTOID, JSONBOID, JSONBOID,
 	INT4OID, TEXTOID};
 
 	prepare_saved(&job_plan, JOB_INSERT, 15, argtypes);
@@ -173,8 +184,10 @@ enqueue_actions(Definition *definition, FiringContext *firing)
 		job_values[8] = JsonbPGetDatum(automation_render_config(action->config, definition, firing));
 		job_values[9] = Int32GetDatum(firing->depth);
 		job_values[10] = CStringGetTextDatum(definition->name);
-		job_values[11] = text_or_null(new_json, job_nulls, 11);
-		job_values[12] = text_or_null(old_json, job_nulls, 12);
+		job_values[11] = new_row;
+		job_nulls[11] = row_nulls[0];
+		job_values[12] = old_row;
+		job_nulls[12] = row_nulls[1];
 		job_values[13] = Int32GetDatum(action->delay_minutes);
 		job_values[14] = CStringGetTextDatum(definition->created_by);
 		if (SPI_execute_plan(i == 0 ? fired_plan : job_plan, job_values, job_nulls,

@@ -96,6 +96,19 @@ automation_row_init(RowState *row, TupleDesc tupdesc, int event,
 }
 
 /*
+ * automation_row_use_slots
+ *		Read the row from the trigger's slots instead of deforming the whole
+ *		tuples: a slot deforms incrementally, only up to the highest column
+ *		the definitions read, and keeps what it deformed.
+ */
+void
+automation_row_use_slots(RowState *row, TupleTableSlot *newslot, TupleTableSlot *oldslot)
+{
+	row->slots[ROW_NEW] = row->tuples[ROW_NEW] != NULL ? newslot : NULL;
+	row->slots[ROW_OLD] = row->tuples[ROW_OLD] != NULL ? oldslot : NULL;
+}
+
+/*
  * row_column
  *		Column attnum of NEW or OLD, deforming that tuple on first use.
  */
@@ -107,6 +120,8 @@ row_column(RowState *row, int which, AttrNumber attnum, bool *isnull)
 		*isnull = true;
 		return (Datum) 0;
 	}
+	if (row->slots[which] != NULL)
+		return slot_getattr(row->slots[which], attnum, isnull);
 	if (row->values[which] == NULL)
 	{
 		int			natts = row->tupdesc->natts;
@@ -756,6 +771,17 @@ automation_candidates(EntityCache *cache, RowState *row, int *orders)
 
 		if (isnull)
 			continue;
+		/*
+		 * Detoast once what every comparison of the binary search would
+		 * detoast again: an out-of-line or compressed value, or a numeric
+		 * with a short header (numeric_cmp copies it; text compares read
+		 * short headers in place).
+		 */
+		if (TupleDescAttr(row->tupdesc, range->attnum - 1)->attlen == -1 &&
+			VARATT_IS_EXTENDED(DatumGetPointer(value)) &&
+			(!VARATT_IS_SHORT(DatumGetPointer(value)) ||
+			 TupleDescAttr(row->tupdesc, range->attnum - 1)->atttypid == NUMERICOID))
+			value = PointerGetDatum(PG_DETOAST_DATUM(value));
 		for (int op = 0; op < RANGE_OPS; op++)
 		{
 			if (range->n[op] == 0)

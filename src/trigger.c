@@ -109,6 +109,8 @@ automation_row_trigger(PG_FUNCTION_ARGS)
 	orders = cache->ndefinitions <= lengthof(stack_orders) ? stack_orders
 		: palloc(sizeof(int) * cache->ndefinitions);
 	automation_row_init(&row, tupdesc, event, newtuple, oldtuple);
+	automation_row_use_slots(&row, event == EVENT_UPDATE ? trigdata->tg_newslot : trigdata->tg_trigslot,
+							 event == EVENT_INSERT ? NULL : trigdata->tg_trigslot);
 	ncandidates = automation_candidates(cache, &row, orders);
 	if (ncandidates == 0)
 		return PointerGetDatum(NULL);
