@@ -272,6 +272,20 @@ RESET automation.tenant;
 SELECT automation.delete_channel('sales');
 SELECT name, tenant_id FROM automation.channels WHERE name = 'sales' ORDER BY tenant_id;
 SELECT try($$SELECT automation.delete_channel('sales')$$);
+-- a definition uses its tenant's channels and the global ones only, also
+-- when created by a role that bypasses row-level security (the owner)
+SET automation.tenant = 'beta';
+SELECT try($$SELECT to_channel('beta to acme', 'acme-slack')$$);
+RESET automation.tenant;
+SELECT try($$SELECT to_channel('global to acme', 'acme-slack')$$);
+-- _channels_in_use counts every tenant's actions (SECURITY DEFINER): it
+-- refuses to run as a trigger on anything but automation.channels
+CREATE TABLE probe (name text, tenant_id text);
+CREATE TRIGGER probe_in_use BEFORE DELETE ON probe
+	FOR EACH ROW EXECUTE FUNCTION automation._channels_in_use();
+INSERT INTO probe VALUES ('sales', 'beta');
+SELECT try($$DELETE FROM probe$$);
+DROP TABLE probe;
 
 -- the owner still sees everything, nothing of beta changed
 SELECT tenant_id, name, max_triggers_per_day, enabled FROM automation.workflows ORDER BY tenant_id NULLS FIRST, name;

@@ -138,7 +138,7 @@ row_jsonb(HeapTuple tuple, TupleDesc tupdesc, char *nulls, int i)
 	"jsonb_build_object('event', jsonb_build_object('operation', $8, " \
 	"  'entity', $5, 'record_key', $6, 'at', now(), 'depth', $10, " \
 	"  'source', $1, CASE WHEN $1 = 'workflow' THEN 'workflow_id' ELSE 'rule_id' END, " \
-	"  coalesce($2, $3), 'name', $11, 'tenant_id', $7), " \
+	"  coalesce($2, $3), 'name', $11, 'tenant_id', $7, 'definition_tenant_id', $16), " \
 	"  'config', $9, 'new', $12, 'old', $13), " \
 	"now() + make_interval(mins => $14), $10, $15)"
 
@@ -154,23 +154,23 @@ enqueue_actions(Definition *definition, FiringContext *firing)
 	Datum		new_row = row_jsonb(firing->newtuple, firing->tupdesc, row_nulls, 0);
 	Datum		old_row = row_jsonb(firing->oldtuple, firing->tupdesc, row_nulls, 1);
 
-	Oid			argtypes[15] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	Oid			argtypes[16] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
 		TEXTOID, TEXTOID, JSONBOID, INT4OID, TEXTOID, JSONBOID, JSONBOID,
-	INT4OID, TEXTOID};
+	INT4OID, TEXTOID, TEXTOID};
 
-	prepare_saved(&job_plan, JOB_INSERT, 15, argtypes);
+	prepare_saved(&job_plan, JOB_INSERT, 16, argtypes);
 	/* the firing row and the first job in one statement: one executor start */
 	prepare_saved(&fired_plan,
 				  "WITH firing AS (INSERT INTO automation.firings (source, workflow_id, "
 				  "rule_id, entity, record_key, tenant_id, operation, outcome, depth) "
 				  "VALUES ($1, $2, $3::uuid, $5, $6, $7, $8, 'fired', $10)) "
-				  JOB_INSERT, 15, argtypes);
+				  JOB_INSERT, 16, argtypes);
 
 	for (int i = 0; i < definition->nactions; i++)
 	{
 		CompiledAction *action = &definition->actions[i];
-		Datum		job_values[15];
-		char		job_nulls[15];
+		Datum		job_values[16];
+		char		job_nulls[16];
 
 		memset(job_nulls, ' ', sizeof(job_nulls));
 		job_values[0] = CStringGetTextDatum(definition->is_rule ? "rule" : "workflow");
@@ -190,6 +190,7 @@ enqueue_actions(Definition *definition, FiringContext *firing)
 		job_nulls[12] = row_nulls[1];
 		job_values[13] = Int32GetDatum(action->delay_minutes);
 		job_values[14] = CStringGetTextDatum(definition->created_by);
+		job_values[15] = text_or_null(definition->tenant_id, job_nulls, 15);
 		if (SPI_execute_plan(i == 0 ? fired_plan : job_plan, job_values, job_nulls,
 							 false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not enqueue automation job");

@@ -131,7 +131,7 @@ CREATE TABLE automation.channels (
 	created_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE UNIQUE INDEX channels_name_key
-	ON automation.channels ((coalesce(tenant_id, '')), name);
+	ON automation.channels (name, (coalesce(tenant_id, '')));
 
 /* Idempotency-Key: the first response of a (kind, key) within 24 hours. */
 CREATE TABLE automation.idempotency_keys (

@@ -149,12 +149,12 @@ $$;
 
 /*
  * _validate_action: check config for action (lower-case action type) of a
- * definition on entity created by creator; kind is 'workflow' or 'rule'
- * (merge token {{<kind>.name}}), field names the config in errors
- * (action_config, actions[0]).  Returns the normalised config.
+ * definition of tenant (NULL: global) on entity created by creator; kind is
+ * 'workflow' or 'rule' (merge token {{<kind>.name}}), field names the config
+ * in errors (action_config, actions[0]).  Returns the normalised config.
  */
 CREATE FUNCTION automation._validate_action(action text, config jsonb, entity text,
-											kind text, field text, creator name)
+											kind text, field text, creator name, tenant text)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -268,9 +268,13 @@ BEGIN
 
 	ELSIF action = 'send_channel_message' THEN
 		s := automation._json_text(cfg, 'channel', field || '.channel', true);
-		IF NOT EXISTS (SELECT 1 FROM automation.channels c WHERE c.name = s) THEN
+		/* the definition's tenant's channel or a global one (25_channels.sql) */
+		IF NOT EXISTS (SELECT 1 FROM automation.channels c
+						WHERE c.name = s AND (c.tenant_id IS NULL OR c.tenant_id = tenant)) THEN
 			PERFORM automation._err('22023', format('channel %s does not exist', automation._show(s)),
-									format('%s.channel names no row of automation.channels', field),
+									CASE WHEN tenant IS NULL
+										 THEN format('%s.channel names no global channel', field)
+										 ELSE format('%s.channel names no channel of tenant %s nor a global one', field, automation._show(tenant)) END,
 									'create it with automation.create_channel(name, url)');
 		END IF;
 		PERFORM automation._check_template(cfg -> 'recipient', field || '.recipient', entity, kind, true);

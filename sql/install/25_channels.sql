@@ -54,7 +54,8 @@ BEGIN
 								'create a new channel and point the actions at it');
 	END IF;
 	IF TG_OP = 'INSERT' AND EXISTS (SELECT 1 FROM automation.channels c
-									 WHERE c.name = NEW.name AND c.tenant_id IS NOT DISTINCT FROM NEW.tenant_id) THEN
+									 WHERE c.name = NEW.name
+									   AND coalesce(c.tenant_id, '') = coalesce(NEW.tenant_id, '')) THEN
 		PERFORM automation._err('23505', format('channel %s already exists', automation._show(NEW.name)),
 								format('name %s', automation._show(NEW.name))
 								|| CASE WHEN NEW.tenant_id IS NOT NULL
@@ -86,6 +87,12 @@ DECLARE
 	nwf bigint;
 	nrule bigint;
 BEGIN
+	/* it reads every tenant's definitions: only as the trigger it was made for */
+	IF TG_RELID IS DISTINCT FROM 'automation.channels'::regclass OR TG_OP <> 'DELETE'
+	   OR TG_LEVEL <> 'ROW' OR TG_WHEN <> 'BEFORE' THEN
+		PERFORM automation._err('42501', 'automation._channels_in_use() is only the BEFORE DELETE trigger of automation.channels',
+								format('called by %s %s %s on %s', TG_WHEN, TG_OP, TG_LEVEL, TG_RELID::regclass));
+	END IF;
 	SELECT count(*) INTO nwf FROM automation.workflows w
 	 WHERE w.action_type = 'send_channel_message' AND w.action_config ->> 'channel' = OLD.name
 	   AND CASE WHEN OLD.tenant_id IS NOT NULL THEN w.tenant_id = OLD.tenant_id

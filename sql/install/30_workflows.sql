@@ -185,7 +185,7 @@ BEGIN
 	END IF;
 	NEW.action_config := automation._validate_action(NEW.action_type, NEW.action_config,
 													 NEW.condition_entity, 'workflow',
-													 'action_config', NEW.created_by);
+													 'action_config', NEW.created_by, NEW.tenant_id);
 
 	/* an update_field that writes its own condition field re-triggers itself */
 	IF NEW.action_type = 'update_field' THEN

@@ -252,7 +252,7 @@ BEGIN
 		i := 0;
 		FOR a IN SELECT * FROM automation.rule_actions x WHERE x.rule_id = NEW.id ORDER BY x.sort_order, x.id LOOP
 			PERFORM automation._validate_action(lower(a.action_type), a.config, NEW.entity_type, 'rule',
-												format('actions[%s]', i), NEW.created_by);
+												format('actions[%s]', i), NEW.created_by, NEW.tenant_id);
 			i := i + 1;
 		END LOOP;
 	END IF;
@@ -334,7 +334,7 @@ BEGIN
 	END IF;
 	PERFORM automation._check_creator(r.created_by);
 	NEW.config := automation._validate_action(lower(NEW.action_type), NEW.config, r.entity_type, 'rule',
-											  label, r.created_by);
+											  label, r.created_by, r.tenant_id);
 	RETURN NEW;
 END
 $$;

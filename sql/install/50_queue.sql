@@ -12,8 +12,8 @@
  *     jobs_lease_idx (running), so a long history does not slow it down;
  *   - claiming never waits for another claimer (FOR UPDATE SKIP LOCKED);
  *   - every job that becomes dead raises exactly one 'job_dead' alert;
- *   - the functions are SECURITY INVOKER (the extension has no SECURITY
- *     DEFINER function): the row-level security of 70_tenancy.sql applies.
+ *   - the functions are SECURITY INVOKER: the row-level security of
+ *     70_tenancy.sql applies.
  *
  * Retry delay (fail_job, retryable, attempts left), with n = attempts made:
  *     delay = least(1 hour, 10 s * 2^(n-1)) * (0.75 + 0.5 * random())

@@ -24,8 +24,11 @@ static PGconn *conn = NULL;
 /*
  * The claim: the job's config (without body) for the worker to parse, the
  * request body rendered by the database (so numbers keep their precision),
- * and the channel of a channel message: the job's tenant's channel of that
- * name, else the global one.
+ * and the channel of a channel message: the channel of that name of the
+ * definition's tenant, else the global one (a global definition firing on a
+ * tenant's row sends to global channels only).  Jobs enqueued before 0.2.0
+ * carry no definition_tenant_id: the job's tenant stands in (0.1.0 channel
+ * names were unique, so it finds the same channel).
  */
 static const char *const claim_sql =
 "SELECT j.id, j.action_type, j.attempts, j.max_attempts, j.idempotency_key,\n"
@@ -44,7 +47,9 @@ static const char *const claim_sql =
 "  LEFT JOIN LATERAL (SELECT c.format, c.url FROM automation.channels c\n"
 "                     WHERE j.action_type = 'send_channel_message'\n"
 "                       AND c.name = j.payload->'config'->>'channel'\n"
-"                       AND (c.tenant_id IS NULL OR c.tenant_id = j.tenant_id)\n"
+"                       AND (c.tenant_id IS NULL OR c.tenant_id =\n"
+"                            CASE WHEN j.payload->'event' ? 'definition_tenant_id'\n"
+"                                 THEN j.payload->'event'->>'definition_tenant_id' ELSE j.tenant_id END)\n"
 "                     ORDER BY c.tenant_id IS NULL LIMIT 1) c ON true\n"
 " ORDER BY j.id";
 

@@ -30,7 +30,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-passed=0 failed=0
+passed=0 failed=0 versions=0
 check() {	# check NAME EXPECTED ACTUAL
 	if [ "$2" = "$3" ]; then passed=$((passed + 1)); echo "ok - $1"
 	else failed=$((failed + 1)); printf 'FAILED - %s\n  expected: %s\n  got:      %s\n' "$1" "$2" "$3"; fi
@@ -53,19 +53,27 @@ SELECT line FROM (
                                       FROM unnest(e.extconfig, e.extcondition) AS u(c, w)), '')
     FROM pg_extension e, ext WHERE e.oid = ext.oid
   UNION ALL
-  SELECT 'schema acl=' || coalesce(n.nspacl::text, '') FROM pg_namespace n, ns WHERE n.oid = ns.oid
+  SELECT 'schema owner=' || n.nspowner::regrole || ' acl=' || coalesce(n.nspacl::text, '')
+    FROM pg_namespace n, ns WHERE n.oid = ns.oid
   UNION ALL
-  SELECT 'relation ' || r.relname || ' kind=' || r.relkind::text || ' rls=' || c.relrowsecurity || ' force=' || c.relforcerowsecurity
+  SELECT 'default privileges ' || d.defaclrole::regrole || ' ' || d.defaclobjtype::text || ' ' || d.defaclacl::text
+    FROM pg_default_acl d, ns WHERE d.defaclnamespace = ns.oid
+  UNION ALL
+  SELECT 'relation ' || r.relname || ' kind=' || r.relkind::text || ' owner=' || c.relowner::regrole
+         || ' persistence=' || c.relpersistence::text || ' rls=' || c.relrowsecurity || ' force=' || c.relforcerowsecurity
          || ' acl=' || coalesce(c.relacl::text, '') || ' options=' || coalesce(c.reloptions::text, '')
+         || ' partitioned=' || c.relispartition || ' inherits=' || coalesce((SELECT string_agg(i.inhparent::regclass::text, ',')
+                                                                         FROM pg_inherits i WHERE i.inhrelid = c.oid), '')
     FROM rels r JOIN pg_class c ON c.oid = r.oid
   UNION ALL
   SELECT 'column ' || r.relname || '.' || a.attname || ' #' || row_number() OVER (PARTITION BY r.oid ORDER BY a.attnum)
          || ' ' || format_type(a.atttypid, a.atttypmod) || ' notnull=' || a.attnotnull
          || ' default=' || coalesce(pg_get_expr(ad.adbin, ad.adrelid), '') || ' identity=' || a.attidentity::text
+         || ' generated=' || a.attgenerated::text || ' collation=' || coalesce(a.attcollation::regcollation::text, '')
          || ' acl=' || coalesce(a.attacl::text, '')
     FROM rels r JOIN pg_attribute a ON a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped
     LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
-   WHERE r.relkind IN ('r', 'v', 'p')
+   WHERE r.relkind IN ('r', 'v', 'p', 'c')
   UNION ALL
   SELECT 'constraint ' || coalesce(c.conrelid::regclass::text, c.contypid::regtype::text) || ' ' || c.conname
          || ' ' || pg_get_constraintdef(c.oid)
@@ -83,20 +91,28 @@ SELECT line FROM (
   SELECT 'view ' || r.relname || ' ' || pg_get_viewdef(r.oid) || ' options=' || coalesce(c.reloptions::text, '')
     FROM rels r JOIN pg_class c ON c.oid = r.oid WHERE r.relkind = 'v'
   UNION ALL
-  SELECT 'sequence ' || r.relname || ' ' || s.seqtypid::regtype || ' ' || s.seqstart || ' ' || s.seqincrement
+  SELECT 'sequence ' || r.relname || ' ' || s.seqtypid::regtype || ' start=' || s.seqstart || ' by=' || s.seqincrement
+         || ' min=' || s.seqmin || ' max=' || s.seqmax || ' cache=' || s.seqcache || ' cycle=' || s.seqcycle
+         || ' owned_by=' || coalesce((SELECT pg_describe_object(d.refclassid, d.refobjid, d.refobjsubid) FROM pg_depend d
+                                       WHERE d.classid = 'pg_class'::regclass AND d.objid = r.oid AND d.deptype IN ('a', 'i')), '')
     FROM rels r JOIN pg_sequence s ON s.seqrelid = r.oid
   UNION ALL
-  SELECT 'function ' || p.oid::regprocedure || ' acl=' || coalesce(p.proacl::text, '') || E'\n'
+  SELECT 'function ' || p.oid::regprocedure || ' owner=' || p.proowner::regrole || ' acl=' || coalesce(p.proacl::text, '') || E'\n'
          || pg_get_functiondef(p.oid)
     FROM pg_proc p, ns WHERE p.pronamespace = ns.oid
   UNION ALL
-  SELECT 'type ' || t.typname || ' ' || t.typtype::text || ' base=' || t.typbasetype::regtype || ' notnull=' || t.typnotnull
-         || ' default=' || coalesce(t.typdefault, '')
-    FROM pg_type t, ns WHERE t.typnamespace = ns.oid AND t.typtype = 'd'
+  SELECT 'type ' || t.typname || ' ' || t.typtype::text || ' owner=' || t.typowner::regrole || ' base=' || t.typbasetype::regtype
+         || ' notnull=' || t.typnotnull || ' default=' || coalesce(t.typdefault, '') || ' acl=' || coalesce(t.typacl::text, '')
+    FROM pg_type t, ns WHERE t.typnamespace = ns.oid AND t.typtype IN ('d', 'c', 'e', 'r', 'm')
   UNION ALL
   SELECT 'comment ' || pg_describe_object(d.classoid, d.objoid, d.objsubid) || ' ' || d.description
-    FROM pg_description d JOIN pg_depend x ON x.classid = d.classoid AND x.objid = d.objoid
-    JOIN ext ON x.refobjid = ext.oid AND x.refclassid = 'pg_extension'::regclass AND x.deptype = 'e'
+    FROM pg_description d WHERE (pg_identify_object(d.classoid, d.objoid, d.objsubid)).schema = 'automation'
+       OR (d.classoid = 'pg_extension'::regclass AND d.objoid = (SELECT oid FROM ext))
+  UNION ALL
+  -- what watch() put on the application's tables
+  SELECT 'watched ' || pg_get_triggerdef(t.oid) || ' enabled=' || t.tgenabled::text
+    FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+   WHERE c.relnamespace = 'crm'::regnamespace AND NOT t.tgisinternal
 ) facts(line) ORDER BY line"
 
 # Rows of every table, in a stable order: what an upgrade must not change.
@@ -164,6 +180,7 @@ fill() {	# fill DB: the same application and definitions in any version
 for script in $(ls sql/automation--*.sql | grep -v -- '--.*--' | sort -V); do
 	from=${script#sql/automation--}; from=${from%.sql}
 	[ "$from" = "$CURRENT" ] && continue
+	versions=$((versions + 1))
 	echo "# from $from to $CURRENT"
 	dropdb --if-exists "$OLD" >/dev/null 2>&1
 	createdb "$OLD" || exit 1
@@ -189,7 +206,8 @@ for script in $(ls sql/automation--*.sql | grep -v -- '--.*--' | sort -V); do
 	check "$from: now at $CURRENT" "$CURRENT" "$(q "$OLD" "SELECT extversion FROM pg_extension WHERE extname = 'automation'")"
 
 	dropdb --if-exists "$NEW" >/dev/null 2>&1
-	createdb "$NEW" && q "$NEW" "CREATE EXTENSION automation" >/dev/null
+	createdb "$NEW" && q "$NEW" "CREATE EXTENSION automation" >/dev/null && fill "$NEW" ||
+		{ echo "FAILED - $from: a fresh install of $CURRENT, filled the same way"; failed=$((failed + 1)); continue; }
 	psql -X -q -At -v ON_ERROR_STOP=1 -d "$OLD" -c "$catalog" >"$TMP/upgraded.catalog" 2>&1 &&
 		psql -X -q -At -v ON_ERROR_STOP=1 -d "$NEW" -c "$catalog" >"$TMP/fresh.catalog" 2>&1
 	rc=$?
@@ -201,15 +219,23 @@ for script in $(ls sql/automation--*.sql | grep -v -- '--.*--' | sort -V); do
 		check "$from: the updated catalog equals a fresh install" same "different (diff: - fresh, + updated)"
 		sed 's/^/#   /' "$TMP/catalog.diff" | head -60
 	fi
-	check "$from: every row unchanged by the update" "$before" "$(q "$OLD" "$content")"
+	case "$before" in
+		''|*ERROR*) check "$from: the rows can be listed" "rows" "$before" ;;
+		*) check "$from: every row unchanged by the update ($(grep -c '' <<<"$before") rows)" "$before" "$(q "$OLD" "$content")" ;;
+	esac
 
 	# the updated database works
 	check "$from: a change fires the global and acme's workflow" "big deal/ big deal/acme" \
 		"$(q "$OLD" "INSERT INTO crm.deals (org, stage, amount) VALUES ('acme', 'new', 7000);
 		             SELECT string_agg(w.name || '/' || coalesce(w.tenant_id, ''), ' ' ORDER BY w.tenant_id NULLS FIRST)
 		               FROM automation.jobs j JOIN automation.workflows w ON w.id = j.workflow_id WHERE j.record_key = (SELECT id::text FROM crm.deals WHERE amount = 7000)")"
-	check "$from: job ids continue" "t" \
-		"$(q "$OLD" "SELECT min(id) > $before_jobs FROM automation.jobs WHERE id > $before_jobs")"
+	check "$from: job ids continue after the old ones" "2 true" \
+		"$(q "$OLD" "SELECT count(*) || ' ' || bool_and(id > $before_jobs) FROM automation.jobs
+		              WHERE record_key = (SELECT id::text FROM crm.deals WHERE amount = 7000)")"
+	check "$from: (0.2.0) jobs record the definition's tenant" "acme null" \
+		"$(q "$OLD" "SELECT string_agg(coalesce(payload -> 'event' ->> 'definition_tenant_id', 'null'), ' '
+		                               ORDER BY payload -> 'event' ->> 'definition_tenant_id' NULLS LAST)
+		              FROM automation.jobs WHERE record_key = (SELECT id::text FROM crm.deals WHERE amount = 7000)")"
 	check "$from: the rule fires; the round-robin turn continues from the old cursor (bob after ann)" "bob" \
 		"$(q "$OLD" "UPDATE crm.deals SET stage = 'won' WHERE amount = 7000;
 		             DO \$\$ BEGIN PERFORM automation.run_database_jobs(); END \$\$;
@@ -229,6 +255,12 @@ for script in $(ls sql/automation--*.sql | grep -v -- '--.*--' | sort -V); do
 		\"action_type\": \"webhook\", \"action_config\": {\"url\": \"https://acme.example.com/hook\"}}',
 		'00000000-0000-4000-8000-00000000000a') ->> 'id') = (SELECT id FROM automation.workflows WHERE tenant_id = 'acme')")"
 	# what 0.2.0 adds: channel names per tenant
+	check "$from: (0.2.0) a global definition cannot use a tenant's channel" "22023" \
+		"$(q "$OLD" "DO \$\$ BEGIN PERFORM automation.create_workflow('{\"name\": \"to acme chat\", \"condition_entity\": \"deal\",
+		\"condition_field\": \"amount\", \"condition_operator\": \"greater_than\", \"condition_value\": \"1000000\",
+		\"action_type\": \"send_channel_message\",
+		\"action_config\": {\"channel\": \"acme-chat\", \"recipient\": \"#x\", \"message\": \"y\"}}');
+		             EXCEPTION WHEN OTHERS THEN RAISE NOTICE '%', SQLSTATE; END \$\$" 2>&1 | sed -n 's/.*NOTICE: *//p')"
 	check "$from: (0.2.0) a tenant may name a channel like a global one" "acme" \
 		"$(q "$OLD" "SET automation.tenant = 'acme'; SELECT automation.create_channel('sales', 'https://acme.example.com/sales') ->> 'tenant_id'")"
 	check "$from: (0.2.0) a global channel whose only user has a channel of its own is deletable" "acme" \
@@ -244,5 +276,6 @@ for script in $(ls sql/automation--*.sql | grep -v -- '--.*--' | sort -V); do
 		             SELECT string_agg(tenant_id, ' ') FROM automation.channels WHERE name = 'sales'")"
 done
 
-echo "$passed passed, $failed failed"
+[ "$versions" -gt 0 ] || { echo "FAILED - no released install script sql/automation--V.sql found"; failed=$((failed + 1)); }
+echo "$passed passed, $failed failed ($versions released version(s) updated to $CURRENT)"
 [ $failed -eq 0 ]

@@ -51,10 +51,10 @@ wait_file() {	# wait_file SECONDS FILE PATTERN
 	done
 	return 1
 }
-# job TYPE CONFIG-JSON [TENANT]: insert a job as the engine would; prints its id.
+# job TYPE CONFIG-JSON: insert a job as the engine would; prints its id.
 job() {
-	sql -v type="$1" -v cfg="$2" -v tenant="${3:-}" <<-'EOF'
-	INSERT INTO automation.jobs (source, workflow_id, action_type, entity, record_key, payload, run_as, tenant_id)
+	sql -v type="$1" -v cfg="$2" <<-'EOF'
+	INSERT INTO automation.jobs (source, workflow_id, action_type, entity, record_key, payload, run_as)
 	VALUES ('workflow', 'wf_e2e', :'type', 'deal', '42',
 	        jsonb_build_object('event', jsonb_build_object('operation', 'UPDATE', 'entity', 'deal',
 	                               'record_key', '42', 'at', now(), 'depth', 0, 'source', 'workflow',
@@ -62,7 +62,7 @@ job() {
 	                           'config', :'cfg'::jsonb,
 	                           'new', '{"id": 42, "amount": 123456789012345678901234.5, "name": "Acme"}'::jsonb,
 	                           'old', '{"id": 42, "name": "Old"}'::jsonb),
-	        'postgres', nullif(:'tenant', ''))
+	        'postgres')
 	RETURNING id;
 	EOF
 }
@@ -98,8 +98,20 @@ bad=$(job webhook "{\"url\": \"$HTTP/bad/1\"}")
 sql -c "INSERT INTO automation.channels (name, format, url) VALUES ('sales', 'slack', '$HTTP/ok/slack'), ('raw', 'json', '$HTTP/ok/json')"
 sql -c "INSERT INTO automation.channels (name, format, url, tenant_id) VALUES ('sales', 'slack', '$HTTP/ok/acme-slack', 'acme')"
 slack=$(job send_channel_message '{"channel": "sales", "recipient": "#deals", "message": "Deal Acme won"}')
-acmech=$(job send_channel_message '{"channel": "sales", "recipient": "#acme", "message": "acme won"}' acme)
-betach=$(job send_channel_message '{"channel": "sales", "recipient": "#beta", "message": "beta won"}' beta)
+# real firings on a multi-tenant table: a global and acme's workflow both send to "sales"
+sql >/dev/null <<-'EOF'
+	CREATE TABLE deals (id int PRIMARY KEY, org text, amount int);
+	SELECT automation.watch('deal', 'public.deals', tenant_column => 'org');
+	SELECT automation.create_workflow('{"name": "big deal", "condition_entity": "deal", "condition_field": "amount",
+		"condition_operator": "greater_than", "condition_value": "100", "action_type": "send_channel_message",
+		"action_config": {"channel": "sales", "recipient": "#global-{{deal.org}}", "message": "big"}}');
+	SET automation.tenant = 'acme';
+	SELECT automation.create_workflow('{"name": "big deal", "condition_entity": "deal", "condition_field": "amount",
+		"condition_operator": "greater_than", "condition_value": "100", "action_type": "send_channel_message",
+		"action_config": {"channel": "sales", "recipient": "#acme", "message": "big"}}');
+	RESET automation.tenant;
+	INSERT INTO deals VALUES (1, 'acme', 500), (2, 'beta', 500);
+	EOF
 rawch=$(job send_channel_message '{"channel": "raw", "recipient": "x", "message": "m"}')
 nochan=$(job send_channel_message '{"channel": "nope", "recipient": "x", "message": "m"}')
 mail=$(job send_email '{"to": "ann@example.com, bob@example.com", "cc": ["carol@example.com"], "bcc": "dave@example.com", "reply_to": "sales@example.com", "subject": "Déal gagné ✓\r\nBcc: evil@example.com", "body": "Hello\r\n.\r\nBcc: evil2@example.com\nnon-ASCII: ü"}')
@@ -145,15 +157,16 @@ check "slack channel: {text, channel} to the channel's URL" python3 - "$TMP/http
 	assert json.loads(e["body"]) == {"text": "Deal Acme won", "channel": "#deals"}, e["body"]
 	assert e["headers"]["x-automation-signature"].startswith("t=")
 	EOF
-check "tenant channels: acme's own \"sales\" shadows the global one, beta (none of its own) gets the global one, once each" \
+check "tenant channels: acme's workflow sends to acme's own \"sales\"; the global workflow to the global one, on acme's row too; once each" \
 	python3 - "$TMP/http.log" <<-'EOF'
 	import json, sys
 	got = sorted((e["path"], json.loads(e["body"])["channel"])
 	             for e in map(json.loads, open(sys.argv[1]))
 	             if e["phase"] == "start" and e["path"] in ("/ok/slack", "/ok/acme-slack"))
-	assert got == [("/ok/acme-slack", "#acme"), ("/ok/slack", "#beta"), ("/ok/slack", "#deals")], got
+	assert got == [("/ok/acme-slack", "#acme"), ("/ok/slack", "#deals"), ("/ok/slack", "#global-acme"),
+	               ("/ok/slack", "#global-beta")], got
 	EOF
-check "tenant channel jobs succeeded" eq "$(sql -c "SELECT string_agg(status, ' ' ORDER BY id) FROM automation.jobs WHERE id IN ($acmech, $betach)")" "succeeded succeeded"
+check "tenant channel jobs succeeded" eq "$(sql -c "SELECT string_agg(status, ' ' ORDER BY id) FROM automation.jobs WHERE record_key IN ('1', '2')")" "succeeded succeeded succeeded"
 check "json channel: the job payload" python3 - "$TMP/http.log" <<-'EOF'
 	import json, sys
 	e = [e for e in map(json.loads, open(sys.argv[1])) if e["path"] == "/ok/json" and e["phase"] == "start"][0]
