@@ -144,6 +144,37 @@ SELECT record_key, outcome FROM automation.firings f
   JOIN automation.workflows w ON w.id = f.workflow_id WHERE w.name = 'once' ORDER BY f.id;
 
 -------------------------------------------------------------------------------
+-- Past the conditions, explain predicts what the trigger checks next: a
+-- workflow whose breaker has no firing left today, a rule already fired for
+-- this record within its cooldown.  The trigger agrees.
+SELECT automation.create_workflow('{"name": "limit one", "condition_entity": "deal",
+	"condition_field": "status", "condition_operator": "equals", "condition_value": "limited",
+	"action_type": "webhook", "action_config": {"url": "https://example.com/h"},
+	"max_triggers_per_day": 1}') ->> 'name' AS created;
+SELECT fires, reason FROM ex('{"id": 101, "status": "limited"}') WHERE name = 'limit one';
+INSERT INTO deals (id, status) VALUES (101, 'limited');
+SELECT fires, reason FROM ex('{"id": 102, "status": "limited"}') WHERE name = 'limit one';
+INSERT INTO deals (id, status) VALUES (102, 'limited');
+SELECT record_key, outcome FROM automation.firings f
+  JOIN automation.workflows w ON w.id = f.workflow_id WHERE w.name = 'limit one' ORDER BY f.id;
+
+SELECT automation.create_rule('{"name": "cool", "entity_type": "deal",
+	"trigger_type": "DEAL_UPDATED", "cooldown_hours": 2,
+	"conditions": [{"field_path": "status", "operator": "CHANGED_TO", "value_string": "hot"}],
+	"actions": [{"action_type": "NOTIFY", "recipient": "ops", "message": "m"}]}') ->> 'name' AS created;
+INSERT INTO deals (id, status) VALUES (103, 'cold'), (104, 'cold');
+UPDATE deals SET status = 'hot' WHERE id = 103;
+UPDATE deals SET status = 'cold' WHERE id = 103;
+SELECT name, fires, regexp_replace(reason, 'until \S+', 'until <time>') AS reason
+  FROM ex('{"id": 103, "status": "hot"}', '{"id": 103, "status": "cold"}') WHERE name = 'cool'
+UNION ALL
+SELECT name, fires, reason
+  FROM ex('{"id": 104, "status": "hot"}', '{"id": 104, "status": "cold"}') WHERE name = 'cool';
+UPDATE deals SET status = 'hot' WHERE id IN (103, 104);
+SELECT f.record_key, f.outcome FROM automation.firings f
+  JOIN automation.rules r ON r.id = f.rule_id WHERE r.name = 'cool' ORDER BY f.id;
+
+-------------------------------------------------------------------------------
 -- Errors.
 SELECT * FROM automation.explain('nope', '{"id": 1}');
 SELECT * FROM automation.explain('deal', NULL, NULL);
