@@ -62,7 +62,7 @@ usage(FILE *out)
 			"  --allow-host LIST          hosts allowed to be internal addresses\n"
 			"  --signing-secret-file PATH secret for X-Automation-Signature\n"
 			"  --smtp-url URL             SMTP server, e.g. smtp://127.0.0.1:25\n"
-			"  --smtp-from ADDR           envelope and From address\n"
+			"  --smtp-from MAILBOX        From address, with an optional display name\n"
 			"  --worker-id NAME           name recorded in jobs.locked_by\n"
 			"  --connect-timeout SECONDS  (default 5)\n"
 			"  --timeout SECONDS          total per delivery (default 10)\n");
@@ -250,17 +250,17 @@ parse_options(int argc, char **argv)
 	}
 	if (options.smtp_from)
 	{
-		for (const unsigned char *p = (const unsigned char *) options.smtp_from; *p; p++)
-			if (*p <= 0x20 || *p >= 0x7f || strchr("<>,;\"", *p))
-			{
-				fprintf(stderr, "automation-worker: --smtp-from must be a bare address like bot@example.com\n");
-				exit(2);
-			}
-		if (strchr(options.smtp_from, '@') == NULL)
+		char	   *header;
+		char	   *addr;
+
+		if (!email_parse_mailbox(options.smtp_from, &header, &addr))
 		{
-			fprintf(stderr, "automation-worker: --smtp-from must be a bare address like bot@example.com\n");
+			fprintf(stderr, "automation-worker: --smtp-from must be an address like bot@example.com "
+					"or \"Sales Bot <bot@example.com>\"\n");
 			exit(2);
 		}
+		free(header);
+		free(addr);
 	}
 	if (options.worker_id == NULL)
 	{

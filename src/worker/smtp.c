@@ -88,6 +88,41 @@ buf_base64(Buffer *buf, const unsigned char *data, size_t len, int line_len)
 }
 
 /*
+ * buf_encoded_words: text as RFC 2047 base64 encoded words of whole UTF-8
+ * characters, at most 42 octets each (56 base64 characters: a 68-character
+ * word, a 77-character line), folded onto continuation lines.
+ */
+static void
+buf_encoded_words(Buffer *buf, const char *text, size_t len)
+{
+	size_t		start = 0;
+
+	while (start < len)
+	{
+		size_t		end = start;
+
+		while (end < len)
+		{
+			size_t		next = end + 1;
+
+			while (next < len && ((unsigned char) text[next] & 0xC0) == 0x80)
+				next++;
+			if (next - start > 42)
+				break;
+			end = next;
+		}
+		if (end == start)		/* an invalid long sequence: cut it */
+			end = start + 42 < len ? start + 42 : len;
+		if (start > 0)
+			buf_puts(buf, "\r\n ");
+		buf_puts(buf, "=?UTF-8?B?");
+		buf_base64(buf, (const unsigned char *) text + start, end - start, 0);
+		buf_puts(buf, "?=");
+		start = end;
+	}
+}
+
+/*
  * address_is_valid: a bare addr-spec local@domain with no character that
  * could end a header, start a comment or separate addresses.
  */
@@ -107,17 +142,149 @@ address_is_valid(const char *addr)
 }
 
 /*
- * collect_addresses: the addresses of a config value (a string with
- * commas, or an array of strings) appended to list; false with error set on
- * an invalid one.
+ * email_parse_mailbox: one mailbox of an address list: "addr", "<addr>",
+ * "Display Name <addr>" or "\"Quoted, Name\" <addr>".  On success *header
+ * is its header form (a display name quoted, or RFC 2047-encoded when it is
+ * not printable ASCII) and *addr the bare addr-spec for the envelope, both
+ * malloc'd.  A display name with a control character, an unbalanced quote
+ * or bracket, or text after the '>' is refused: nothing from a job can add
+ * a header.
+ */
+bool
+email_parse_mailbox(const char *in, char **header, char **addr)
+{
+	size_t		len;
+	const char *lt;
+	char	   *name;
+	char	   *bare;
+	size_t		nlen = 0;
+	bool		plain = true;
+	Buffer		buf = {0};
+
+	while (*in == ' ' || *in == '\t')
+		in++;
+	len = strlen(in);
+	while (len > 0 && (in[len - 1] == ' ' || in[len - 1] == '\t'))
+		len--;
+	if (len == 0)
+		return false;
+	if (in[len - 1] != '>')
+	{
+		bare = strndup(in, len);
+		if (!address_is_valid(bare))
+		{
+			free(bare);
+			return false;
+		}
+		*addr = bare;
+		*header = strdup(bare);
+		return true;
+	}
+	lt = memchr(in, '<', len);
+	if (lt == NULL)
+		return false;
+	bare = strndup(lt + 1, (in + len - 1) - (lt + 1));
+	if (!address_is_valid(bare))
+	{
+		free(bare);
+		return false;
+	}
+
+	/* the display name: before '<', unquoted, without controls */
+	name = malloc(lt - in + 1);
+	{
+		const char *p = in;
+		const char *stop = lt;
+
+		while (stop > p && (stop[-1] == ' ' || stop[-1] == '\t'))
+			stop--;
+		if (stop > p && *p == '"')
+		{
+			if (stop - p < 2 || stop[-1] != '"')
+				goto invalid;
+			for (p++, stop--; p < stop; p++)
+			{
+				if (*p == '\\' && p + 1 < stop)
+					p++;
+				else if (*p == '"' || *p == '\\')
+					goto invalid;
+				name[nlen++] = *p;
+			}
+		}
+		else
+			for (; p < stop; p++)
+			{
+				if (*p == '"' || *p == '<' || *p == '>')
+					goto invalid;
+				name[nlen++] = *p;
+			}
+		name[nlen] = '\0';
+	}
+	if (nlen > 200)
+		goto invalid;
+	for (size_t i = 0; i < nlen; i++)
+	{
+		unsigned char c = (unsigned char) name[i];
+
+		if (c < 0x20 || c == 0x7f)
+			goto invalid;
+		if (c >= 0x80 || c == '"' || c == '\\')
+			plain = false;
+	}
+	if (strstr(name, "=?") != NULL)
+		plain = false;
+
+	if (nlen == 0)
+		buf_puts(&buf, bare);
+	else
+	{
+		if (plain)
+		{
+			buf_puts(&buf, "\"");
+			buf_puts(&buf, name);
+			buf_puts(&buf, "\"");
+		}
+		else
+			buf_encoded_words(&buf, name, nlen);
+		buf_puts(&buf, " <");
+		buf_puts(&buf, bare);
+		buf_puts(&buf, ">");
+	}
+	free(name);
+	*addr = bare;
+	*header = buf.data;
+	return true;
+
+invalid:
+	free(name);
+	free(bare);
+	return false;
+}
+
+/* list_push: append a malloc'd string to a NULL-terminated list of *count. */
+static void
+list_push(char ***list, int *count, char *s)
+{
+	*list = realloc(*list, sizeof(char *) * (*count + 2));
+	(*list)[(*count)++] = s;
+	(*list)[*count] = NULL;
+}
+
+/*
+ * collect_addresses: the mailboxes of a config value (a string of
+ * comma-separated mailboxes, or an array of them; a comma inside a quoted
+ * display name does not separate), appended to headers (header form, count
+ * in *nheaders) and addrs (bare, for the envelope, count in *naddrs); false
+ * with error set on an invalid one.
  */
 static bool
-collect_addresses(json_t *value, const char *field, char ***list, int *count,
-				  char *error, size_t errsize)
+collect_addresses(json_t *value, const char *field, char ***headers, int *nheaders,
+				  char ***addrs, int *naddrs, char *error, size_t errsize)
 {
 	json_t	   *items = json_is_array(value) ? json_incref(value) : json_array();
 	size_t		i;
 	json_t	   *item;
+	bool		ok = true;
 
 	if (json_is_string(value))
 		json_array_append(items, value);
@@ -130,44 +297,58 @@ collect_addresses(json_t *value, const char *field, char ***list, int *count,
 	json_array_foreach(items, i, item)
 	{
 		char	   *copy;
-		char	   *save = NULL;
+		char	   *tok;
+		char	   *p;
+		bool		quoted = false;
+		bool		last = false;
 
 		if (!json_is_string(item))
 		{
-			json_decref(items);
 			snprintf(error, errsize, "%s must be a string or an array of strings", field);
-			return false;
+			ok = false;
+			break;
 		}
 		copy = strdup(json_string_value(item));
-		for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+		for (tok = p = copy; ok && !last; p++)
 		{
-			char	   *end;
+			char	   *header;
+			char	   *addr;
 
+			if (*p == '"')
+				quoted = !quoted;
+			else if (*p == '\\' && quoted && p[1] != '\0')
+				p++;
+			if (*p != '\0' && (*p != ',' || quoted))
+				continue;
+			/* tok .. p is one mailbox */
+			last = *p == '\0';
+			*p = '\0';
 			while (*tok == ' ' || *tok == '\t')
 				tok++;
-			end = tok + strlen(tok);
-			while (end > tok && (end[-1] == ' ' || end[-1] == '\t'))
-				*--end = '\0';
-			if (*tok == '\0')
-				continue;
-			if (!address_is_valid(tok))
+			if (*tok != '\0')
 			{
-				snprintf(error, errsize, "%s: invalid email address \"%.100s\"", field, tok);
-				for (char *p = error; *p; p++)
-					if ((unsigned char) *p < 0x20)
-						*p = ' ';
-				free(copy);
-				json_decref(items);
-				return false;
+				if (email_parse_mailbox(tok, &header, &addr))
+				{
+					list_push(headers, nheaders, header);
+					list_push(addrs, naddrs, addr);
+				}
+				else
+				{
+					snprintf(error, errsize, "%s: invalid email address \"%.100s\"", field, tok);
+					for (char *e = error; *e; e++)
+						if ((unsigned char) *e < 0x20)
+							*e = ' ';
+					ok = false;
+				}
 			}
-			*list = realloc(*list, sizeof(char *) * (*count + 2));
-			(*list)[(*count)++] = strdup(tok);
-			(*list)[*count] = NULL;
+			tok = p + 1;
 		}
 		free(copy);
+		if (!ok)
+			break;
 	}
 	json_decref(items);
-	return true;
+	return ok;
 }
 
 /* free_list: free a NULL-terminated list of strings. */
@@ -209,7 +390,6 @@ add_subject(Buffer *buf, const char *subject)
 	size_t		len = strlen(subject);
 	char	   *clean = malloc(len + 1);
 	bool		plain = len <= 900;
-	size_t		start;
 
 	for (size_t i = 0; i <= len; i++)
 	{
@@ -224,37 +404,9 @@ add_subject(Buffer *buf, const char *subject)
 		plain = false;
 	buf_puts(buf, "Subject: ");
 	if (plain)
-	{
 		buf_puts(buf, clean);
-		buf_puts(buf, "\r\n");
-		free(clean);
-		return;
-	}
-	start = 0;
-	while (start < len)
-	{
-		size_t		end = start;
-
-		/* at most 42 octets (56 base64 characters: a 68-character word, a 77-character line) of whole characters */
-		while (end < len)
-		{
-			size_t		next = end + 1;
-
-			while (next < len && ((unsigned char) clean[next] & 0xC0) == 0x80)
-				next++;
-			if (next - start > 42)
-				break;
-			end = next;
-		}
-		if (end == start)		/* an invalid long sequence: cut it */
-			end = start + 42 < len ? start + 42 : len;
-		if (start > 0)
-			buf_puts(buf, "\r\n ");
-		buf_puts(buf, "=?UTF-8?B?");
-		buf_base64(buf, (const unsigned char *) clean + start, end - start, 0);
-		buf_puts(buf, "?=");
-		start = end;
-	}
+	else
+		buf_encoded_words(buf, clean, len);
 	buf_puts(buf, "\r\n");
 	free(clean);
 }
@@ -332,12 +484,17 @@ smtp_prepare(Job *job, char *error, size_t errsize)
 			  **cc = NULL,
 			  **bcc = NULL,
 			  **reply = NULL;
+	char	  **envelope = NULL;
 	int			nto = 0,
 				ncc = 0,
 				nbcc = 0,
 				nreply = 0;
+	int			nenvelope = 0;
+	char	  **reply_addrs = NULL;
+	int			nreply_addrs = 0;
+	char	   *from_header = NULL;
+	char	   *from_addr = NULL;
 	Delivery   *delivery = NULL;
-	char	  **lists[3];
 	char		addr[300];
 
 	if (options.smtp_url == NULL || options.smtp_from == NULL)
@@ -345,15 +502,22 @@ smtp_prepare(Job *job, char *error, size_t errsize)
 		snprintf(error, errsize, "send_email needs --smtp-url and --smtp-from");
 		goto done;
 	}
+	if (!email_parse_mailbox(options.smtp_from, &from_header, &from_addr))
+	{
+		snprintf(error, errsize, "--smtp-from is not a valid mailbox");
+		goto done;
+	}
 	if (config == NULL || !json_is_object(config))
 	{
 		snprintf(error, errsize, "payload.config is not a JSON object");
 		goto done;
 	}
-	if (!collect_addresses(json_object_get(config, "to"), "to", &to, &nto, error, errsize) ||
-		!collect_addresses(json_object_get(config, "cc"), "cc", &cc, &ncc, error, errsize) ||
-		!collect_addresses(json_object_get(config, "bcc"), "bcc", &bcc, &nbcc, error, errsize) ||
-		!collect_addresses(json_object_get(config, "reply_to"), "reply_to", &reply, &nreply, error, errsize))
+	/* to, cc and bcc all go into the envelope; bcc into no header */
+	if (!collect_addresses(json_object_get(config, "to"), "to", &to, &nto, &envelope, &nenvelope, error, errsize) ||
+		!collect_addresses(json_object_get(config, "cc"), "cc", &cc, &ncc, &envelope, &nenvelope, error, errsize) ||
+		!collect_addresses(json_object_get(config, "bcc"), "bcc", &bcc, &nbcc, &envelope, &nenvelope, error, errsize) ||
+		!collect_addresses(json_object_get(config, "reply_to"), "reply_to", &reply, &nreply,
+						   &reply_addrs, &nreply_addrs, error, errsize))
 		goto done;
 	if (nto + ncc + nbcc == 0)
 	{
@@ -364,23 +528,19 @@ smtp_prepare(Job *job, char *error, size_t errsize)
 	delivery = calloc(1, sizeof(Delivery));
 	delivery->job = job;
 	delivery->is_smtp = true;
-	delivery->request_body = email_build_message(job, options.smtp_from,
+	delivery->request_body = email_build_message(job, from_header,
 												 (const char *const *) to,
 												 (const char *const *) cc,
 												 nreply > 0 ? reply[0] : NULL,
 												 config_string(config, "subject"),
 												 config_string(config, "body"), time(NULL));
 	delivery->request_len = strlen(delivery->request_body);
-	lists[0] = to;
-	lists[1] = cc;
-	lists[2] = bcc;
-	for (int i = 0; i < 3; i++)
-		for (char **p = lists[i]; p && *p; p++)
-		{
-			snprintf(addr, sizeof(addr), "<%s>", *p);
-			delivery->recipients = curl_slist_append(delivery->recipients, addr);
-		}
-	snprintf(addr, sizeof(addr), "<%s>", options.smtp_from);
+	for (char **p = envelope; p && *p; p++)
+	{
+		snprintf(addr, sizeof(addr), "<%s>", *p);
+		delivery->recipients = curl_slist_append(delivery->recipients, addr);
+	}
+	snprintf(addr, sizeof(addr), "<%s>", from_addr);
 
 	delivery->easy = curl_easy_init();
 	curl_easy_setopt(delivery->easy, CURLOPT_URL, options.smtp_url);
@@ -402,6 +562,10 @@ done:
 	free_list(cc);
 	free_list(bcc);
 	free_list(reply);
+	free_list(envelope);
+	free_list(reply_addrs);
+	free(from_header);
+	free(from_addr);
 	return delivery;
 }
 

@@ -115,6 +115,7 @@ extern void http_finish(Delivery *delivery, CURLcode code, Outcome *outcome);
 /* smtp.c */
 extern Delivery *smtp_prepare(Job *job, char *error, size_t errsize);
 extern void smtp_finish(Delivery *delivery, CURLcode code, Outcome *outcome);
+extern bool email_parse_mailbox(const char *in, char **header, char **addr);
 extern char *email_build_message(const Job *job, const char *from,
 								 const char *const *to, const char *const *cc,
 								 const char *reply_to, const char *subject,

@@ -89,7 +89,7 @@ SMTP="smtp://127.0.0.1:$(cat "$TMP/smtp.port")"
 touch "$TMP/http.log" "$TMP/smtp.log"
 printf 's3cr3t-e2e\n' >"$TMP/secret"
 COMMON=(--dbname "dbname=$DB" --signing-secret-file "$TMP/secret" --smtp-url "$SMTP"
-	--smtp-from "bot@example.com" --poll 1)
+	--smtp-from "Automation Bot <bot@example.com>" --poll 1)
 
 # ---------------------------------------------------------------- one pass
 ok=$(job webhook "{\"url\": \"$HTTP/ok/1\"}")
@@ -116,6 +116,8 @@ rawch=$(job send_channel_message '{"channel": "raw", "recipient": "x", "message"
 nochan=$(job send_channel_message '{"channel": "nope", "recipient": "x", "message": "m"}')
 mail=$(job send_email '{"to": "ann@example.com, bob@example.com", "cc": ["carol@example.com"], "bcc": "dave@example.com", "reply_to": "sales@example.com", "subject": "Déal gagné ✓\r\nBcc: evil@example.com", "body": "Hello\r\n.\r\nBcc: evil2@example.com\nnon-ASCII: ü"}')
 badto=$(job send_email '{"to": "ann@example.com\r\nBcc: evil@example.com", "subject": "x", "body": "y"}')
+named=$(job send_email '{"to": "\"Lee, Ann\" <ann2@example.com>, Zoë Ünal <zoe@example.com>", "cc": ["Carl <carl@example.com>"], "subject": "named", "body": "b"}')
+badname=$(job send_email '{"to": "Eve\r\nBcc: evil@example.com <eve@example.com>", "subject": "x", "body": "y"}')
 dbjob=$(job notify '{"recipient": "ann", "message": "hi"}')
 
 timeout 20 "$WORKER" "${COMMON[@]}" --once --allow-host 127.0.0.1 --worker-id e2e-once 2>"$TMP/once.log"
@@ -194,12 +196,26 @@ check "email: RFC 5322 message, encoded subject, stable Message-ID, bcc only in 
 	assert msg["Subject"] == "Déal gagné ✓  Bcc: evil@example.com", repr(msg["Subject"])
 	assert msg["Message-ID"] == sys.argv[2], (msg["Message-ID"], sys.argv[2])
 	assert msg["To"] == "ann@example.com, bob@example.com" and msg["Cc"] == "carol@example.com"
+	assert msg["From"].addresses[0].display_name == "Automation Bot" and msg["From"].addresses[0].addr_spec == "bot@example.com"
 	assert msg.get_content_type() == "text/plain" and msg.get_content_charset() == "utf-8"
 	assert msg.get_content() == "Hello\r\n.\r\nBcc: evil2@example.com\nnon-ASCII: ü", repr(msg.get_content())
 	assert not [x for x in m["rcpt_to"] if "evil" in x]
 	EOF
 check "email: an address carrying CR/LF is refused, nothing sent" eq \
 	"$(field "$badto" "status || ' ' || (last_error LIKE 'to: invalid email address%')")" "dead true"
+check "email: display names (a quoted comma, non-ASCII) in the headers, bare addresses in the envelope" \
+	python3 - "$TMP/smtp.log" <<-'EOF'
+	import email, email.policy, json, sys
+	m = [m for m in map(json.loads, open(sys.argv[1])) if "Subject: named" in m["data"]][0]
+	assert m["rcpt_to"] == ["<ann2@example.com>", "<zoe@example.com>", "<carl@example.com>"], m["rcpt_to"]
+	msg = email.message_from_string(m["data"], policy=email.policy.default)
+	to = [(a.display_name, a.addr_spec) for a in msg["To"].addresses]
+	assert to == [("Lee, Ann", "ann2@example.com"), ("Zoë Ünal", "zoe@example.com")], to
+	assert [(a.display_name, a.addr_spec) for a in msg["Cc"].addresses] == [("Carl", "carl@example.com")]
+	assert all(ord(c) < 128 for c in m["data"].split("\r\n\r\n", 1)[0]), "raw non-ASCII in a header"
+	EOF
+check "email: a display name carrying CR/LF is refused, nothing sent" eq \
+	"$(field "$badname" "status || ' ' || (last_error LIKE 'to: invalid email address%')")" "dead true"
 if [ "$(sql -c "SELECT to_regprocedure('automation.execute_job(bigint)') IS NOT NULL")" = t ]; then
 	check "database action (notify) runs through execute_job" eq \
 		"$(field "$dbjob" status)/$(sql -c "SELECT count(*) FROM automation.notifications WHERE job_id = $dbjob AND message = 'hi'")" "succeeded/1"

@@ -2,7 +2,8 @@
  * units.c: table tests of the worker's pure parts, built and run by
  * test/e2e/worker.sh: address classification (ssrf.c), the signature
  * (sign.c) against a known HMAC-SHA256 value, and email composition
- * (smtp.c): header injection, RFC 2047 folding, line lengths.
+ * (smtp.c): mailboxes with display names, header injection, RFC 2047
+ * folding, line lengths.
  *
  * Prints one line per failed case and "units: N passed, M failed"; exits
  * non-zero on failure.
@@ -139,6 +140,53 @@ main(int argc, char **argv)
 		expect(words == 43, "1800 octets in encoded words of at most 42 octets of whole characters", NULL);
 	}
 	free(msg);
+
+	/* mailboxes: display names quoted or encoded; nothing can end the header */
+	{
+		static const struct
+		{
+			const char *in;
+			const char *header;	/* NULL: refused */
+			const char *addr;
+		}			mailboxes[] = {
+			{"ann@example.com", "ann@example.com", "ann@example.com"},
+			{"  <ann@example.com>  ", "ann@example.com", "ann@example.com"},
+			{"Ann Lee <ann@example.com>", "\"Ann Lee\" <ann@example.com>", "ann@example.com"},
+			{"\"Lee, Ann\" <ann@example.com>", "\"Lee, Ann\" <ann@example.com>", "ann@example.com"},
+			{"\"Ann \\\"A\\\" Lee\" <ann@example.com>", "=?UTF-8?B?QW5uICJBIiBMZWU=?= <ann@example.com>", "ann@example.com"},
+			{"Zo\xc3\xab <zoe@example.com>", "=?UTF-8?B?Wm/Dqw==?= <zoe@example.com>", "zoe@example.com"},
+			{"=?UTF-8?B?QmNjOiB4?= <a@example.com>", "=?UTF-8?B?PT9VVEYtOD9CP1FtTmpPaUI0Pz0=?= <a@example.com>", "a@example.com"},
+			{"Evil\r\nBcc: x@example.com <a@example.com>", NULL, NULL},
+			{"\"Evil\nBcc: x\" <a@example.com>", NULL, NULL},
+			{"Ann <ann@example.com", NULL, NULL},
+			{"Ann <ann@example.com> trailing", NULL, NULL},
+			{"Ann <ann@example.com>>", NULL, NULL},
+			{"Ann \"Lee <ann@example.com>", NULL, NULL},
+			{"\"Ann <ann@example.com>", NULL, NULL},
+			{"Ann <ann@exa mple.com>", NULL, NULL},
+			{"Ann <>", NULL, NULL},
+			{"Ann", NULL, NULL},
+			{"", NULL, NULL},
+		};
+
+		for (size_t i = 0; i < sizeof(mailboxes) / sizeof(mailboxes[0]); i++)
+		{
+			char	   *header = NULL;
+			char	   *addr = NULL;
+			bool		ok = email_parse_mailbox(mailboxes[i].in, &header, &addr);
+
+			if (mailboxes[i].header == NULL)
+				expect(!ok, "mailbox refused", mailboxes[i].in);
+			else
+				expect(ok && strcmp(header, mailboxes[i].header) == 0 &&
+					   strcmp(addr, mailboxes[i].addr) == 0, "mailbox parsed", ok ? header : mailboxes[i].in);
+			if (ok)
+			{
+				free(header);
+				free(addr);
+			}
+		}
+	}
 
 	printf("units: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
