@@ -19,8 +19,10 @@ cp src/worker/*.c src/worker/*.h src/worker/Makefile "$build"/
 make -s -C "$build" PG_CONFIG=$PGBIN/pg_config \
 	COPT="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g" || exit 1
 # a sanitizer that is not linked in would make this test pass vacuously
-if ! nm -D "$build/automation-worker" | grep -q __asan_init ||
-	! nm -D "$build/automation-worker" | grep -q __ubsan_handle; then
+# (the symbols are read first: grep -q closing a pipe early makes nm fail
+# with SIGPIPE under pipefail)
+symbols=$(nm -D "$build/automation-worker")
+if ! grep -q __asan_init <<<"$symbols" || ! grep -q __ubsan_handle <<<"$symbols"; then
 	echo "the worker was not built with AddressSanitizer and UBSan"
 	exit 1
 fi
