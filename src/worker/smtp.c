@@ -180,8 +180,10 @@ email_parse_mailbox(const char *in, char **header, char **addr)
 		*header = strdup(bare);
 		return true;
 	}
-	lt = memchr(in, '<', len);
-	if (lt == NULL)
+	/* the last '<': an addr-spec has none, a quoted display name may */
+	for (lt = in + len - 1; lt > in && *lt != '<'; lt--)
+		;
+	if (*lt != '<')
 		return false;
 	bare = strndup(lt + 1, (in + len - 1) - (lt + 1));
 	if (!address_is_valid(bare))

@@ -163,6 +163,7 @@ main(int argc, char **argv)
 			{"Ann <ann@example.com>>", NULL, NULL},
 			{"Ann \"Lee <ann@example.com>", NULL, NULL},
 			{"\"Ann <ann@example.com>", NULL, NULL},
+			{"\"a<b> c\" <ann@example.com>", "\"a<b> c\" <ann@example.com>", "ann@example.com"},
 			{"Ann <ann@exa mple.com>", NULL, NULL},
 			{"Ann <>", NULL, NULL},
 			{"Ann", NULL, NULL},
