@@ -278,6 +278,8 @@ SET automation.tenant = 'beta';
 SELECT try($$SELECT to_channel('beta to acme', 'acme-slack')$$);
 RESET automation.tenant;
 SELECT try($$SELECT to_channel('global to acme', 'acme-slack')$$);
+-- a channel stays with its tenant, even for a role that bypasses RLS
+SELECT try($$UPDATE automation.channels SET tenant_id = 'beta' WHERE name = 'sales' AND tenant_id = 'acme'$$);
 -- _channels_in_use counts every tenant's actions (SECURITY DEFINER): it
 -- refuses to run as a trigger on anything but automation.channels
 CREATE TABLE probe (name text, tenant_id text);

@@ -53,6 +53,14 @@ BEGIN
 								format('channel %s', automation._show(OLD.name)),
 								'create a new channel and point the actions at it');
 	END IF;
+	/* actions resolve channels by tenant: moving one would redirect them */
+	IF TG_OP = 'UPDATE' AND NEW.tenant_id IS DISTINCT FROM OLD.tenant_id THEN
+		PERFORM automation._err('22023', 'a channel cannot move to another tenant',
+								format('channel %s of %s', automation._show(OLD.name),
+									   CASE WHEN OLD.tenant_id IS NULL THEN 'no tenant (global)'
+											ELSE 'tenant ' || automation._show(OLD.tenant_id) END),
+								'create the channel in the other tenant instead');
+	END IF;
 	IF TG_OP = 'INSERT' AND EXISTS (SELECT 1 FROM automation.channels c
 									 WHERE c.name = NEW.name
 									   AND coalesce(c.tenant_id, '') = coalesce(NEW.tenant_id, '')) THEN
