@@ -10,8 +10,6 @@
  * and delete_channel follow that resolution; the engine records the
  * definition's tenant in each job's payload (event.definition_tenant_id) and
  * the worker resolves channels with it.
- *
- * explain() also predicts the cooldown of a rule and an exhausted breaker.
  * (Fresh installs: sql/install/00_schema.sql, 15_actions_validate.sql,
  * 25_channels.sql, 30_workflows.sql, 35_rules.sql.)
  */
@@ -645,87 +643,5 @@ BEGIN
 	NEW.config := automation._validate_action(lower(NEW.action_type), NEW.config, r.entity_type, 'rule',
 											  label, r.created_by, r.tenant_id);
 	RETURN NEW;
-END
-$$;
-
-/* explain predicts a cooldown and an exhausted breaker. */
-/*
- * explain: checks that each row fits the entity's table (22023 naming the
- * row and the problem), then asks the C evaluator.  Where the conditions
- * hold it adds what the trigger checks next (enqueue.c): a rule already
- * fired for this record within its cooldown, a workflow whose breaker has
- * no firing left today.  Both are read from committed state (firings, the
- * circuit_breakers view), so a concurrent transaction can still change them.
- */
-CREATE OR REPLACE FUNCTION automation.explain(entity text, new_row jsonb,
-	old_row jsonb DEFAULT NULL)
-RETURNS TABLE (source text, id text, name text, fires boolean, reason text,
-			   conditions jsonb)
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	rel regclass;
-	keycol name;
-	rkey text;
-	arg text;
-	val jsonb;
-BEGIN
-	IF entity IS NULL THEN
-		RAISE EXCEPTION 'entity must not be null' USING ERRCODE = 'invalid_parameter_value';
-	END IF;
-	SELECT e.relation, e.key_column INTO rel, keycol FROM automation.entities e WHERE e.name = explain.entity;
-	IF rel IS NULL THEN
-		RAISE EXCEPTION 'entity "%" is not watched', entity
-			USING ERRCODE = 'no_data_found',
-				  HINT = 'Watch its table first with automation.watch().';
-	END IF;
-	IF new_row IS NULL AND old_row IS NULL THEN
-		RAISE EXCEPTION 'new_row and old_row must not both be null'
-			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'Give new_row for an insert, both for an update, old_row alone for a delete.';
-	END IF;
-	FOREACH arg IN ARRAY ARRAY['new_row', 'old_row'] LOOP
-		val := CASE arg WHEN 'new_row' THEN new_row ELSE old_row END;
-		CONTINUE WHEN val IS NULL;
-		IF jsonb_typeof(val) <> 'object' THEN
-			RAISE EXCEPTION 'row must be a json object'
-				USING ERRCODE = 'invalid_parameter_value',
-					  DETAIL = format('Got: %s.', left(val::text, 60)),
-					  HINT = 'Pass the row as {"column": value, ...}.';
-		END IF;
-		BEGIN
-			EXECUTE format('SELECT pg_catalog.jsonb_populate_record(NULL::%s, $1)', rel) USING val;
-		EXCEPTION WHEN data_exception THEN
-			RAISE EXCEPTION 'invalid %: it does not fit table %', arg, rel
-				USING ERRCODE = 'invalid_parameter_value',
-					  DETAIL = SQLERRM,
-					  HINT = 'Give each column a value of its type, e.g. {"id": 42, "status": "won"}.';
-		END;
-	END LOOP;
-	/* the changed row's key: NEW, or OLD for a delete */
-	rkey := coalesce(new_row, old_row) ->> keycol;
-	RETURN QUERY
-	SELECT x.source, x.id, x.name,
-		   x.fires AND cd.until IS NULL AND coalesce(b.remaining > 0, true),
-		   CASE WHEN NOT x.fires THEN x.reason
-				WHEN cd.until IS NOT NULL THEN
-					format('the conditions hold, but the rule is in cooldown for record %s until %s (cooldown_hours %s)',
-						   automation._show(rkey), automation._iso(cd.until), cd.hours)
-				WHEN b.remaining <= 0 THEN
-					format('the conditions hold, but the circuit breaker has no firing left today (%s of %s); '
-						   'the firing would disable the workflow', b.triggers_today, b.max_triggers_per_day)
-				ELSE x.reason END,
-		   x.conditions
-	  FROM automation._explain(entity, new_row, old_row) x
-	  LEFT JOIN LATERAL (
-		SELECT max(f.fired_at) + make_interval(hours => r.cooldown_hours) AS until, r.cooldown_hours AS hours
-		  FROM automation.rules r
-		  JOIN automation.firings f ON f.rule_id = r.id
-		 WHERE x.source = 'rule' AND x.fires AND r.id::text = x.id AND r.cooldown_hours > 0
-		   AND rkey IS NOT NULL AND f.record_key = rkey AND f.outcome = 'fired'
-		   AND f.fired_at > now() - make_interval(hours => r.cooldown_hours)
-		 GROUP BY r.cooldown_hours) cd ON true
-	  LEFT JOIN automation.circuit_breakers b ON x.source = 'workflow' AND x.fires AND b.workflow_id = x.id;
 END
 $$;

@@ -169,7 +169,11 @@ SELECT name, fires, regexp_replace(reason, 'until \S+', 'until <time>') AS reaso
   FROM ex('{"id": 103, "status": "hot"}', '{"id": 103, "status": "cold"}') WHERE name = 'cool'
 UNION ALL
 SELECT name, fires, reason
-  FROM ex('{"id": 104, "status": "hot"}', '{"id": 104, "status": "cold"}') WHERE name = 'cool';
+  FROM ex('{"id": 104, "status": "hot"}', '{"id": 104, "status": "cold"}') WHERE name = 'cool'
+UNION ALL
+-- the record is the key as the column prints it, however the row spells it
+SELECT name, fires, regexp_replace(reason, 'until \S+', 'until <time>')
+  FROM ex('{"id": "0103", "status": "hot"}', '{"id": 103, "status": "cold"}') WHERE name = 'cool';
 UPDATE deals SET status = 'hot' WHERE id IN (103, 104);
 SELECT f.record_key, f.outcome FROM automation.firings f
   JOIN automation.rules r ON r.id = f.rule_id WHERE r.name = 'cool' ORDER BY f.id;

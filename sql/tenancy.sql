@@ -295,6 +295,33 @@ SELECT tenant_id, status, count(*) FROM automation.jobs GROUP BY 1, 2 ORDER BY 1
 SELECT count(*) AS beta_rule_children FROM automation.rule_conditions c JOIN automation.rules r ON r.id = c.rule_id
  WHERE r.tenant_id = 'beta';
 
+-- explain predicts a cooldown from the history the trigger reads, for the
+-- caller's own rows: a global rule with a cooldown fired on acme's row; acme
+-- is told of the cooldown; a role without a tenant, which row-level security
+-- keeps from acme's firings, is not (it could otherwise probe them)
+SELECT automation.create_rule('{"name": "closed once", "entity_type": "deal",
+	"trigger_type": "DEAL_UPDATED", "cooldown_hours": 1,
+	"conditions": [{"field_path": "stage", "operator": "CHANGED_TO", "value_string": "closed"}],
+	"actions": [{"action_type": "NOTIFY", "recipient": "ops", "message": "closed"}]}') ->> 'tenant_id' AS global_rule;
+UPDATE deals SET stage = 'closed' WHERE org = 'acme';
+UPDATE deals SET stage = 'won' WHERE org = 'acme';
+SET ROLE regress_tenant_acme;
+SET automation.tenant = 'acme';
+SELECT name, fires, regexp_replace(reason, 'until \S+', 'until <time>') AS reason
+  FROM automation.explain('deal', '{"id": 1, "org": "acme", "stage": "closed", "amount": 500}',
+						  '{"id": 1, "org": "acme", "stage": "won", "amount": 500}')
+ WHERE name = 'closed once';
+RESET automation.tenant;
+RESET ROLE;
+SET ROLE regress_tenant_app;
+SELECT count(*) AS visible_firings FROM automation.firings f JOIN automation.rules r ON r.id = f.rule_id
+ WHERE r.name = 'closed once';
+SELECT name, fires, reason
+  FROM automation.explain('deal', '{"id": 1, "org": "acme", "stage": "closed", "amount": 500}',
+						  '{"id": 1, "org": "acme", "stage": "won", "amount": 500}')
+ WHERE name = 'closed once';
+RESET ROLE;
+
 SET client_min_messages = warning;
 DROP SCHEMA tenancy CASCADE;
 DROP EXTENSION automation CASCADE;

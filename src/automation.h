@@ -238,6 +238,7 @@ typedef struct FiringContext
 } FiringContext;
 
 extern const char *automation_fire(Definition *definition, FiringContext *firing);
+extern char *automation_predict(Definition *definition, FiringContext *firing);
 
 /* wakeup.c */
 extern int	automation_wakeup_interval;
@@ -256,6 +257,7 @@ extern Jsonb *automation_render_config(Jsonb *config, Definition *definition,
 /* breaker.c */
 extern void automation_breaker_shmem_request(void);
 extern void automation_breaker_shmem_startup(void);
+extern int32 automation_breaker_used(const char *workflow_id);
 extern bool automation_breaker_reserve(const char *workflow_id, int max_per_day,
 									   bool *trip);
 extern void automation_breaker_init(void);

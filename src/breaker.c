@@ -267,6 +267,32 @@ automation_breaker_reserve(const char *workflow_id, int max_per_day, bool *trip)
 }
 
 /*
+ * automation_breaker_used
+ *		Today's slots of a workflow that are taken (committed, or reserved by
+ *		open transactions), without taking one: what the next reservation
+ *		will be measured against.  From shared memory, or counted from
+ *		automation.firings when no firing has touched it since the start.
+ *		The caller reads as the extension owner.
+ */
+int32
+automation_breaker_used(const char *workflow_id)
+{
+	BreakerKey	key;
+	BreakerEntry *entry;
+	int32		today = utc_day();
+	int32		used = -1;
+
+	check_shmem();
+	make_key(&key, workflow_id);
+	LWLockAcquire(breaker_lock, LW_SHARED);
+	entry = hash_search(breaker_table, &key, HASH_FIND, NULL);
+	if (entry != NULL)
+		used = entry->day == today ? entry->committed + entry->reserved : 0;
+	LWLockRelease(breaker_lock);
+	return used >= 0 ? used : count_committed_today(workflow_id);
+}
+
+/*
  * settle
  *		Commit or return the reservations of nest level >= level.
  */

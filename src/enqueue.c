@@ -276,6 +276,72 @@ depth_alert(Definition *definition, FiringContext *firing)
 }
 
 /*
+ * automation_predict
+ *		What automation_fire would do with a matched definition, without
+ *		doing it: NULL when it would fire, else why it would not (the loop
+ *		guard, a rule's cooldown for this record, a spent breaker), in the
+ *		caller's memory context.  Reads as the extension owner, like the
+ *		trigger, so the caller's row-level security does not hide firings of
+ *		other tenants that count.  Committed state: a concurrent transaction
+ *		can still change the outcome.
+ */
+char *
+automation_predict(Definition *definition, FiringContext *firing)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	Oid			save_userid;
+	int			save_sec_context;
+	char	   *until = NULL;
+	int32		used = 0;
+
+	if (firing->depth > automation_max_depth)
+		return psprintf("the conditions hold, but the loop guard stops it: depth %d is over automation.max_depth = %d",
+						firing->depth, automation_max_depth);
+	if (definition->is_rule &&
+		(definition->cooldown_hours <= 0 || firing->record_key == NULL))
+		return NULL;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	SetUserIdAndSecContext(automation_owner(),
+						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	if (definition->is_rule)
+	{
+		Datum		values[3];
+		bool		isnull;
+
+		values[0] = CStringGetTextDatum(definition->id);
+		values[1] = CStringGetTextDatum(firing->record_key);
+		values[2] = Int32GetDatum(definition->cooldown_hours);
+		/* the window of in_cooldown(), and when it ends */
+		if (SPI_execute_with_args("SELECT automation._iso(max(fired_at) + make_interval(hours => $3)) "
+								  "FROM automation.firings WHERE rule_id = $1::uuid "
+								  "AND record_key = $2 AND outcome = 'fired' "
+								  "AND fired_at > now() - make_interval(hours => $3)",
+								  3, (Oid[]) {TEXTOID, TEXTOID, INT4OID}, values, NULL,
+								  true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "could not check automation cooldown");
+		SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		if (!isnull)
+			until = MemoryContextStrdup(caller, SPI_getvalue(SPI_tuptable->vals[0],
+															 SPI_tuptable->tupdesc, 1));
+	}
+	else
+		used = automation_breaker_used(definition->id);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	SPI_finish();
+
+	if (until != NULL)
+		return psprintf("the conditions hold, but the rule is in cooldown for record \"%s\" until %s (cooldown_hours %d)",
+						firing->record_key, until, definition->cooldown_hours);
+	if (!definition->is_rule && used >= definition->max_triggers_per_day)
+		return psprintf("the conditions hold, but the circuit breaker has no firing left today (%d of %d taken)",
+						used, definition->max_triggers_per_day);
+	return NULL;
+}
+
+/*
  * automation_fire
  *		Act on a matched definition; returns the firing's outcome.
  */

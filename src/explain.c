@@ -124,6 +124,7 @@ automation_explain(PG_FUNCTION_ARGS)
 	char	   *tenant = NULL;
 	const char *viewer_tenant;
 	RowState	row;
+	FiringContext firing;
 	bool		sees_all;
 
 	if (PG_ARGISNULL(0))
@@ -156,6 +157,16 @@ automation_explain(PG_FUNCTION_ARGS)
 		candidate[orders[i]] = true;
 	tenant = automation_column_text(event == EVENT_DELETE ? oldtuple : newtuple,
 									tupdesc, cache->tenant_attnum);
+	/* the firing the trigger would build (trigger.c) */
+	firing.cache = cache;
+	firing.event = event;
+	firing.newtuple = newtuple;
+	firing.oldtuple = oldtuple;
+	firing.tupdesc = tupdesc;
+	firing.record_key = automation_column_text(event == EVENT_DELETE ? oldtuple : newtuple,
+											   tupdesc, cache->key_attnum);
+	firing.tenant_id = tenant;
+	firing.depth = automation_current_depth;
 
 	/*
 	 * Row-level security hides other tenants' definitions from everyone but
@@ -219,9 +230,27 @@ automation_explain(PG_FUNCTION_ARGS)
 			reason = "skipped by the index";	/* cannot happen: the index is exact */
 		else
 		{
-			fires = true;
-			reason = definition->is_rule && definition->stop_subsequent
-				? "all conditions hold; stops subsequent rules" : "all conditions hold";
+			/*
+			 * What the trigger checks next (enqueue.c), read as the owner:
+			 * only for a row the caller may see, so another tenant's history
+			 * cannot be probed through a global definition.
+			 */
+			bool		own_row = sees_all || tenant == NULL ||
+				(viewer_tenant != NULL && strcmp(viewer_tenant, tenant) == 0);
+			char	   *stopped = own_row ? automation_predict(definition, &firing) : NULL;
+
+			fires = stopped == NULL;
+			if (stopped != NULL && definition->is_rule && definition->stop_subsequent)
+				reason = psprintf("%s; it still stops subsequent rules", stopped);
+			else if (stopped != NULL)
+				reason = stopped;
+			else
+				reason = definition->is_rule && definition->stop_subsequent
+					? "all conditions hold; stops subsequent rules" : "all conditions hold";
+			if (!own_row)
+				reason = psprintf("%s (cooldown and breaker not checked: the row is another tenant's)",
+								  reason);
+			/* the trigger stops the chain whatever the outcome */
 			if (definition->is_rule && definition->stop_subsequent)
 				rules_stopped = true;
 		}

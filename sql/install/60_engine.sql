@@ -68,11 +68,7 @@ RETURNS TABLE (source text, id text, name text, fires boolean, reason text,
 
 /*
  * explain: checks that each row fits the entity's table (22023 naming the
- * row and the problem), then asks the C evaluator.  Where the conditions
- * hold it adds what the trigger checks next (enqueue.c): a rule already
- * fired for this record within its cooldown, a workflow whose breaker has
- * no firing left today.  Both are read from committed state (firings, the
- * circuit_breakers view), so a concurrent transaction can still change them.
+ * row and the problem), then asks the C evaluator.
  */
 CREATE FUNCTION automation.explain(entity text, new_row jsonb,
 	old_row jsonb DEFAULT NULL)
@@ -83,15 +79,13 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	rel regclass;
-	keycol name;
-	rkey text;
 	arg text;
 	val jsonb;
 BEGIN
 	IF entity IS NULL THEN
 		RAISE EXCEPTION 'entity must not be null' USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	SELECT e.relation, e.key_column INTO rel, keycol FROM automation.entities e WHERE e.name = explain.entity;
+	SELECT e.relation INTO rel FROM automation.entities e WHERE e.name = explain.entity;
 	IF rel IS NULL THEN
 		RAISE EXCEPTION 'entity "%" is not watched', entity
 			USING ERRCODE = 'no_data_found',
@@ -120,30 +114,7 @@ BEGIN
 					  HINT = 'Give each column a value of its type, e.g. {"id": 42, "status": "won"}.';
 		END;
 	END LOOP;
-	/* the changed row's key: NEW, or OLD for a delete */
-	rkey := coalesce(new_row, old_row) ->> keycol;
-	RETURN QUERY
-	SELECT x.source, x.id, x.name,
-		   x.fires AND cd.until IS NULL AND coalesce(b.remaining > 0, true),
-		   CASE WHEN NOT x.fires THEN x.reason
-				WHEN cd.until IS NOT NULL THEN
-					format('the conditions hold, but the rule is in cooldown for record %s until %s (cooldown_hours %s)',
-						   automation._show(rkey), automation._iso(cd.until), cd.hours)
-				WHEN b.remaining <= 0 THEN
-					format('the conditions hold, but the circuit breaker has no firing left today (%s of %s); '
-						   'the firing would disable the workflow', b.triggers_today, b.max_triggers_per_day)
-				ELSE x.reason END,
-		   x.conditions
-	  FROM automation._explain(entity, new_row, old_row) x
-	  LEFT JOIN LATERAL (
-		SELECT max(f.fired_at) + make_interval(hours => r.cooldown_hours) AS until, r.cooldown_hours AS hours
-		  FROM automation.rules r
-		  JOIN automation.firings f ON f.rule_id = r.id
-		 WHERE x.source = 'rule' AND x.fires AND r.id::text = x.id AND r.cooldown_hours > 0
-		   AND rkey IS NOT NULL AND f.record_key = rkey AND f.outcome = 'fired'
-		   AND f.fired_at > now() - make_interval(hours => r.cooldown_hours)
-		 GROUP BY r.cooldown_hours) cd ON true
-	  LEFT JOIN automation.circuit_breakers b ON x.source = 'workflow' AND x.fires AND b.workflow_id = x.id;
+	RETURN QUERY SELECT * FROM automation._explain(entity, new_row, old_row);
 END
 $$;
 
