@@ -7,10 +7,12 @@
  * Bcc recipients are only in the SMTP envelope.
  *
  * Invariants:
- *   - nothing from the job's data can add a header: addresses are checked
- *     (no spaces, controls, quotes, brackets, commas), the subject has its
- *     control characters replaced by spaces and is RFC 2047-encoded when it
- *     is not plain printable ASCII, and the body is base64;
+ *   - nothing from the job's data can add a header: a mailbox's address is
+ *     checked (no spaces, controls, quotes, brackets, commas), its display
+ *     name has no control character and is written quoted or RFC
+ *     2047-encoded, the subject has its control characters replaced by
+ *     spaces and is RFC 2047-encoded when it is not plain printable ASCII,
+ *     and the body is base64;
  *   - every header line is shorter than 998 octets (folded between
  *     addresses and between encoded words).
  */
@@ -225,6 +227,9 @@ email_parse_mailbox(const char *in, char **header, char **addr)
 	if (nlen > 200)
 		goto invalid;
 	for (size_t i = 0; i < nlen; i++)
+		if (name[i] == '\t')
+			name[i] = ' ';
+	for (size_t i = 0; i < nlen; i++)
 	{
 		unsigned char c = (unsigned char) name[i];
 
@@ -420,7 +425,7 @@ add_subject(Buffer *buf, const char *subject)
  */
 char *
 email_build_message(const Job *job, const char *from, const char *const *to,
-					const char *const *cc, const char *reply_to, const char *subject,
+					const char *const *cc, const char *const *reply_to, const char *subject,
 					const char *body, time_t date)
 {
 	Buffer		buf = {0};
@@ -430,15 +435,13 @@ email_build_message(const Job *job, const char *from, const char *const *to,
 	gmtime_r(&date, &tm);
 	strftime(line, sizeof(line), "Date: %a, %d %b %Y %H:%M:%S +0000\r\n", &tm);
 	buf_puts(&buf, line);
-	snprintf(line, sizeof(line), "From: %s\r\n", from);
-	buf_puts(&buf, line);
+	/* mailboxes can be long (an encoded name and a 254-octet address) */
+	buf_puts(&buf, "From: ");
+	buf_puts(&buf, from);
+	buf_puts(&buf, "\r\n");
 	add_address_header(&buf, "To", to);
 	add_address_header(&buf, "Cc", cc);
-	if (reply_to)
-	{
-		snprintf(line, sizeof(line), "Reply-To: %s\r\n", reply_to);
-		buf_puts(&buf, line);
-	}
+	add_address_header(&buf, "Reply-To", reply_to);
 	add_subject(&buf, subject ? subject : "");
 	snprintf(line, sizeof(line), "Message-ID: <job-%lld-%s@automation>\r\n",
 			 (long long) job->id, job->idempotency_key);
@@ -533,7 +536,7 @@ smtp_prepare(Job *job, char *error, size_t errsize)
 	delivery->request_body = email_build_message(job, from_header,
 												 (const char *const *) to,
 												 (const char *const *) cc,
-												 nreply > 0 ? reply[0] : NULL,
+												 (const char *const *) reply,
 												 config_string(config, "subject"),
 												 config_string(config, "body"), time(NULL));
 	delivery->request_len = strlen(delivery->request_body);

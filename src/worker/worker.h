@@ -118,7 +118,7 @@ extern void smtp_finish(Delivery *delivery, CURLcode code, Outcome *outcome);
 extern bool email_parse_mailbox(const char *in, char **header, char **addr);
 extern char *email_build_message(const Job *job, const char *from,
 								 const char *const *to, const char *const *cc,
-								 const char *reply_to, const char *subject,
+								 const char *const *reply_to, const char *subject,
 								 const char *body, time_t date);
 
 /* queue.c */

@@ -9,7 +9,9 @@
  * semicolon, at most 254 octets); the header form is 7-bit, has no control
  * character except the "\r\n " of a fold, no line of 998 octets or more,
  * and ends with the address (bare) or with "<address>".  Parsing the header
- * form again gives the same address.
+ * form again gives the same address.  A message with it as From, To and
+ * Reply-To has CRLF line ends only, lines under 998 octets, and its Subject
+ * on a line of its own.
  *
  *-------------------------------------------------------------------------
  */
@@ -75,6 +77,32 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			REQUIRE(hlen >= alen + 2 && header[hlen - 1] == '>' &&
 					header[hlen - alen - 2] == '<' &&
 					memcmp(header + hlen - alen - 1, addr, alen) == 0);
+		/* in a message, as From, To and Reply-To: each header keeps to its lines */
+		{
+			const char *list[2] = {header, NULL};
+			Job			job;
+			char	   *msg;
+			size_t		cur = 0;
+
+			memset(&job, 0, sizeof(job));
+			job.id = 1;
+			job.idempotency_key = "k";
+			msg = email_build_message(&job, header, list, NULL, list, "x", "", 0);
+			REQUIRE(strstr(msg, "\r\nSubject: x\r\n") != NULL);
+			for (const char *p = msg; *p; p++)
+			{
+				if (*p == '\r')
+					REQUIRE(p[1] == '\n');
+				if (*p == '\n')
+				{
+					REQUIRE(p > msg && p[-1] == '\r');
+					cur = 0;
+				}
+				else
+					REQUIRE(++cur < 998);
+			}
+			free(msg);
+		}
 		/* the header form is itself a mailbox of the same address */
 		if (strchr(header, '\r') == NULL)
 		{

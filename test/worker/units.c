@@ -141,6 +141,51 @@ main(int argc, char **argv)
 	}
 	free(msg);
 
+	/* long mailboxes in From and Reply-To do not run into the next header */
+	{
+		char		in[700];
+		char	   *header = NULL;
+		char	   *addr = NULL;
+		const char *reply[3];
+		char	   *from_header = NULL;
+		char	   *from_addr = NULL;
+		int			longest = 0;
+		int			cur = 0;
+
+		strcpy(in, "");
+		for (int i = 0; i < 100; i++)
+			strcat(in, "\xc3\xa9");	/* é: a 200-octet name, encoded */
+		strcat(in, " <");
+		for (int i = 0; i < 200; i++)
+			strcat(in, "a");
+		strcat(in, "@example.com>");
+		expect(email_parse_mailbox(in, &header, &addr), "long mailbox parsed", NULL);
+		expect(email_parse_mailbox(in, &from_header, &from_addr), "long From parsed", NULL);
+		reply[0] = header;
+		reply[1] = "second@example.com";
+		reply[2] = NULL;
+		msg = email_build_message(&job, from_header, to, cc, reply, "Hello", "", 0);
+		expect(strstr(msg, ">\r\nTo: ") != NULL, "a long From ends its line", msg);
+		expect(strstr(msg, "@example.com>,\r\n second@example.com\r\nSubject: Hello\r\n") != NULL,
+			   "every Reply-To mailbox, then the Subject on its own line", msg);
+		for (const char *p = msg; *p; p++)
+		{
+			if (*p == '\n')
+			{
+				longest = cur > longest ? cur : longest;
+				cur = 0;
+			}
+			else
+				cur++;
+		}
+		expect(longest < 998, "no header line of 998 octets", NULL);
+		free(msg);
+		free(header);
+		free(addr);
+		free(from_header);
+		free(from_addr);
+	}
+
 	/* mailboxes: display names quoted or encoded; nothing can end the header */
 	{
 		static const struct
@@ -164,6 +209,7 @@ main(int argc, char **argv)
 			{"Ann \"Lee <ann@example.com>", NULL, NULL},
 			{"\"Ann <ann@example.com>", NULL, NULL},
 			{"\"a<b> c\" <ann@example.com>", "\"a<b> c\" <ann@example.com>", "ann@example.com"},
+			{"Ann\tLee <ann@example.com>", "\"Ann Lee\" <ann@example.com>", "ann@example.com"},
 			{"Ann <ann@exa mple.com>", NULL, NULL},
 			{"Ann <>", NULL, NULL},
 			{"Ann", NULL, NULL},
