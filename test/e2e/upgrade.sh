@@ -12,7 +12,8 @@
 #     policy, privilege and function body, and pg_dump's config tables);
 #   - every row is still there, unchanged;
 #   - the updated database fires, claims, replays idempotency keys, keeps the
-#     round-robin turn and the cooldowns, and has what the new version adds.
+#     round-robin turn and the cooldowns, has what the new version adds, and
+#     the new automation-worker delivers its queued channel messages.
 #
 # Runs against the cluster of PGHOST/PGPORT/PGUSER (automation preloaded);
 # creates and drops its own databases.
@@ -20,10 +21,14 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 
 CURRENT=$(sed -n "s/^default_version = '\(.*\)'/\1/p" automation.control)
+PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+WORKER=${WORKER:-$($PGBIN/pg_config --bindir)/automation-worker}
+receiver=
 OLD=automation_upgrade_old_$$
 NEW=automation_upgrade_new_$$
 TMP=$(mktemp -d /tmp/automation-upgrade.XXXXXX)
 cleanup() {
+	[ -n "$receiver" ] && kill "$receiver" 2>/dev/null
 	dropdb --if-exists "$OLD" >/dev/null 2>&1
 	dropdb --if-exists "$NEW" >/dev/null 2>&1
 	rm -rf "$TMP"
@@ -245,8 +250,26 @@ for script in $(ls sql/automation--*.sql | grep -v -- '--.*--' | sort -V); do
 		             SELECT outcome FROM automation.firings WHERE source = 'rule' AND record_key = '1' ORDER BY id DESC LIMIT 1")"
 	check "$from: the tripped breaker stays tripped" "false circuit_breaker" \
 		"$(q "$OLD" "SELECT enabled || ' ' || disabled_reason FROM automation.workflows WHERE name = 'once a day'")"
-	check "$from: old queued jobs are claimed" "t" \
-		"$(q "$OLD" "SELECT count(*) >= 5 FROM automation.claim_jobs('upgrade-test', 100, '1 minute', ARRAY['webhook', 'send_channel_message'])
+	# the new worker delivers the queued channel messages, old and new
+	if [ -x "$WORKER" ]; then
+		rm -f "$TMP/http.port" "$TMP/http.log"
+		python3 test/worker/http_receiver.py "$TMP/http.port" "$TMP/http.log" & receiver=$!
+		for _ in $(seq 100); do [ -s "$TMP/http.port" ] && break; sleep 0.05; done
+		q "$OLD" "UPDATE automation.channels SET url = 'http://127.0.0.1:$(cat "$TMP/http.port")/ok/' || name" >/dev/null
+		queued=$(q "$OLD" "SELECT count(*) FROM automation.jobs WHERE action_type = 'send_channel_message' AND status = 'queued'")
+		timeout 30 "$WORKER" --dbname "dbname=$OLD" --once --types send_channel_message \
+			--allow-host 127.0.0.1 --worker-id upgrade-test 2>"$TMP/worker.log"
+		check "$from: the new worker delivers the $queued queued channel messages" "$queued succeeded" \
+			"$(q "$OLD" "SELECT count(*) || ' ' || string_agg(DISTINCT status, ',') FROM automation.jobs
+			              WHERE action_type = 'send_channel_message'")"
+		check "$from: each arrived once, at its channel" "$queued" \
+			"$(grep -c '"phase": "start", "path": "/ok/sales"' "$TMP/http.log" 2>/dev/null)"
+		kill "$receiver" 2>/dev/null; wait "$receiver" 2>/dev/null; receiver=
+	else
+		check "$from: automation-worker is installed" "$WORKER" "missing"
+	fi
+	check "$from: old queued webhook jobs are claimed" "t" \
+		"$(q "$OLD" "SELECT count(*) >= 2 FROM automation.claim_jobs('upgrade-test', 100, '1 minute', ARRAY['webhook'])
 		              WHERE id <= $before_jobs")"
 	check "$from: the idempotency key replays" "t" \
 		"$(q "$OLD" "SET automation.tenant = 'acme';
