@@ -249,6 +249,8 @@ extern void automation_wakeup_shmem_startup(void);
 
 /* trigger.c */
 extern char *automation_column_text(HeapTuple tuple, TupleDesc tupdesc, AttrNumber attnum);
+extern void automation_firing_init(FiringContext *firing, EntityCache *cache, int event,
+								   HeapTuple newtuple, HeapTuple oldtuple, TupleDesc tupdesc);
 
 /* render.c */
 extern Jsonb *automation_render_config(Jsonb *config, Definition *definition,

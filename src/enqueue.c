@@ -27,7 +27,6 @@
 #include "nodes/makefuncs.h"
 #include "utils/fmgroids.h"
 #include "utils/builtins.h"
-#include "utils/json.h"
 #include "utils/jsonb.h"
 
 #include "automation.h"
@@ -36,6 +35,11 @@ static SPIPlanPtr firing_plan = NULL;
 static SPIPlanPtr job_plan = NULL;
 static SPIPlanPtr fired_plan = NULL;
 static SPIPlanPtr cooldown_plan = NULL;
+
+/* a rule's firings for a record within its cooldown ($1 rule, $2 record, $3 hours) */
+#define COOLDOWN_WINDOW \
+	"FROM automation.firings WHERE rule_id = $1::uuid AND record_key = $2 " \
+	"AND outcome = 'fired' AND fired_at > now() - make_interval(hours => $3)"
 static SPIPlanPtr trip_plan = NULL;
 static SPIPlanPtr depth_alert_plan = NULL;
 
@@ -112,23 +116,18 @@ record_firing(Definition *definition, FiringContext *firing, const char *outcome
  * row_jsonb
  *		The row as jsonb, or NULL: to_jsonb(row) straight from the tuple (no
  *		json text to parse again).  to_jsonb() reads its argument's type from
- *		the calling expression, so it gets one naming the row type.
+ *		the calling expression: enqueue_actions looks it up once per firing
+ *		with one naming the row type.
  */
 static Datum
-row_jsonb(HeapTuple tuple, TupleDesc tupdesc, char *nulls, int i)
+row_jsonb(FmgrInfo *to_jsonb, HeapTuple tuple, TupleDesc tupdesc, char *nulls, int i)
 {
-	FmgrInfo	flinfo;
-
 	if (tuple == NULL)
 	{
 		nulls[i] = 'n';
 		return (Datum) 0;
 	}
-	fmgr_info(F_TO_JSONB, &flinfo);
-	flinfo.fn_expr = (Node *) makeFuncExpr(F_TO_JSONB, JSONBOID,
-										   list_make1(makeNullConst(tupdesc->tdtypeid, -1, InvalidOid)),
-										   InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
-	return FunctionCall1(&flinfo, heap_copy_tuple_as_datum(tuple, tupdesc));
+	return FunctionCall1(to_jsonb, heap_copy_tuple_as_datum(tuple, tupdesc));
 }
 
 #define JOB_INSERT \
@@ -150,13 +149,21 @@ row_jsonb(HeapTuple tuple, TupleDesc tupdesc, char *nulls, int i)
 static void
 enqueue_actions(Definition *definition, FiringContext *firing)
 {
+	FmgrInfo	to_jsonb;
 	char		row_nulls[2] = "  ";
-	Datum		new_row = row_jsonb(firing->newtuple, firing->tupdesc, row_nulls, 0);
-	Datum		old_row = row_jsonb(firing->oldtuple, firing->tupdesc, row_nulls, 1);
+	Datum		new_row;
+	Datum		old_row;
 
 	Oid			argtypes[16] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
 		TEXTOID, TEXTOID, JSONBOID, INT4OID, TEXTOID, JSONBOID, JSONBOID,
 	INT4OID, TEXTOID, TEXTOID};
+
+	fmgr_info(F_TO_JSONB, &to_jsonb);
+	to_jsonb.fn_expr = (Node *) makeFuncExpr(F_TO_JSONB, JSONBOID,
+											 list_make1(makeNullConst(firing->tupdesc->tdtypeid, -1, InvalidOid)),
+											 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+	new_row = row_jsonb(&to_jsonb, firing->newtuple, firing->tupdesc, row_nulls, 0);
+	old_row = row_jsonb(&to_jsonb, firing->oldtuple, firing->tupdesc, row_nulls, 1);
 
 	prepare_saved(&job_plan, JOB_INSERT, 16, argtypes);
 	/* the firing row and the first job in one statement: one executor start */
@@ -211,9 +218,7 @@ in_cooldown(Definition *definition, FiringContext *firing)
 	if (definition->cooldown_hours <= 0 || firing->record_key == NULL)
 		return false;
 	prepare_saved(&cooldown_plan,
-				  "SELECT 1 FROM automation.firings WHERE rule_id = $1::uuid "
-				  "AND record_key = $2 AND outcome = 'fired' "
-				  "AND fired_at > now() - make_interval(hours => $3) LIMIT 1",
+				  "SELECT 1 " COOLDOWN_WINDOW " LIMIT 1",
 				  3, (Oid[]) {TEXTOID, TEXTOID, INT4OID});
 	values[0] = CStringGetTextDatum(definition->id);
 	values[1] = CStringGetTextDatum(firing->record_key);
@@ -316,9 +321,7 @@ automation_predict(Definition *definition, FiringContext *firing)
 		values[2] = Int32GetDatum(definition->cooldown_hours);
 		/* the window of in_cooldown(), and when it ends */
 		if (SPI_execute_with_args("SELECT automation._iso(max(fired_at) + make_interval(hours => $3)) "
-								  "FROM automation.firings WHERE rule_id = $1::uuid "
-								  "AND record_key = $2 AND outcome = 'fired' "
-								  "AND fired_at > now() - make_interval(hours => $3)",
+								  COOLDOWN_WINDOW,
 								  3, (Oid[]) {TEXTOID, TEXTOID, INT4OID}, values, NULL,
 								  true, 1) != SPI_OK_SELECT || SPI_processed != 1)
 			elog(ERROR, "could not check automation cooldown");

@@ -126,6 +126,7 @@ automation_explain(PG_FUNCTION_ARGS)
 	RowState	row;
 	FiringContext firing;
 	bool		sees_all;
+	bool		own_row;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -155,18 +156,9 @@ automation_explain(PG_FUNCTION_ARGS)
 	ncandidates = automation_candidates(cache, &row, orders);
 	for (int i = 0; i < ncandidates; i++)
 		candidate[orders[i]] = true;
-	tenant = automation_column_text(event == EVENT_DELETE ? oldtuple : newtuple,
-									tupdesc, cache->tenant_attnum);
-	/* the firing the trigger would build (trigger.c) */
-	firing.cache = cache;
-	firing.event = event;
-	firing.newtuple = newtuple;
-	firing.oldtuple = oldtuple;
-	firing.tupdesc = tupdesc;
-	firing.record_key = automation_column_text(event == EVENT_DELETE ? oldtuple : newtuple,
-											   tupdesc, cache->key_attnum);
-	firing.tenant_id = tenant;
-	firing.depth = automation_current_depth;
+	/* the firing the trigger would build: its record and tenant */
+	automation_firing_init(&firing, cache, event, newtuple, oldtuple, tupdesc);
+	tenant = firing.tenant_id;
 
 	/*
 	 * Row-level security hides other tenants' definitions from everyone but
@@ -175,6 +167,13 @@ automation_explain(PG_FUNCTION_ARGS)
 	sees_all = superuser() || GetUserId() == automation_owner() ||
 		has_bypassrls_privilege(GetUserId());
 	viewer_tenant = sees_all ? NULL : caller_tenant();
+	/*
+	 * Cooldowns and breakers are read as the owner (enqueue.c): only for a
+	 * row the caller may see, so another tenant's history cannot be probed
+	 * through a global definition.
+	 */
+	own_row = sees_all || tenant == NULL ||
+		(viewer_tenant != NULL && strcmp(viewer_tenant, tenant) == 0);
 
 	automation_cache_pin();
 	for (int d = 0; d < cache->ndefinitions; d++)
@@ -230,13 +229,7 @@ automation_explain(PG_FUNCTION_ARGS)
 			reason = "skipped by the index";	/* cannot happen: the index is exact */
 		else
 		{
-			/*
-			 * What the trigger checks next (enqueue.c), read as the owner:
-			 * only for a row the caller may see, so another tenant's history
-			 * cannot be probed through a global definition.
-			 */
-			bool		own_row = sees_all || tenant == NULL ||
-				(viewer_tenant != NULL && strcmp(viewer_tenant, tenant) == 0);
+			/* what the trigger checks next */
 			char	   *stopped = own_row ? automation_predict(definition, &firing) : NULL;
 
 			fires = stopped == NULL;

@@ -50,6 +50,28 @@ automation_column_text(HeapTuple tuple, TupleDesc tupdesc, AttrNumber attnum)
 }
 
 /*
+ * automation_firing_init
+ *		The firing of a row event: its record key and tenant read from the
+ *		changed row (OLD for a delete), at the session's depth.  Shared with
+ *		explain, so both see the same record.
+ */
+void
+automation_firing_init(FiringContext *firing, EntityCache *cache, int event,
+					   HeapTuple newtuple, HeapTuple oldtuple, TupleDesc tupdesc)
+{
+	HeapTuple	changed = event == EVENT_DELETE ? oldtuple : newtuple;
+
+	firing->cache = cache;
+	firing->event = event;
+	firing->newtuple = newtuple;
+	firing->oldtuple = oldtuple;
+	firing->tupdesc = tupdesc;
+	firing->record_key = automation_column_text(changed, tupdesc, cache->key_attnum);
+	firing->tenant_id = automation_column_text(changed, tupdesc, cache->tenant_attnum);
+	firing->depth = automation_current_depth;
+}
+
+/*
  * automation_row_trigger
  *		Evaluate the watched table's definitions for one row event and
  *		enqueue what matched.
@@ -124,16 +146,7 @@ automation_row_trigger(PG_FUNCTION_ARGS)
 			continue;
 		if (!firing_ready)
 		{
-			HeapTuple	changed = event == EVENT_DELETE ? oldtuple : newtuple;
-
-			firing.cache = cache;
-			firing.event = event;
-			firing.newtuple = newtuple;
-			firing.oldtuple = oldtuple;
-			firing.tupdesc = tupdesc;
-			firing.record_key = automation_column_text(changed, tupdesc, cache->key_attnum);
-			firing.tenant_id = automation_column_text(changed, tupdesc, cache->tenant_attnum);
-			firing.depth = automation_current_depth;
+			automation_firing_init(&firing, cache, event, newtuple, oldtuple, tupdesc);
 			firing_ready = true;
 		}
 		if (definition->tenant_id != NULL &&

@@ -18,12 +18,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-passed=0 failed=0
-check() {	# check NAME EXPECTED ACTUAL
-	if [ "$2" = "$3" ]; then passed=$((passed + 1)); echo "ok - $1"
-	else failed=$((failed + 1)); printf 'FAILED - %s\n  expected: %s\n  got:      %s\n' "$1" "$2" "$3"; fi
-}
-q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$1" -c "$2" 2>&1; }
+. test/lib/expect.sh
 
 createdb "$SRC" || exit 1
 psql -X -q -v ON_ERROR_STOP=1 -d "$SRC" >/dev/null <<'SQL' || { echo "setup failed"; exit 1; }

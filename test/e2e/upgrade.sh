@@ -35,12 +35,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-passed=0 failed=0 versions=0
-check() {	# check NAME EXPECTED ACTUAL
-	if [ "$2" = "$3" ]; then passed=$((passed + 1)); echo "ok - $1"
-	else failed=$((failed + 1)); printf 'FAILED - %s\n  expected: %s\n  got:      %s\n' "$1" "$2" "$3"; fi
-}
-q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$1" -c "$2" 2>&1; }
+. test/lib/expect.sh
+versions=0
 
 # The extension's catalog, one sorted line per fact.  Columns are listed by
 # position among the live ones, so an upgrade that appends a column a fresh
