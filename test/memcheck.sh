@@ -24,8 +24,7 @@ top=$(pwd)
 . test/lib/deps.sh
 . test/lib/cluster.sh
 
-command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get install valgrind)"; exit 1; }
-install_deps || { echo "dependency installation failed"; exit 1; }
+install_deps valgrind || { echo "dependency installation failed"; exit 1; }
 build_and_install || { echo "build failed"; exit 1; }
 
 dir=$(mktemp -d /tmp/automation-memcheck.XXXXXX)

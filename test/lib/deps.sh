@@ -8,9 +8,10 @@ AUTOMATION_PACKAGES="postgresql-15 postgresql-server-dev-15 postgresql-contrib
 	gcc make clang libclang-rt-14-dev python3
 	ca-certificates util-linux"
 
+# install_deps [EXTRA_PACKAGE...]: the packages above, and those given
 install_deps() {
 	local missing=()
-	for p in $AUTOMATION_PACKAGES; do
+	for p in $AUTOMATION_PACKAGES "$@"; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 	done
 	[ ${#missing[@]} -eq 0 ] && return 0
