@@ -6,7 +6,7 @@
 # test/run-all.sh           everything, from a fresh machine (see README)
 
 EXTENSION = automation
-EXTVERSION = 0.2.0
+EXTVERSION = 0.3.0
 
 MODULE_big = automation
 OBJS = $(patsubst %.c,%.o,$(wildcard src/*.c))
