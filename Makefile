@@ -49,4 +49,4 @@ clean-worker:
 	@if [ -f src/worker/Makefile ]; then $(MAKE) -C src/worker PG_CONFIG=$(PG_CONFIG) clean; fi
 
 # every module shares the engine's structures
-$(OBJS): src/automation.h
+$(OBJS): src/automation.h src/owner.h

@@ -121,24 +121,3 @@ automation_check_preload(PG_FUNCTION_ARGS)
 				 errhint("Add 'automation' to shared_preload_libraries in postgresql.conf and restart the server.")));
 	PG_RETURN_VOID();
 }
-
-/*
- * automation_owner
- *		The role that owns the extension's tables: automation's own reads and
- *		writes run as this role (SPI with SECURITY_LOCAL_USERID_CHANGE).
- */
-Oid
-automation_owner(void)
-{
-	Oid			relid;
-	HeapTuple	tuple;
-	Oid			owner;
-
-	relid = get_relname_relid("jobs", get_namespace_oid("automation", false));
-	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	if (!HeapTupleIsValid(tuple))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
-	ReleaseSysCache(tuple);
-	return owner;
-}

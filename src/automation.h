@@ -21,6 +21,8 @@
 #include "utils/hsearch.h"
 #include "utils/jsonb.h"
 
+#include "owner.h"
+
 /* settings (automation.c) */
 extern int	automation_max_depth;
 extern int	automation_current_depth;
@@ -193,9 +195,6 @@ typedef struct EntityCache
 	EventIndex	events[3];		/* INSERT, UPDATE, DELETE */
 	MemoryContext context;
 } EntityCache;
-
-/* automation.c */
-extern Oid	automation_owner(void);
 
 /* cache.c */
 extern void automation_cache_init(void);

@@ -66,6 +66,7 @@ typedef struct Reservation
 	int32		day;
 	int			nest_level;
 	bool		is_trip;		/* the trip flag, not a slot */
+	bool		is_reset;		/* enable_workflow's fresh budget, at commit */
 } Reservation;
 
 static LWLock *breaker_lock = NULL;
@@ -173,7 +174,7 @@ count_committed_today(const char *workflow_id)
 }
 
 static void
-remember(BreakerKey *key, int32 day, bool is_trip)
+remember(BreakerKey *key, int32 day, bool is_trip, bool is_reset)
 {
 	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
 	Reservation *r = palloc(sizeof(Reservation));
@@ -182,6 +183,7 @@ remember(BreakerKey *key, int32 day, bool is_trip)
 	r->day = day;
 	r->nest_level = GetCurrentTransactionNestLevel();
 	r->is_trip = is_trip;
+	r->is_reset = is_reset;
 	reservations = lappend(reservations, r);
 	MemoryContextSwitchTo(old);
 }
@@ -212,7 +214,7 @@ automation_breaker_reserve(const char *workflow_id, int max_per_day, bool *trip)
 	{
 		Reservation *r = lfirst(lc);
 
-		if (!r->is_trip && r->day == today && memcmp(&r->key, &key, sizeof(key)) == 0)
+		if (!r->is_trip && !r->is_reset && r->day == today && memcmp(&r->key, &key, sizeof(key)) == 0)
 			own++;
 	}
 
@@ -262,7 +264,7 @@ automation_breaker_reserve(const char *workflow_id, int max_per_day, bool *trip)
 	LWLockRelease(breaker_lock);
 
 	if (ok || *trip)
-		remember(&key, today, !ok);
+		remember(&key, today, !ok, false);
 	return ok;
 }
 
@@ -316,7 +318,15 @@ settle(bool commit, int level)
 			continue;
 		}
 		entry = hash_search(breaker_table, &r->key, HASH_FIND, NULL);
-		if (entry != NULL && entry->day == r->day)
+		if (entry != NULL && r->is_reset)
+		{
+			if (commit)
+			{
+				entry->committed = 0;
+				entry->tripped = false;
+			}
+		}
+		else if (entry != NULL && entry->day == r->day)
 		{
 			if (r->is_trip)
 			{
@@ -378,33 +388,57 @@ breaker_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 }
 
 /*
+ * caller_may_update_workflow
+ *		The caller (not the owner) can lock the workflow for update: it has
+ *		the privilege and row-level security shows it the row as its own.
+ */
+static bool
+caller_may_update_workflow(const char *workflow_id)
+{
+	Datum		values[1];
+	bool		ok;
+
+	values[0] = CStringGetTextDatum(workflow_id);
+	SPI_connect();
+	ok = SPI_execute_with_args("SELECT 1 FROM automation.workflows w "
+							   "WHERE w.id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+							   1, (Oid[]) {TEXTOID}, values, NULL, false, 1) == SPI_OK_SELECT &&
+		SPI_processed == 1;
+	SPI_finish();
+	return ok;
+}
+
+/*
  * automation_breaker_reset
- *		Fresh budget for a workflow (enable_workflow).  SQL:
- *		automation._breaker_reset(workflow_id text).
+ *		Fresh budget for a workflow (enable_workflow), when the transaction
+ *		commits; a rollback changes nothing.  Only for a workflow the caller
+ *		may update (42501 otherwise): a tenant cannot lift another tenant's,
+ *		or a global, breaker.  SQL: automation._breaker_reset(workflow_id text).
  */
 Datum
 automation_breaker_reset(PG_FUNCTION_ARGS)
 {
 	BreakerKey	key;
-	BreakerEntry *entry;
+	char	   *workflow_id = text_to_cstring(PG_GETARG_TEXT_PP(0));
 
 	check_shmem();
-	make_key(&key, text_to_cstring(PG_GETARG_TEXT_PP(0)));
-	LWLockAcquire(breaker_lock, LW_EXCLUSIVE);
-	entry = hash_search(breaker_table, &key, HASH_FIND, NULL);
-	if (entry != NULL)
-	{
-		entry->committed = 0;
-		entry->tripped = false;
-	}
-	LWLockRelease(breaker_lock);
+	if (!caller_may_update_workflow(workflow_id))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to reset the circuit breaker of workflow \"%s\"",
+						workflow_id),
+				 errhint("Only a role that may update the workflow can enable it.")));
+	make_key(&key, workflow_id);
+	remember(&key, utc_day(), false, true);
 	PG_RETURN_VOID();
 }
 
 /*
  * automation_breaker_state
- *		The shared counts of this database: workflow_id, day, committed,
- *		reserved, tripped, tripped_at.  SQL: automation._breaker_state().
+ *		The shared counts of this database's workflows that the caller may
+ *		see (privileges and row-level security on automation.workflows):
+ *		workflow_id, committed, reserved, tripped, tripped_at.  SQL:
+ *		automation._breaker_state().
  */
 Datum
 automation_breaker_state(PG_FUNCTION_ARGS)
@@ -414,8 +448,32 @@ automation_breaker_state(PG_FUNCTION_ARGS)
 	BreakerEntry *entry;
 	int32		today = utc_day();
 
+	HTAB	   *visible;
+	HASHCTL		ctl;
+
 	check_shmem();
 	InitMaterializedSRF(fcinfo, 0);
+
+	/* only the workflows the caller may see (privileges, row-level security) */
+	SPI_connect();
+	if (SPI_execute("SELECT w.id FROM automation.workflows w", true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read automation.workflows");
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = WORKFLOW_ID_SIZE;
+	ctl.entrysize = WORKFLOW_ID_SIZE;
+	ctl.hcxt = rsinfo->econtext->ecxt_per_query_memory;
+	visible = hash_create("automation visible workflows", Max(SPI_processed, 16), &ctl,
+						  HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		char		id[WORKFLOW_ID_SIZE];
+
+		strlcpy(id, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1),
+				WORKFLOW_ID_SIZE);
+		(void) hash_search(visible, id, HASH_ENTER, NULL);
+	}
+	SPI_finish();
+
 	LWLockAcquire(breaker_lock, LW_SHARED);
 	hash_seq_init(&status, breaker_table);
 	while ((entry = hash_seq_search(&status)) != NULL)
@@ -423,7 +481,8 @@ automation_breaker_state(PG_FUNCTION_ARGS)
 		Datum		values[5];
 		bool		nulls[5] = {false, false, false, false, false};
 
-		if (entry->key.database != MyDatabaseId)
+		if (entry->key.database != MyDatabaseId ||
+			hash_search(visible, entry->key.workflow_id, HASH_FIND, NULL) == NULL)
 			continue;
 		values[0] = CStringGetTextDatum(entry->key.workflow_id);
 		values[1] = Int32GetDatum(entry->day == today ? entry->committed : 0);

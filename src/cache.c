@@ -55,10 +55,15 @@ static HTAB *entity_caches = NULL;
 static bool cache_valid = false;
 static Oid	definitions_relid = InvalidOid;
 static int	cache_pins = 0;
+static int	pin_levels[1024];	/* nest level of each pin; max_stack_depth
+								 * ends deeper trigger recursion first */
 static List *retired_contexts = NIL;
 
 static void invalidate_callback(Datum arg, Oid relid);
 static void cache_xact_callback(XactEvent event, void *arg);
+static void cache_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+								   SubTransactionId parentSubid, void *arg);
+static void unpin_to_level(int level);
 static EntityCache *load_entity_cache(Oid relid);
 static void load_workflows(EntityCache *cache, Relation rel);
 static void load_rules(EntityCache *cache, Relation rel);
@@ -73,21 +78,32 @@ automation_cache_init(void)
 {
 	CacheRegisterRelcacheCallback(invalidate_callback, (Datum) 0);
 	RegisterXactCallback(cache_xact_callback, NULL);
+	RegisterSubXactCallback(cache_subxact_callback, NULL);
 }
 
 /*
- * cache_xact_callback
- *		An error inside a trigger leaves its pin behind: drop all pins when
- *		the transaction ends.
+ * cache_xact_callback / cache_subxact_callback
+ *		An error inside a trigger leaves its pin behind.  Pins are taken at
+ *		a transaction nest level: the abort of a subtransaction (a caught
+ *		error, a savepoint rolled back) drops the pins taken inside it, and
+ *		the end of the transaction, commit or abort, drops them all: no
+ *		trigger is running then.
  */
 static void
 cache_xact_callback(XactEvent event, void *arg)
 {
-	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
-	{
-		cache_pins = 1;
-		automation_cache_unpin();
-	}
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
+		event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_PREPARE)
+		unpin_to_level(0);
+}
+
+static void
+cache_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					   SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		unpin_to_level(GetCurrentTransactionNestLevel() - 1);
 }
 
 /*
@@ -128,18 +144,19 @@ automation_definitions_changed(PG_FUNCTION_ARGS)
 /*
  * automation_cache_pin / automation_cache_unpin
  *		Keep the compiled definitions alive while a trigger walks them.
+ *		Each pin remembers the transaction nest level it was taken at.
  */
 void
 automation_cache_pin(void)
 {
-	cache_pins++;
+	if (cache_pins == lengthof(pin_levels))
+		elog(ERROR, "automation: too many nested firings");
+	pin_levels[cache_pins++] = GetCurrentTransactionNestLevel();
 }
 
-void
-automation_cache_unpin(void)
+static void
+release_retired(void)
 {
-	if (cache_pins > 0)
-		cache_pins--;
 	if (cache_pins == 0 && retired_contexts != NIL)
 	{
 		ListCell   *lc;
@@ -149,6 +166,26 @@ automation_cache_unpin(void)
 		list_free(retired_contexts);
 		retired_contexts = NIL;
 	}
+}
+
+void
+automation_cache_unpin(void)
+{
+	if (cache_pins > 0)
+		cache_pins--;
+	release_retired();
+}
+
+/*
+ * unpin_to_level
+ *		Drop the pins taken deeper than nest level (0: all).
+ */
+static void
+unpin_to_level(int level)
+{
+	while (cache_pins > 0 && pin_levels[cache_pins - 1] > level)
+		cache_pins--;
+	release_retired();
 }
 
 /*
@@ -218,15 +255,10 @@ automation_get_entity_cache_by_name(const char *entity)
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		values[1];
 	Oid			relid = InvalidOid;
-	Oid			save_userid;
-	int			save_sec_context;
+	OwnerScope	owner;
 
 	values[0] = CStringGetTextDatum(entity);
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	SetUserIdAndSecContext(automation_owner(),
-						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	automation_owner_enter(&owner);
 	if (SPI_execute_with_args("SELECT relation::oid FROM automation.entities WHERE name = $1",
 							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read automation.entities");
@@ -237,8 +269,7 @@ automation_get_entity_cache_by_name(const char *entity)
 		relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
 											   SPI_tuptable->tupdesc, 1, &isnull));
 	}
-	SetUserIdAndSecContext(save_userid, save_sec_context);
-	SPI_finish();
+	automation_owner_leave(&owner);
 	if (!OidIsValid(relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
@@ -313,8 +344,7 @@ load_entity_cache(Oid relid)
 	EntityCache *cache;
 	Oid			argtypes[1] = {OIDARRAYOID};
 	Datum		values[1];
-	Oid			save_userid;
-	int			save_sec_context;
+	OwnerScope	owner;
 	MemoryContext caller = CurrentMemoryContext;
 	MemoryContext context;
 	Relation	rel;
@@ -322,11 +352,7 @@ load_entity_cache(Oid relid)
 	context = AllocSetContextCreate(automation_cache_context,
 									"automation entity", ALLOCSET_SMALL_SIZES);
 
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	SetUserIdAndSecContext(automation_owner(),
-						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	automation_owner_enter(&owner);
 
 	/*
 	 * A partition fires as the watched partitioned table it belongs to (the
@@ -370,14 +396,18 @@ load_entity_cache(Oid relid)
 
 		/* on error, the resource owner releases the relation */
 		rel = RelationIdGetRelation(relid);
-		load_workflows(cache, rel);
-		load_rules(cache, rel);
-		RelationClose(rel);
-		build_event_indexes(cache);
+		if (rel == NULL)
+			cache->watched = false; /* the table was dropped */
+		else
+		{
+			load_workflows(cache, rel);
+			load_rules(cache, rel);
+			RelationClose(rel);
+			build_event_indexes(cache);
+		}
 	}
 
-	SetUserIdAndSecContext(save_userid, save_sec_context);
-	SPI_finish();
+	automation_owner_leave(&owner);
 	MemoryContextSwitchTo(caller);
 	return cache;
 }
@@ -459,6 +489,30 @@ set_compare_type(CompiledCondition *condition, Oid type)
 					  CurrentMemoryContext);
 		condition->has_hash_proc = true;
 	}
+}
+
+/*
+ * input_runs_no_user_code
+ *		Constants are parsed as the extension owner: only types whose input
+ *		function is built in or a base type's (only superusers create those)
+ *		are parsed.  A domain's CHECK, or a composite or range type that
+ *		may hold one, could run the type owner's code: such conditions are
+ *		skipped (doc/security.md).
+ */
+static bool
+input_runs_no_user_code(Oid type)
+{
+	char		typtype;
+	Oid			element;
+
+	type = getBaseType(type);
+	typtype = get_typtype(type);
+	if (typtype == TYPTYPE_ENUM)
+		return true;
+	if (typtype != TYPTYPE_BASE)
+		return false;
+	element = get_element_type(type);
+	return !OidIsValid(element) || input_runs_no_user_code(element);
 }
 
 /*
@@ -564,7 +618,7 @@ compile_condition(CompiledCondition *condition, EntityCache *cache, Relation rel
 			  condition->operator == OPERATOR_NOT_CONTAINS))
 	{
 		condition->kind = VALUE_ARRAY;
-		set_compare_type(condition, element_type);
+		set_compare_type(condition, getBaseType(element_type));
 		condition->text_elements = is_text_type(element_type);
 	}
 	else if (is_text_type(attr->atttypid))
@@ -583,6 +637,15 @@ compile_condition(CompiledCondition *condition, EntityCache *cache, Relation rel
 							definition_name, field_path)));
 			return false;
 		}
+	}
+
+	if (condition->kind != VALUE_TEXT && condition->kind != VALUE_JSON &&
+		!condition->text_elements && !input_runs_no_user_code(condition->compare_type))
+	{
+		ereport(LOG,
+				(errmsg("automation: skipping \"%s\": values of field \"%s\" have a type whose input function may run its owner's code",
+						definition_name, field_path)));
+		return false;
 	}
 
 	condition->nconstants = nconstants;

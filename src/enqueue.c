@@ -8,7 +8,12 @@
  * Invariants:
  *	- Runs only for a definition that matched; the no-match path never gets
  *	  here, so it costs no SPI call.
- *	- All SQL runs through SPI as the extension owner, with saved plans.
+ *	- All SQL runs through SPI in an owner scope (owner.c: the extension
+ *	  owner, a security-restricted operation, search_path pinned to
+ *	  pg_catalog, pg_temp), with saved plans.
+ *	- Code the writing role controls never runs in that scope: the row is
+ *	  serialised (to_jsonb may call a cast to json of the row's types) and
+ *	  merge tokens are rendered before the switch, as the writing role.
  *	- Apart from the breaker (shared memory, breaker.c) nothing here updates
  *	  a row that other firings share; last_triggered_at is derived from
  *	  automation.firings.
@@ -36,9 +41,13 @@ static SPIPlanPtr job_plan = NULL;
 static SPIPlanPtr fired_plan = NULL;
 static SPIPlanPtr cooldown_plan = NULL;
 
-/* a rule's firings for a record within its cooldown ($1 rule, $2 record, $3 hours) */
+/*
+ * a rule's firings for a record of a tenant within its cooldown ($1 rule,
+ * $2 record, $3 hours, $4 tenant): record keys may be unique per tenant only
+ */
 #define COOLDOWN_WINDOW \
 	"FROM automation.firings WHERE rule_id = $1::uuid AND record_key = $2 " \
+	"AND tenant_id IS NOT DISTINCT FROM $4 " \
 	"AND outcome = 'fired' AND fired_at > now() - make_interval(hours => $3)"
 static SPIPlanPtr trip_plan = NULL;
 static SPIPlanPtr depth_alert_plan = NULL;
@@ -130,6 +139,42 @@ row_jsonb(FmgrInfo *to_jsonb, HeapTuple tuple, TupleDesc tupdesc, char *nulls, i
 	return FunctionCall1(to_jsonb, heap_copy_tuple_as_datum(tuple, tupdesc));
 }
 
+/*
+ * What the jobs of one firing carry that the writing role's code may compute:
+ * the rows as jsonb and the rendered configs.  Built before the switch to
+ * the owner (see file header).
+ */
+typedef struct FiringPayload
+{
+	Datum		new_row;
+	Datum		old_row;
+	char		row_nulls[2];
+	Jsonb	  **configs;		/* one per action */
+} FiringPayload;
+
+/*
+ * prepare_payload
+ *		Serialise the rows and render every action's config, as the current
+ *		(writing) role.
+ */
+static void
+prepare_payload(FiringPayload *payload, Definition *definition, FiringContext *firing)
+{
+	FmgrInfo	to_jsonb;
+
+	payload->row_nulls[0] = payload->row_nulls[1] = ' ';
+	fmgr_info(F_TO_JSONB, &to_jsonb);
+	to_jsonb.fn_expr = (Node *) makeFuncExpr(F_TO_JSONB, JSONBOID,
+											 list_make1(makeNullConst(firing->tupdesc->tdtypeid, -1, InvalidOid)),
+											 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+	payload->new_row = row_jsonb(&to_jsonb, firing->newtuple, firing->tupdesc, payload->row_nulls, 0);
+	payload->old_row = row_jsonb(&to_jsonb, firing->oldtuple, firing->tupdesc, payload->row_nulls, 1);
+	payload->configs = palloc(sizeof(Jsonb *) * Max(definition->nactions, 1));
+	for (int i = 0; i < definition->nactions; i++)
+		payload->configs[i] = automation_render_config(definition->actions[i].config,
+													   definition, firing);
+}
+
 #define JOB_INSERT \
 	"INSERT INTO automation.jobs (source, workflow_id, rule_id, action_type, " \
 	"entity, record_key, tenant_id, payload, run_after, depth, run_as) " \
@@ -143,27 +188,15 @@ row_jsonb(FmgrInfo *to_jsonb, HeapTuple tuple, TupleDesc tupdesc, char *nulls, i
 
 /*
  * enqueue_actions
- *		The "fired" firing row and one job per action, with merge tokens
- *		rendered now.
+ *		The "fired" firing row and one job per action, with the payload
+ *		prepared before the switch.
  */
 static void
-enqueue_actions(Definition *definition, FiringContext *firing)
+enqueue_actions(Definition *definition, FiringContext *firing, FiringPayload *payload)
 {
-	FmgrInfo	to_jsonb;
-	char		row_nulls[2] = "  ";
-	Datum		new_row;
-	Datum		old_row;
-
 	Oid			argtypes[16] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
 		TEXTOID, TEXTOID, JSONBOID, INT4OID, TEXTOID, JSONBOID, JSONBOID,
 	INT4OID, TEXTOID, TEXTOID};
-
-	fmgr_info(F_TO_JSONB, &to_jsonb);
-	to_jsonb.fn_expr = (Node *) makeFuncExpr(F_TO_JSONB, JSONBOID,
-											 list_make1(makeNullConst(firing->tupdesc->tdtypeid, -1, InvalidOid)),
-											 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
-	new_row = row_jsonb(&to_jsonb, firing->newtuple, firing->tupdesc, row_nulls, 0);
-	old_row = row_jsonb(&to_jsonb, firing->oldtuple, firing->tupdesc, row_nulls, 1);
 
 	prepare_saved(&job_plan, JOB_INSERT, 16, argtypes);
 	/* the firing row and the first job in one statement: one executor start */
@@ -188,13 +221,13 @@ enqueue_actions(Definition *definition, FiringContext *firing)
 		job_values[5] = text_or_null(firing->record_key, job_nulls, 5);
 		job_values[6] = text_or_null(firing->tenant_id, job_nulls, 6);
 		job_values[7] = CStringGetTextDatum(operation_name(firing->event));
-		job_values[8] = JsonbPGetDatum(automation_render_config(action->config, definition, firing));
+		job_values[8] = JsonbPGetDatum(payload->configs[i]);
 		job_values[9] = Int32GetDatum(firing->depth);
 		job_values[10] = CStringGetTextDatum(definition->name);
-		job_values[11] = new_row;
-		job_nulls[11] = row_nulls[0];
-		job_values[12] = old_row;
-		job_nulls[12] = row_nulls[1];
+		job_values[11] = payload->new_row;
+		job_nulls[11] = payload->row_nulls[0];
+		job_values[12] = payload->old_row;
+		job_nulls[12] = payload->row_nulls[1];
 		job_values[13] = Int32GetDatum(action->delay_minutes);
 		job_values[14] = CStringGetTextDatum(definition->created_by);
 		job_values[15] = text_or_null(definition->tenant_id, job_nulls, 15);
@@ -212,17 +245,18 @@ enqueue_actions(Definition *definition, FiringContext *firing)
 static bool
 in_cooldown(Definition *definition, FiringContext *firing)
 {
-	Datum		values[3];
-	char		nulls[3] = "   ";
+	Datum		values[4];
+	char		nulls[4] = "    ";
 
 	if (definition->cooldown_hours <= 0 || firing->record_key == NULL)
 		return false;
 	prepare_saved(&cooldown_plan,
 				  "SELECT 1 " COOLDOWN_WINDOW " LIMIT 1",
-				  3, (Oid[]) {TEXTOID, TEXTOID, INT4OID});
+				  4, (Oid[]) {TEXTOID, TEXTOID, INT4OID, TEXTOID});
 	values[0] = CStringGetTextDatum(definition->id);
 	values[1] = CStringGetTextDatum(firing->record_key);
 	values[2] = Int32GetDatum(definition->cooldown_hours);
+	values[3] = text_or_null(firing->tenant_id, nulls, 3);
 	if (SPI_execute_plan(cooldown_plan, values, nulls, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not check automation cooldown");
 	return SPI_processed > 0;
@@ -262,20 +296,22 @@ trip_breaker(Definition *definition, FiringContext *firing)
 static void
 depth_alert(Definition *definition, FiringContext *firing)
 {
-	Datum		values[5];
-	char		nulls[5] = "     ";
+	Datum		values[6];
+	char		nulls[6] = "      ";
 
+	/* the alert belongs to the tenant of the row whose chain was stopped */
 	prepare_saved(&depth_alert_plan,
 				  "SELECT automation._raise_alert('depth_limit', "
 				  "  format('%s %s stopped at depth %s (automation.max_depth = %s)', "
 				  "    CASE WHEN $1 IS NULL THEN 'rule' ELSE 'workflow' END, $3, $4, $5), "
-				  "  jsonb_build_object('depth', $4, 'max_depth', $5), $1, $2::uuid)",
-				  5, (Oid[]) {TEXTOID, TEXTOID, TEXTOID, INT4OID, INT4OID});
+				  "  jsonb_build_object('depth', $4, 'max_depth', $5), $1, $2::uuid, NULL, $6)",
+				  6, (Oid[]) {TEXTOID, TEXTOID, TEXTOID, INT4OID, INT4OID, TEXTOID});
 	values[0] = text_or_null(definition->is_rule ? NULL : definition->id, nulls, 0);
 	values[1] = text_or_null(definition->is_rule ? definition->id : NULL, nulls, 1);
 	values[2] = CStringGetTextDatum(definition->name);
 	values[3] = Int32GetDatum(firing->depth);
 	values[4] = Int32GetDatum(automation_max_depth);
+	values[5] = text_or_null(firing->tenant_id, nulls, 5);
 	if (SPI_execute_plan(depth_alert_plan, values, nulls, false, 0) < 0)
 		elog(ERROR, "could not raise automation depth alert");
 }
@@ -294,8 +330,7 @@ char *
 automation_predict(Definition *definition, FiringContext *firing)
 {
 	MemoryContext caller = CurrentMemoryContext;
-	Oid			save_userid;
-	int			save_sec_context;
+	OwnerScope	owner;
 	char	   *until = NULL;
 	int32		used = 0;
 
@@ -306,23 +341,21 @@ automation_predict(Definition *definition, FiringContext *firing)
 		(definition->cooldown_hours <= 0 || firing->record_key == NULL))
 		return NULL;
 
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	SetUserIdAndSecContext(automation_owner(),
-						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	automation_owner_enter(&owner);
 	if (definition->is_rule)
 	{
-		Datum		values[3];
+		Datum		values[4];
+		char		nulls[4] = "    ";
 		bool		isnull;
 
 		values[0] = CStringGetTextDatum(definition->id);
 		values[1] = CStringGetTextDatum(firing->record_key);
 		values[2] = Int32GetDatum(definition->cooldown_hours);
+		values[3] = text_or_null(firing->tenant_id, nulls, 3);
 		/* the window of in_cooldown(), and when it ends */
 		if (SPI_execute_with_args("SELECT automation._iso(max(fired_at) + make_interval(hours => $3)) "
 								  COOLDOWN_WINDOW,
-								  3, (Oid[]) {TEXTOID, TEXTOID, INT4OID}, values, NULL,
+								  4, (Oid[]) {TEXTOID, TEXTOID, INT4OID, TEXTOID}, values, nulls,
 								  true, 1) != SPI_OK_SELECT || SPI_processed != 1)
 			elog(ERROR, "could not check automation cooldown");
 		SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
@@ -332,8 +365,7 @@ automation_predict(Definition *definition, FiringContext *firing)
 	}
 	else
 		used = automation_breaker_used(definition->id);
-	SetUserIdAndSecContext(save_userid, save_sec_context);
-	SPI_finish();
+	automation_owner_leave(&owner);
 
 	if (until != NULL)
 		return psprintf("the conditions hold, but the rule is in cooldown for record \"%s\" until %s (cooldown_hours %d)",
@@ -352,16 +384,15 @@ const char *
 automation_fire(Definition *definition, FiringContext *firing)
 {
 	const char *outcome;
-	Oid			save_userid;
-	int			save_sec_context;
+	OwnerScope	owner;
+	FiringPayload payload = {0};
 	bool		trip = false;
 
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	SetUserIdAndSecContext(automation_owner(),
-						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	/* as the writing role: see the file header */
+	if (firing->depth <= automation_max_depth && definition->nactions > 0)
+		prepare_payload(&payload, definition, firing);
 
+	automation_owner_enter(&owner);
 	if (firing->depth > automation_max_depth)
 	{
 		outcome = "depth_limit";
@@ -386,12 +417,10 @@ automation_fire(Definition *definition, FiringContext *firing)
 	{
 		outcome = "fired";
 		if (definition->nactions > 0)
-			enqueue_actions(definition, firing);
+			enqueue_actions(definition, firing, &payload);
 		else
 			record_firing(definition, firing, outcome);
 	}
-
-	SetUserIdAndSecContext(save_userid, save_sec_context);
-	SPI_finish();
+	automation_owner_leave(&owner);
 	return outcome;
 }

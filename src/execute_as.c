@@ -5,13 +5,17 @@
  *	  workflow or rule run with the privileges of the role that created it.
  *
  * Invariants:
- *	- Only the extension owner can call automation._execute_as() (nothing is
- *	  granted to PUBLIC); execute_job, SECURITY DEFINER, is its one caller.
- *	- The user id is switched with SECURITY_LOCAL_USERID_CHANGE, as core
- *	  ri_triggers.c does: SET ROLE is refused inside, and an error anywhere
- *	  restores the previous user id when the (sub)transaction aborts.
- *	- The statement runs with the default search_path (GetConfigOptionReset-
- *	  String), so application triggers it fires see what they expect.
+ *	- Only the extension owner (and superusers) can call
+ *	  automation._execute_as(), whatever was granted: execute_job, SECURITY
+ *	  DEFINER, is its one caller (automation_require_owner).
+ *	- The switch is an owner scope of owner.c (security-restricted, SPI, a
+ *	  GUC nest level of its own); an error anywhere restores the previous
+ *	  user id when the (sub)transaction aborts.
+ *	- The statement runs with search_path = "$user", public, pg_temp:
+ *	  PostgreSQL's default path with the temporary schema moved last, not
+ *	  the caller's settings (a worker could otherwise put its own schema, or
+ *	  types in its temporary schema, in front of the creator's statement and
+ *	  of the application triggers it fires).
  *	- Values are always parameters ($1..$n, text); the statement text is
  *	  built by the caller with quoted identifiers only.
  *
@@ -46,12 +50,11 @@ automation_execute_as(PG_FUNCTION_ARGS)
 	Oid		   *argtypes = NULL;
 	Datum	   *values = NULL;
 	char	   *nulls = NULL;
-	Oid			save_userid;
-	int			save_sec_context;
+	OwnerScope	scope;
 	int			rc;
 	uint64		processed;
-	int			guc_nest_level;
 
+	automation_require_owner("automation._execute_as");
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -77,24 +80,10 @@ automation_execute_as(PG_FUNCTION_ARGS)
 		}
 	}
 
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	SetUserIdAndSecContext(role, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
-
-	/*
-	 * The application's own triggers fire on this statement: give them the
-	 * default search_path, not execute_job's locked-down one.
-	 */
-	guc_nest_level = NewGUCNestLevel();
-	(void) set_config_option("search_path", GetConfigOptionResetString("search_path"),
-							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	automation_role_enter(&scope, role, "\"$user\", public, pg_temp");
 	rc = SPI_execute_with_args(query, nargs, argtypes, values, nulls, false, 0);
 	processed = SPI_processed;
-	AtEOXact_GUC(true, guc_nest_level);
-
-	SetUserIdAndSecContext(save_userid, save_sec_context);
-	SPI_finish();
+	automation_owner_leave(&scope);
 	if (rc < 0)
 		elog(ERROR, "automation._execute_as: %s", SPI_result_code_string(rc));
 	PG_RETURN_INT64((int64) processed);

@@ -143,6 +143,11 @@ automation_explain(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	rel = RelationIdGetRelation(cache->relid);
+	if (rel == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("the table of entity \"%s\" no longer exists", entity),
+				 errhint("Unwatch the entity with automation.unwatch().")));
 	tupdesc = CreateTupleDescCopy(RelationGetDescr(rel));
 	RelationClose(rel);
 	newtuple = row_from_jsonb(cache->relid, new_json);
@@ -169,11 +174,13 @@ automation_explain(PG_FUNCTION_ARGS)
 	viewer_tenant = sees_all ? NULL : caller_tenant();
 	/*
 	 * Cooldowns and breakers are read as the owner (enqueue.c): only for a
-	 * row the caller may see, so another tenant's history cannot be probed
-	 * through a global definition.
+	 * row of the caller's own tenant (untenanted rows for a session without
+	 * a tenant), and the cooldown reads only that tenant's firings, so the
+	 * tenant written in the probe row cannot open another tenant's history.
 	 */
-	own_row = sees_all || tenant == NULL ||
-		(viewer_tenant != NULL && strcmp(viewer_tenant, tenant) == 0);
+	own_row = sees_all ||
+		(viewer_tenant == NULL ? tenant == NULL
+		 : tenant != NULL && strcmp(viewer_tenant, tenant) == 0);
 
 	automation_cache_pin();
 	for (int d = 0; d < cache->ndefinitions; d++)

@@ -1,0 +1,138 @@
+/*-------------------------------------------------------------------------
+ *
+ * owner.c
+ *	  The one way automation runs with another role's rights.
+ *
+ * Every piece of C that reads or writes schema automation with the
+ * extension owner's rights (cache loads, cooldowns, firings and jobs,
+ * breaker rebuilds and trips, alerts, explain's predictions) enters an
+ * owner scope; the database actions of execute_job enter a scope as the
+ * definition's creator (execute_as.c).  A scope
+ *
+ *	- connects SPI;
+ *	- switches the user id with SECURITY_LOCAL_USERID_CHANGE and
+ *	  SECURITY_RESTRICTED_OPERATION, as core does for maintenance commands
+ *	  and index expressions: SET ROLE, SET SESSION AUTHORIZATION, LISTEN,
+ *	  PREPARE, temporary tables and cursors WITH HOLD are refused inside;
+ *	- pins search_path under a GUC nest level of its own: the owner's
+ *	  scope to "pg_catalog, pg_temp" (pg_temp explicitly last, so neither a
+ *	  schema of the caller's nor a type or table in the caller's temporary
+ *	  schema is ever found first; functions and operators are never looked
+ *	  up in pg_temp).
+ *
+ * Leaving restores all three.  On error, transaction (or subtransaction)
+ * abort restores the user id, the security context and the GUC nest level,
+ * and releases SPI, as it does for core's own security-restricted
+ * operations: a scope never outlives the (sub)transaction that opened it.
+ *
+ * What a scope does not do: run anything the caller controls.  The row is
+ * serialised and merge tokens are rendered before the switch, as the
+ * writing role (enqueue.c); cache compilation parses constants with
+ * built-in input functions only (cache.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+
+#include "automation.h"
+
+/*
+ * automation_owner
+ *		The role that owns the extension's tables: automation's own reads and
+ *		writes run as this role (in owner scopes, below).
+ */
+Oid
+automation_owner(void)
+{
+	Oid			relid;
+	HeapTuple	tuple;
+	Oid			owner;
+
+	relid = get_relname_relid("jobs", get_namespace_oid("automation", false));
+	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	return owner;
+}
+
+/* What the owner's SQL resolves names through. */
+#define OWNER_SEARCH_PATH "pg_catalog, pg_temp"
+
+static void
+scope_enter(OwnerScope *scope, Oid role, const char *search_path)
+{
+	GetUserIdAndSecContext(&scope->save_userid, &scope->save_sec_context);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	SetUserIdAndSecContext(role, scope->save_sec_context |
+						   SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	scope->guc_nest_level = NewGUCNestLevel();
+	(void) set_config_option("search_path", search_path,
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+}
+
+/*
+ * automation_owner_enter
+ *		Run as the extension owner with search_path = pg_catalog, pg_temp.
+ */
+void
+automation_owner_enter(OwnerScope *scope)
+{
+	scope_enter(scope, automation_owner(), OWNER_SEARCH_PATH);
+}
+
+/*
+ * automation_role_enter
+ *		Run as role with the given search_path (execute_as.c).
+ */
+void
+automation_role_enter(OwnerScope *scope, Oid role, const char *search_path)
+{
+	scope_enter(scope, role, search_path);
+}
+
+/*
+ * automation_owner_leave
+ *		Back to the caller's user id, security context and settings.
+ */
+void
+automation_owner_leave(OwnerScope *scope)
+{
+	AtEOXact_GUC(true, scope->guc_nest_level);
+	SetUserIdAndSecContext(scope->save_userid, scope->save_sec_context);
+	SPI_finish();
+}
+
+/*
+ * automation_require_owner
+ *		Internal functions that act with more than the caller's rights
+ *		refuse anyone but the extension owner and superusers (42501).
+ *		GetUserId() is the owner when called from the extension's own
+ *		SECURITY DEFINER functions.
+ */
+void
+automation_require_owner(const char *function)
+{
+	Oid			user = GetUserId();
+
+	if (user != automation_owner() && !superuser_arg(user))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for function %s", function),
+				 errdetail("%s is internal to automation: only the extension owner may call it.",
+						   function),
+				 errhint("Use the public functions of schema automation (doc/security.md).")));
+}

@@ -1,0 +1,25 @@
+/*-------------------------------------------------------------------------
+ *
+ * owner.h
+ *	  Owner scopes: the one way automation runs with another role's rights
+ *	  (owner.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef AUTOMATION_OWNER_H
+#define AUTOMATION_OWNER_H
+
+typedef struct OwnerScope
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	int			guc_nest_level;
+} OwnerScope;
+
+extern Oid	automation_owner(void);
+extern void automation_owner_enter(OwnerScope *scope);
+extern void automation_role_enter(OwnerScope *scope, Oid role, const char *search_path);
+extern void automation_owner_leave(OwnerScope *scope);
+extern void automation_require_owner(const char *function);
+
+#endif							/* AUTOMATION_OWNER_H */
