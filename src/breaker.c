@@ -314,7 +314,11 @@ settle(bool commit, int level)
 
 		if (r->nest_level < level)
 		{
+			/* the list outlives the (sub)transaction's memory */
+			MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
 			kept = lappend(kept, r);
+			MemoryContextSwitchTo(old);
 			continue;
 		}
 		entry = hash_search(breaker_table, &r->key, HASH_FIND, NULL);

@@ -1,0 +1,249 @@
+-- security_engine: SPEC section 10, the engine's owner scopes (owner.c).
+-- Hostile roles plant look-alike operators, functions, temporary types and
+-- casts; every planted function records who ran it.  Nothing may ever run
+-- as another role, and automation must still fire.
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS automation CASCADE;
+CREATE EXTENSION automation;
+DROP ROLE IF EXISTS regress_sec_writer;
+DROP ROLE IF EXISTS regress_sec_appowner;
+DROP ROLE IF EXISTS regress_sec_acme;
+DROP ROLE IF EXISTS regress_sec_beta;
+DROP ROLE IF EXISTS automation_tenant_regress_acme;
+DROP ROLE IF EXISTS automation_tenant_regress_beta;
+RESET client_min_messages;
+CREATE SCHEMA security_engine;
+SET search_path = security_engine, public;
+
+CREATE ROLE regress_sec_writer NOLOGIN;
+CREATE ROLE regress_sec_appowner NOLOGIN;
+-- every planted function appends (who planted, who ran it) here
+CREATE TABLE canary (planter name, ran_as name, what text);
+GRANT INSERT, SELECT ON canary TO PUBLIC;
+GRANT USAGE ON SCHEMA security_engine TO PUBLIC;
+
+CREATE FUNCTION try(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE st text; m text;
+BEGIN
+	EXECUTE q;
+	RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+	GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, m = MESSAGE_TEXT;
+	RETURN st || ': ' || m;
+END $$;
+GRANT EXECUTE ON FUNCTION try(text) TO PUBLIC;
+
+-- The application's table; the writer may insert and update only email.
+CREATE TABLE contacts (id int PRIMARY KEY, email text, status text, score int);
+GRANT SELECT, INSERT ON contacts TO regress_sec_writer;
+GRANT UPDATE (email) ON contacts TO regress_sec_writer;
+SELECT automation.watch('contact', 'security_engine.contacts') ->> 'entity' AS watched;
+GRANT CREATE ON DATABASE contrib_regression TO regress_sec_writer;
+
+-- 1. The cache load with no definition at all: a temporary domain named
+-- like every type the owner's SQL casts to, with a CHECK that calls the
+-- writer's canary.  The writer has only TEMP and UPDATE(email).
+SET ROLE regress_sec_writer;
+CREATE FUNCTION pg_temp.canary(v text) RETURNS boolean LANGUAGE sql AS
+  $$ INSERT INTO security_engine.canary VALUES ('regress_sec_writer', current_user, 'temp domain') RETURNING true $$;
+CREATE DOMAIN pg_temp.text AS pg_catalog.text CHECK (pg_temp.canary(VALUE));
+CREATE DOMAIN pg_temp.oid AS pg_catalog.oid CHECK (pg_temp.canary(VALUE::pg_catalog.text));
+CREATE DOMAIN pg_temp.uuid AS pg_catalog.uuid CHECK (pg_temp.canary(VALUE::pg_catalog.text));
+CREATE DOMAIN pg_temp.int4 AS pg_catalog.int4 CHECK (pg_temp.canary(VALUE::pg_catalog.text));
+CREATE DOMAIN pg_temp.jsonb AS pg_catalog.jsonb CHECK (pg_temp.canary(VALUE::pg_catalog.text));
+INSERT INTO contacts VALUES (1, 'a@example.com', 'new', 1);
+RESET ROLE;
+SELECT count(*) AS ran_as_someone_else FROM canary WHERE ran_as <> planter;
+
+-- Definitions by the superuser: a workflow, a rule with a cooldown and
+-- database actions (they run as their creator, the superuser).
+DO $$ BEGIN
+	PERFORM automation.create_workflow('{"name": "vip", "condition_entity": "contact",
+		"condition_field": "email", "condition_operator": "contains", "condition_value": "vip",
+		"action_type": "webhook", "action_config": {"url": "https://example.com/h", "body": {"e": "{{contact.email}}"}},
+		"max_triggers_per_day": 3}');
+	PERFORM automation.create_rule('{"name": "changed", "entity_type": "contact",
+		"trigger_type": "CONTACT_UPDATED", "cooldown_hours": 1,
+		"conditions": [{"field_path": "email", "operator": "CONTAINS", "value_string": "@"}],
+		"actions": [{"action_type": "UPDATE_FIELD", "field": "status", "value": "touched"}]}');
+END $$;
+
+-- 2. Every path as the writer, with its temporary domains, and with a
+-- schema of its own first in search_path holding look-alike operators and
+-- functions for the names the owner's SQL uses.
+CREATE SCHEMA mine AUTHORIZATION regress_sec_writer;
+SET ROLE regress_sec_writer;
+CREATE FUNCTION mine.canary_text(a text, b text) RETURNS boolean LANGUAGE sql AS
+  $$ INSERT INTO security_engine.canary VALUES ('regress_sec_writer', current_user, 'operator') RETURNING a OPERATOR(pg_catalog.=) b $$;
+CREATE OPERATOR mine.= (LEFTARG = text, RIGHTARG = text, FUNCTION = mine.canary_text);
+CREATE FUNCTION mine.now() RETURNS timestamptz LANGUAGE sql AS
+  $$ INSERT INTO security_engine.canary VALUES ('regress_sec_writer', current_user, 'now()') RETURNING pg_catalog.now() $$;
+CREATE FUNCTION mine.make_interval(hours int) RETURNS interval LANGUAGE sql AS
+  $$ INSERT INTO security_engine.canary VALUES ('regress_sec_writer', current_user, 'make_interval()') RETURNING pg_catalog.make_interval(hours => hours) $$;
+CREATE FUNCTION mine.count(anyelement) RETURNS bigint LANGUAGE sql AS
+  $$ INSERT INTO security_engine.canary VALUES ('regress_sec_writer', current_user, 'count()') RETURNING 0::bigint $$;
+CREATE FUNCTION mine.date_trunc(text, timestamp) RETURNS timestamp LANGUAGE sql AS
+  $$ INSERT INTO security_engine.canary VALUES ('regress_sec_writer', current_user, 'date_trunc()') RETURNING pg_catalog.now()::timestamp $$;
+SET search_path = mine, pg_catalog, security_engine;
+UPDATE contacts SET email = 'vip1@example.com' WHERE id = 1;   -- workflow and rule fire
+UPDATE contacts SET email = 'vip2@example.com' WHERE id = 1;   -- rule in cooldown
+UPDATE contacts SET email = 'vip3@example.com' WHERE id = 1;
+UPDATE contacts SET email = 'vip4@example.com' WHERE id = 1;   -- breaker trips (3 a day)
+INSERT INTO contacts VALUES (2, 'vip@example.com', 'new', 2);
+RESET ROLE;
+SET search_path = security_engine, public;
+SELECT what, count(*) FROM canary WHERE ran_as <> planter GROUP BY what ORDER BY what;
+-- ... and automation fired correctly
+SELECT f.operation, coalesce(w.name, r.name) AS definition, f.outcome
+  FROM automation.firings f
+  LEFT JOIN automation.workflows w ON w.id = f.workflow_id
+  LEFT JOIN automation.rules r ON r.id = f.rule_id
+ ORDER BY f.id;
+SELECT action_type, payload -> 'config' -> 'body' ->> 'e' AS rendered, run_as
+  FROM automation.jobs ORDER BY id;
+SELECT kind, message FROM automation.alerts ORDER BY id;
+
+-- 3. The database action runs as its creator (the superuser), executed by
+-- the superuser here: the writer's temporary types belong to the writer's
+-- session, so they are not in this one.  What the creator's statement
+-- resolves through is pinned: pg_temp last.
+SELECT automation.run_database_jobs() AS ran;
+SELECT id, status FROM contacts ORDER BY id;
+
+-- 4. Row serialisation and token rendering run as the writing role: a
+-- table owner's enum type with a cast to json that records who ran it.
+CREATE SCHEMA app AUTHORIZATION regress_sec_appowner;
+SET ROLE regress_sec_appowner;
+CREATE TYPE app.mood AS ENUM ('calm', 'angry');
+CREATE FUNCTION app.mood_json(m app.mood) RETURNS json LANGUAGE sql AS
+  $$ INSERT INTO security_engine.canary VALUES ('regress_sec_appowner', current_user, 'cast to json') RETURNING pg_catalog.to_json(m::text) $$;
+CREATE CAST (app.mood AS json) WITH FUNCTION app.mood_json(app.mood);
+RESET ROLE;
+SET ROLE regress_sec_appowner;
+CREATE TABLE app.people (id int PRIMARY KEY, mood app.mood, name text);
+RESET ROLE;
+SELECT automation.watch('person', 'app.people') ->> 'entity' AS watched;
+DO $$ BEGIN
+	PERFORM automation.create_workflow('{"name": "angry", "condition_entity": "person",
+		"condition_field": "mood", "condition_operator": "equals", "condition_value": "angry",
+		"action_type": "webhook", "action_config": {"url": "https://example.com/m", "body": {"m": "{{person.mood}}"}}}');
+END $$;
+SET ROLE regress_sec_appowner;
+INSERT INTO app.people VALUES (1, 'angry', 'ann');
+RESET ROLE;
+SELECT planter, ran_as, what FROM canary WHERE what = 'cast to json';
+SELECT payload -> 'new' ->> 'mood' AS mood, payload -> 'config' -> 'body' ->> 'm' AS rendered
+  FROM automation.jobs WHERE entity = 'person';
+
+-- 5. Internal functions refuse anyone but the owner, whatever was granted;
+-- breakers and explain keep tenants apart.
+CREATE ROLE automation_tenant_regress_acme NOLOGIN;
+CREATE ROLE automation_tenant_regress_beta NOLOGIN;
+CREATE ROLE regress_sec_acme NOLOGIN IN ROLE automation_tenant_regress_acme;
+CREATE ROLE regress_sec_beta NOLOGIN IN ROLE automation_tenant_regress_beta;
+GRANT USAGE ON SCHEMA automation TO regress_sec_acme, regress_sec_beta;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA automation TO regress_sec_acme, regress_sec_beta;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA automation TO regress_sec_acme, regress_sec_beta;
+GRANT USAGE ON ALL SEQUENCES IN SCHEMA automation TO regress_sec_acme, regress_sec_beta;
+CREATE TABLE orgs_deals (org text NOT NULL, id int NOT NULL, stage text, PRIMARY KEY (org, id));
+CREATE UNIQUE INDEX ON orgs_deals (id);
+GRANT SELECT, INSERT, UPDATE ON orgs_deals TO regress_sec_acme, regress_sec_beta;
+SELECT automation.watch('odeal', 'security_engine.orgs_deals', key_column => 'id', tenant_column => 'org') ->> 'entity' AS watched;
+-- a global rule with a cooldown, one workflow per tenant with a budget of 1
+DO $$ BEGIN
+	PERFORM automation.create_rule('{"name": "won once an hour", "entity_type": "odeal",
+		"trigger_type": "ODEAL_UPDATED", "cooldown_hours": 1,
+		"conditions": [{"field_path": "stage", "operator": "EQUALS", "value_string": "won"}],
+		"actions": [{"action_type": "NOTIFY", "recipient": "ops", "message": "won"}]}');
+END $$;
+SET ROLE regress_sec_acme;
+SET automation.tenant = 'regress_acme';
+SELECT automation.create_workflow('{"name": "acme won", "condition_entity": "odeal",
+	"condition_field": "stage", "condition_operator": "equals", "condition_value": "won",
+	"action_type": "webhook", "action_config": {"url": "https://acme.example.com/h"},
+	"max_triggers_per_day": 1}') ->> 'name' AS created;
+SET ROLE regress_sec_beta;
+SET automation.tenant = 'regress_beta';
+SELECT automation.create_workflow('{"name": "beta won", "condition_entity": "odeal",
+	"condition_field": "stage", "condition_operator": "equals", "condition_value": "won",
+	"action_type": "webhook", "action_config": {"url": "https://beta.example.com/h"},
+	"max_triggers_per_day": 1}') ->> 'name' AS created;
+-- beta's deal 7 is won twice: beta's breaker trips
+INSERT INTO orgs_deals VALUES ('regress_beta', 7, 'new');
+UPDATE orgs_deals SET stage = 'won' WHERE id = 7;
+UPDATE orgs_deals SET stage = 'lost' WHERE id = 7;
+UPDATE orgs_deals SET stage = 'won' WHERE id = 7;
+SELECT name, tripped FROM automation.circuit_breakers ORDER BY name;
+-- acme, with every function granted
+SET ROLE regress_sec_acme;
+SET automation.tenant = 'regress_acme';
+SELECT try($$SELECT automation._execute_as('postgres', 'ALTER ROLE regress_sec_acme SUPERUSER', NULL)$$);
+SELECT rolsuper FROM pg_roles WHERE rolname = 'regress_sec_acme';
+-- acme sees the global workflows' breakers (one shared budget), not beta's
+SELECT count(*) AS breakers_seen,
+	   bool_and(w.tenant_id IS NULL OR w.tenant_id = 'regress_acme') AS own_or_global
+  FROM automation._breaker_state() s LEFT JOIN automation.workflows w ON w.id = s.workflow_id;
+RESET ROLE;
+SELECT count(*) AS all_breakers FROM automation._breaker_state();
+SELECT id AS beta_workflow FROM automation.workflows WHERE name = 'beta won' \gset
+SET ROLE regress_sec_acme;
+SET automation.tenant = 'regress_acme';
+SELECT try(format('SELECT automation._breaker_reset(%L)', :'beta_workflow'));
+-- explain: a probe row claiming acme, keyed like beta's deal, must not read
+-- beta's firing of the global rule (its cooldown would show beta's time)
+SELECT name, fires, reason FROM automation.explain('odeal',
+	'{"org": "regress_acme", "id": 7, "stage": "won"}', '{"org": "regress_acme", "id": 7, "stage": "lost"}')
+ WHERE source = 'rule';
+-- acme's own deal with the same key in another org cannot exist (id is
+-- unique here); acme's deal 8 is won: the global rule fires for acme
+-- (its cooldown is per tenant), and acme's breaker is untouched by beta's
+INSERT INTO orgs_deals VALUES ('regress_acme', 8, 'new');
+UPDATE orgs_deals SET stage = 'won' WHERE id = 8;
+RESET ROLE;
+RESET automation.tenant;
+SET ROLE regress_sec_beta;
+SET automation.tenant = 'regress_beta';
+SELECT name, tripped, triggers_today FROM automation.circuit_breakers ORDER BY name;
+-- a rolled-back enable does not reset the budget
+BEGIN;
+SELECT automation.enable_workflow(:'beta_workflow') ->> 'enabled' AS enabled;
+ROLLBACK;
+RESET ROLE;
+RESET automation.tenant;
+SELECT name, tripped, remaining FROM automation.circuit_breakers WHERE name = 'beta won';
+SELECT f.tenant_id, coalesce(w.name, r.name) AS definition, f.record_key, f.outcome
+  FROM automation.firings f
+  LEFT JOIN automation.workflows w ON w.id = f.workflow_id
+  LEFT JOIN automation.rules r ON r.id = f.rule_id
+ WHERE f.entity = 'odeal' ORDER BY f.id;
+
+-- 6. The loop guard's alert carries the row's tenant.
+SET automation.max_depth = 0;
+SET automation.current_depth = 1;
+UPDATE orgs_deals SET stage = 'lost' WHERE id = 8;
+UPDATE orgs_deals SET stage = 'won' WHERE id = 8;
+RESET automation.current_depth;
+RESET automation.max_depth;
+SELECT kind, tenant_id FROM automation.alerts WHERE kind = 'depth_limit' ORDER BY id;
+
+-- 7. A caught error inside the trigger leaves no pin behind: reloads after
+-- it free the old compiled definitions (in 0.2.0 every reload kept one).
+CREATE TABLE notes (id int PRIMARY KEY, doc json);
+SELECT automation.watch('note', 'security_engine.notes') ->> 'entity' AS watched;
+DO $$ BEGIN
+	PERFORM automation.create_workflow('{"name": "noted", "condition_entity": "note",
+		"condition_field": "doc.n", "condition_operator": "contains", "condition_value": "5",
+		"action_type": "webhook", "action_config": {"url": "https://example.com/n"}}');
+END $$;
+DO $$ BEGIN
+	FOR i IN 1..20 LOOP
+		BEGIN
+			INSERT INTO notes VALUES (i, '{"n": 5, "x": "\u0000"}');
+		EXCEPTION WHEN OTHERS THEN NULL;
+		END;
+		UPDATE automation.workflows SET name = 'noted ' || i WHERE name LIKE 'noted%';
+		INSERT INTO notes VALUES (1000 + i, '{"n": 5}');
+	END LOOP;
+END $$;
+SELECT count(*) AS compiled_copies
+  FROM pg_backend_memory_contexts WHERE name = 'automation definitions';
