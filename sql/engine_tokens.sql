@@ -2,8 +2,9 @@
 -- section 6) meeting hostile data.  A token's value is data, never syntax:
 -- quotes, backslashes, newlines, "}}" and "{{deal.x}}" inside the data come
 -- out verbatim (never re-expanded), NULL renders empty, values inserted into
--- a url are percent-encoded so they cannot change its host, and the JSON
--- config keeps its shape.
+-- a url are percent-encoded so they cannot change its host, the JSON
+-- config keeps its shape, and a token in an e-mail address field stays one
+-- mailbox (a list in the data becomes {"error": ...}, never recipients).
 SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS automation CASCADE;
 CREATE EXTENSION automation;
@@ -77,6 +78,53 @@ SELECT automation.create_rule('{"name": "bye \"rule\"", "entity_type": "deal",
 DELETE FROM deals WHERE id IN (1, 2);
 SELECT record_key, payload -> 'config' AS config FROM automation.jobs
  WHERE source = 'rule' ORDER BY id;
+
+-- E-mail address fields (to, cc, bcc, reply_to of send_email): a token
+-- stays inside the one mailbox the template puts it in.  A token standing
+-- for a whole mailbox must render exactly one; otherwise the field becomes
+-- {"error": ...} (the worker fails the job permanently naming the field)
+-- and the write itself never fails.  A display name from data is quoted
+-- and escaped; controls become spaces.
+CREATE TABLE contacts (id int PRIMARY KEY, email text, name text, team text);
+SELECT automation.watch('contact', 'contacts') ->> 'entity' AS watched;
+SELECT automation.create_workflow('{
+	"name": "mail", "condition_entity": "contact", "condition_field": "id",
+	"condition_operator": "greater_than", "condition_value": "0",
+	"action_type": "send_email",
+	"action_config": {"to": "{{contact.email}}",
+		"cc": "{{contact.name}} <{{contact.email}}>, boss@example.com,{{contact.team}}",
+		"bcc": "audit@example.com, \"Audit, Team\" <audit2@example.com>",
+		"reply_to": "\"Re: {{contact.name}}\" <{{contact.team}}>",
+		"subject": "Hello {{contact.name}}", "body": "to {{contact.email}}"}
+}') ->> 'name' AS created;
+SELECT automation.create_rule('{"name": "mail rule", "entity_type": "contact",
+	"trigger_type": "CONTACT_CREATED",
+	"conditions": [{"field_path": "id", "operator": "EXISTS"}],
+	"actions": [{"action_type": "SEND_EMAIL", "to": "Team <{{contact.email}}>",
+				 "subject": "s", "body": "b"},
+				{"action_type": "NOTIFY", "recipient": "{{contact.email}}", "message": "m"}]}') ->> 'name' AS created;
+INSERT INTO contacts VALUES
+	(1, 'ann@example.com', 'Ann Lee', 'team@example.com'),
+	(2, 'me@example.com, victim@example.org', E'Eve "x" <victim@example.org>,\r\nBcc: v@example.org', 'a@example.com;b@example.org'),
+	(3, E'me@example.com\r\nBcc: victim@example.org', NULL, NULL),
+	(4, '"Lee, Ann" <ann@example.com>', E'back\\slash', ' team@example.com '),
+	(5, NULL, NULL, NULL),
+	(6, 'Me <me@example.com>, victim@example.org', '', 'x@example.com>, <victim@example.org'),
+	(7, 'zoe@example.com', E'Eve "x" \\ <victim@example.org>,\r\nBcc: v@example.org', 'a@example.com');
+SELECT record_key, key, value
+  FROM automation.jobs, jsonb_each(payload -> 'config')
+ WHERE action_type = 'send_email' AND source = 'workflow' AND key IN ('to', 'cc', 'bcc', 'reply_to')
+ ORDER BY record_key::int, key;
+SELECT record_key, payload -> 'config' -> 'to' AS rule_to
+  FROM automation.jobs WHERE action_type = 'send_email' AND source = 'rule'
+ ORDER BY record_key::int;
+-- other actions and keys are not address fields: rendered as text
+SELECT record_key, payload -> 'config' ->> 'recipient' AS notify_recipient,
+	   (SELECT payload -> 'config' ->> 'subject' FROM automation.jobs j
+		 WHERE j.record_key = jobs.record_key AND j.action_type = 'send_email'
+		   AND j.source = 'workflow') AS subject
+  FROM automation.jobs WHERE action_type = 'notify' AND entity = 'contact'
+ ORDER BY record_key::int;
 
 SET client_min_messages = warning;
 DROP SCHEMA engine_tokens CASCADE;

@@ -91,4 +91,88 @@ extern MergeTokenStatus mergetoken_split_path(const char *path, size_t len,
 /* Lower-case English phrase for a status, e.g. "unterminated merge token". */
 extern const char *mergetoken_error_message(MergeTokenStatus code);
 
+/*
+ * Address fields (to, cc, bcc, reply_to of send_email).  A merge token is a
+ * value, never syntax: mergetoken_render_mailboxes renders an address-list
+ * template so that every token stays inside the one mailbox the template
+ * puts it in, and writes each mailbox in a canonical form that a mailbox
+ * parser reads back as exactly that one mailbox:
+ *
+ *	   addr                    no display name
+ *	   "display name" <addr>   '"' and '\' escaped with '\', controls as spaces
+ *
+ * The structure (where mailboxes start and end, which part is the display
+ * name and which the address) comes from the template's literal text only,
+ * split like the worker splits a list: on commas outside double quotes.
+ * Per mailbox of the template:
+ *
+ *	   {{t}}                   the value must be exactly one mailbox (a bare
+ *	                           address, "<addr>", "Name <addr>" or
+ *	                           "\"Quoted, Name\" <addr>") with no control
+ *	                           character and no ',' ';' ':' '"' '\' '<' '>' in
+ *	                           an unquoted name; empty (NULL) gives no mailbox
+ *	   ... <...{{t}}...>       the rendered address must be one valid address
+ *	                           (blanks around a value are dropped)
+ *	   {{t}} <...>, "..{{t}}.." <...>
+ *	                           the value is display-name text: controls become
+ *	                           spaces, quotes and backslashes are escaped
+ *	   ...{{t}}... (no '>')    the whole rendered text must be one address
+ *	                           (blanks around a value are dropped)
+ *
+ * A valid address is local@domain: one '@' with text on both sides, at most
+ * MERGETOKEN_MAX_ADDRESS octets of printable ASCII without space or any of
+ * < > ( ) [ ] \ , ; : "  -- the same rule as the worker's.
+ */
+#define MERGETOKEN_MAX_ADDRESS	254	/* octets of an addr-spec */
+#define MERGETOKEN_MAX_NAME		200 /* octets of a display name */
+#define MERGETOKEN_ERROR_TEXT	100 /* octets of rendered text in an error */
+
+typedef enum
+{
+	MB_OK = 0,
+	MB_ERR_TEMPLATE,			/* merge token syntax, an unbalanced quote, a
+								 * '>' without '<', a quote or bracket in an
+								 * unquoted display name, a lone '\' */
+	MB_ERR_NOT_ONE_MAILBOX,		/* a token standing for a mailbox rendered
+								 * something else */
+	MB_ERR_BAD_ADDRESS,			/* an address part rendered is not one valid
+								 * address */
+	MB_ERR_NAME_TOO_LONG		/* a display name over MERGETOKEN_MAX_NAME */
+} MailboxStatus;
+
+typedef struct
+{
+	MailboxStatus code;
+	size_t		offset;			/* where the mailbox at fault starts */
+	const char *token;			/* path of the token at fault (points into
+								 * the template), or NULL */
+	size_t		token_len;
+	/* what was rendered (the token's value, or the address), cut to
+	 * MERGETOKEN_ERROR_TEXT octets before a UTF-8 lead byte, controls as
+	 * spaces, NUL-terminated */
+	char		text[MERGETOKEN_ERROR_TEXT + 4];
+} MailboxError;
+
+/* A token's value (NUL-terminated, any bytes), or NULL to render empty. */
+typedef const char *(*MergeValueFn) (void *arg, const char *path, size_t len);
+
+/* Output: append n bytes. */
+typedef void (*MergeAppendFn) (void *arg, const char *s, size_t n);
+
+/*
+ * Render the address-list template tmpl[0..len): the canonical mailboxes,
+ * separated by ", ", go to append.  Returns how many (0 when every mailbox
+ * rendered empty), or -1 with *err filled (output already appended is to be
+ * discarded).  err may be NULL.
+ */
+extern int	mergetoken_render_mailboxes(const char *tmpl, size_t len,
+										MergeValueFn value, MergeAppendFn append,
+										void *arg, MailboxError *err);
+
+/* Is s[0..len) one valid address (see above)? */
+extern int	mergetoken_address_is_valid(const char *s, size_t len);
+
+/* Lower-case English phrase for a status. */
+extern const char *mergetoken_mailbox_message(MailboxStatus code);
+
 #endif							/* MERGETOKEN_H */

@@ -9,6 +9,17 @@
  * inserted into a "url" are percent-encoded).  NULL renders empty.  Unknown
  * tokens (rejected at creation) render empty too.
  *
+ * The address fields of send_email (to, cc, bcc, reply_to) are rendered by
+ * mergetoken_render_mailboxes: a token stays inside the one mailbox the
+ * template puts it in (a token standing for a whole mailbox must render
+ * exactly one; one in a display name is text, quoted and escaped).  The
+ * field is stored as the canonical mailboxes ("a@b", "\"Name\" <a@b>")
+ * joined by ", " (an array: element by element).  When a token breaks that
+ * rule the field becomes {"error": "<why>"}: nothing fails in the writing
+ * transaction, and the worker fails the job permanently naming the field
+ * (a worker of 0.2.0 refuses the object as well: "to must be a string or an
+ * array of strings").  doc/worker.md, "Email", has the rule.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -19,6 +30,7 @@
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+#include "mb/pg_wchar.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
@@ -225,6 +237,200 @@ render_string(const char *s, int len, bool url, Definition *definition,
 	return out.data;
 }
 
+/* ---------------------------------------------------------------- addresses */
+
+typedef struct MailboxContext
+{
+	Definition *definition;
+	FiringContext *firing;
+	StringInfo	out;
+} MailboxContext;
+
+static const char *
+mailbox_value(void *arg, const char *path, size_t len)
+{
+	MailboxContext *context = arg;
+
+	return token_value(path, len, context->definition, context->firing);
+}
+
+static void
+mailbox_append(void *arg, const char *s, size_t n)
+{
+	appendBinaryStringInfo(((MailboxContext *) arg)->out, s, n);
+}
+
+/* needs_mailbox_render: does an address template hold a token (or bad syntax)? */
+static bool
+needs_mailbox_render(const char *s, int len)
+{
+	MergeIter	it;
+	MergeSegment segment;
+	int			rc;
+
+	if (memchr(s, '{', len) == NULL)
+		return false;
+	mergetoken_iter_init(&it, s, len);
+	while ((rc = mergetoken_next(&it, &segment, NULL)) == 1)
+		if (segment.kind == MT_TOKEN)
+			return true;
+	return rc < 0;
+}
+
+/*
+ * render_mailboxes
+ *		Render one address template; NULL with *error set when a token does
+ *		not stay one mailbox.
+ */
+static char *
+render_mailboxes(const char *s, int len, Definition *definition,
+				 FiringContext *firing, char **error)
+{
+	StringInfoData out;
+	MailboxContext context;
+	MailboxError err;
+	int			textlen;
+
+	initStringInfo(&out);
+	context.definition = definition;
+	context.firing = firing;
+	context.out = &out;
+	if (mergetoken_render_mailboxes(s, len, mailbox_value, mailbox_append,
+									&context, &err) >= 0)
+		return out.data;
+
+	/* the text is cut on a UTF-8 boundary: keep it valid in any encoding */
+	textlen = pg_encoding_verifymbstr(GetDatabaseEncoding(), err.text, strlen(err.text));
+	if (err.token != NULL)
+		*error = psprintf("merge token {{%.*s}} %s: \"%.*s\"", (int) err.token_len,
+						  err.token, mergetoken_mailbox_message(err.code), textlen, err.text);
+	else if (err.code == MB_ERR_BAD_ADDRESS)
+		*error = psprintf("invalid email address \"%.*s\"", textlen, err.text);
+	else
+		*error = psprintf("%s: \"%.*s\"", mergetoken_mailbox_message(err.code),
+						  textlen, err.text);
+	return NULL;
+}
+
+static void
+push_string(JsonbParseState **state, JsonbIteratorToken token, char *s)
+{
+	JsonbValue	v;
+
+	v.type = jbvString;
+	v.val.string.val = s;
+	v.val.string.len = strlen(s);
+	pushJsonbValue(state, token, &v);
+}
+
+/*
+ * push_address_field
+ *		Push the rendered value of an address field (the value as written,
+ *		a string or an array of strings), or {"error": ...}.
+ */
+static void
+push_address_field(JsonbParseState **state, JsonbValue *value,
+				   Definition *definition, FiringContext *firing)
+{
+	char	   *error = NULL;
+
+	if (value->type == jbvString)
+	{
+		char	   *rendered;
+
+		if (!needs_mailbox_render(value->val.string.val, value->val.string.len))
+		{
+			pushJsonbValue(state, WJB_VALUE, value);
+			return;
+		}
+		rendered = render_mailboxes(value->val.string.val, value->val.string.len,
+									definition, firing, &error);
+		if (rendered != NULL)
+		{
+			push_string(state, WJB_VALUE, rendered);
+			return;
+		}
+	}
+	else if (value->type == jbvBinary && JsonContainerIsArray(value->val.binary.data))
+	{
+		JsonbContainer *array = value->val.binary.data;
+		int			n = JsonContainerSize(array);
+		char	  **rendered = palloc0(sizeof(char *) * Max(n, 1));
+		bool		any = false;
+
+		for (int i = 0; i < n && error == NULL; i++)
+		{
+			JsonbValue *element = getIthJsonbValueFromContainer(array, i);
+
+			if (element->type == jbvString &&
+				needs_mailbox_render(element->val.string.val, element->val.string.len))
+			{
+				rendered[i] = render_mailboxes(element->val.string.val,
+											   element->val.string.len,
+											   definition, firing, &error);
+				any = true;
+			}
+		}
+		if (error == NULL && !any)
+		{
+			pushJsonbValue(state, WJB_VALUE, value);
+			return;
+		}
+		if (error == NULL)
+		{
+			pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
+			for (int i = 0; i < n; i++)
+			{
+				if (rendered[i] != NULL)
+					push_string(state, WJB_ELEM, rendered[i]);
+				else
+					pushJsonbValue(state, WJB_ELEM, getIthJsonbValueFromContainer(array, i));
+			}
+			pushJsonbValue(state, WJB_END_ARRAY, NULL);
+			return;
+		}
+	}
+	else
+	{
+		pushJsonbValue(state, WJB_VALUE, value);
+		return;
+	}
+	pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
+	push_string(state, WJB_KEY, "error");
+	push_string(state, WJB_VALUE, error);
+	pushJsonbValue(state, WJB_END_OBJECT, NULL);
+}
+
+static bool
+is_address_key(const char *key, int len)
+{
+	static const char *const keys[] = {"to", "cc", "bcc", "reply_to"};
+
+	for (int i = 0; i < lengthof(keys); i++)
+		if (len == strlen(keys[i]) && strncmp(key, keys[i], len) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * is_email_config
+ *		Is config the action config of one of the definition's send_email
+ *		actions?  (The config is the action's own, found by pointer; by
+ *		value if a caller passes a copy.)
+ */
+static bool
+is_email_config(Jsonb *config, Definition *definition)
+{
+	for (int i = 0; i < definition->nactions; i++)
+		if (definition->actions[i].config == config)
+			return strcmp(definition->actions[i].action_type, "send_email") == 0;
+	for (int i = 0; i < definition->nactions; i++)
+		if (strcmp(definition->actions[i].action_type, "send_email") == 0 &&
+			compareJsonbContainers(&definition->actions[i].config->root, &config->root) == 0)
+			return true;
+	return false;
+}
+
 /*
  * automation_render_config
  *		A copy of config with every string value rendered.
@@ -238,6 +444,7 @@ automation_render_config(Jsonb *config, Definition *definition, FiringContext *f
 	JsonbIteratorToken token;
 	JsonbValue *result = NULL;
 	bool		key_is_url = false;
+	bool		email = is_email_config(config, definition);
 	int			level = 0;
 
 	while ((token = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
@@ -249,6 +456,27 @@ automation_render_config(Jsonb *config, Definition *definition, FiringContext *f
 		if (token == WJB_KEY)
 			key_is_url = level == 1 && v.val.string.len == 3 &&
 				strncmp(v.val.string.val, "url", 3) == 0;
+		if (token == WJB_KEY && email && level == 1 &&
+			is_address_key(v.val.string.val, v.val.string.len))
+		{
+			JsonbValue *value = getKeyJsonValueFromContainer(&config->root,
+															 v.val.string.val,
+															 v.val.string.len, NULL);
+			int			depth = 0;
+
+			pushJsonbValue(&state, WJB_KEY, &v);
+			push_address_field(&state, value, definition, firing);
+			/* skip the value as written */
+			do
+			{
+				token = JsonbIteratorNext(&it, &v, false);
+				if (token == WJB_BEGIN_OBJECT || token == WJB_BEGIN_ARRAY)
+					depth++;
+				else if (token == WJB_END_OBJECT || token == WJB_END_ARRAY)
+					depth--;
+			} while (depth > 0);
+			continue;
+		}
 		if ((token == WJB_VALUE || token == WJB_ELEM) && v.type == jbvString)
 		{
 			char	   *rendered = render_string(v.val.string.val, v.val.string.len,
