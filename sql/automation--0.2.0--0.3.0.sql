@@ -9,3 +9,695 @@
  * carry nothing a worker can forge; tenant boundaries hold for breakers,
  * explain, notifications, alerts and idempotency keys.
  */
+
+/*
+ * Jobs carry nothing a worker can forge: only the extension owner (the
+ * engine) or a superuser inserts jobs or changes who a job runs as, what it
+ * targets or what it does (50_queue.sql).
+ */
+/*
+ * _jobs_guard: jobs carry nothing a worker can forge (SPEC section 10).
+ * BEFORE INSERT and BEFORE UPDATE on automation.jobs.  Only the extension
+ * owner (as which the engine enqueues) or a superuser may insert a job, change
+ * a column that decides who runs it, what it targets or what it does
+ * (id, source, workflow_id, rule_id, action_type, entity, record_key,
+ * tenant_id, payload, depth, run_as, idempotency_key, created_at), or move a
+ * finished (succeeded or dead) job back into the queue.  Everyone else (a
+ * worker role with UPDATE on jobs) changes only the queue columns: status,
+ * attempts, max_attempts, run_after, locked_by, locked_until, last_error,
+ * result, finished_at.  The UPDATE trigger's WHEN clause keeps the queue
+ * functions (claim_jobs, complete_job(s), fail_job, execute_job) free of
+ * any extra call.  Rows a restore loads are inserted by a superuser or the
+ * owner.  Self-contained (no call to another automation function), so a
+ * worker needs no EXECUTE grant for it to report its error.
+ */
+CREATE FUNCTION automation._jobs_guard()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	col text;
+BEGIN
+	IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles r, pg_catalog.pg_extension e
+				WHERE r.rolname = current_user AND e.extname = 'automation'
+				  AND (r.rolsuper OR r.oid = e.extowner)) THEN
+		RETURN NEW;
+	END IF;
+	IF TG_OP = 'INSERT' THEN
+		RAISE EXCEPTION 'permission denied to insert into automation.jobs'
+			USING ERRCODE = '42501',
+				  DETAIL = format('role %s is not the owner of extension automation', current_user),
+				  HINT = 'jobs are enqueued by the engine only';
+	END IF;
+	col := CASE
+		WHEN NEW.id IS DISTINCT FROM OLD.id THEN 'id'
+		WHEN NEW.source IS DISTINCT FROM OLD.source THEN 'source'
+		WHEN NEW.workflow_id IS DISTINCT FROM OLD.workflow_id THEN 'workflow_id'
+		WHEN NEW.rule_id IS DISTINCT FROM OLD.rule_id THEN 'rule_id'
+		WHEN NEW.action_type IS DISTINCT FROM OLD.action_type THEN 'action_type'
+		WHEN NEW.entity IS DISTINCT FROM OLD.entity THEN 'entity'
+		WHEN NEW.record_key IS DISTINCT FROM OLD.record_key THEN 'record_key'
+		WHEN NEW.tenant_id IS DISTINCT FROM OLD.tenant_id THEN 'tenant_id'
+		WHEN NEW.payload IS DISTINCT FROM OLD.payload THEN 'payload'
+		WHEN NEW.depth IS DISTINCT FROM OLD.depth THEN 'depth'
+		WHEN NEW.run_as IS DISTINCT FROM OLD.run_as THEN 'run_as'
+		WHEN NEW.idempotency_key IS DISTINCT FROM OLD.idempotency_key THEN 'idempotency_key'
+		WHEN NEW.created_at IS DISTINCT FROM OLD.created_at THEN 'created_at'
+	END;
+	IF col IS NOT NULL THEN
+		RAISE EXCEPTION 'permission denied to change column % of automation.jobs', col
+			USING ERRCODE = '42501',
+				  DETAIL = format('job %s: only the owner of extension automation changes who a job runs as, what it targets or what it does',
+								  OLD.id),
+				  HINT = 'a worker changes only status, attempts, max_attempts, run_after, locked_by, locked_until, last_error, result and finished_at';
+	END IF;
+	RAISE EXCEPTION 'permission denied to change the status of job %: it is %', OLD.id, OLD.status
+		USING ERRCODE = '42501',
+			  DETAIL = format('status %s -> %s', OLD.status, NEW.status),
+			  HINT = 'a finished job stays finished; the engine enqueues a new one on the next change';
+END
+$$;
+CREATE TRIGGER jobs_insert_guard
+	BEFORE INSERT ON automation.jobs
+	FOR EACH ROW EXECUTE FUNCTION automation._jobs_guard();
+CREATE TRIGGER jobs_update_guard
+	BEFORE UPDATE ON automation.jobs
+	FOR EACH ROW
+	WHEN ((OLD.id, OLD.source, OLD.workflow_id, OLD.rule_id, OLD.action_type, OLD.entity,
+		   OLD.record_key, OLD.tenant_id, OLD.payload, OLD.depth, OLD.run_as,
+		   OLD.idempotency_key, OLD.created_at)
+		  IS DISTINCT FROM
+		  (NEW.id, NEW.source, NEW.workflow_id, NEW.rule_id, NEW.action_type, NEW.entity,
+		   NEW.record_key, NEW.tenant_id, NEW.payload, NEW.depth, NEW.run_as,
+		   NEW.idempotency_key, NEW.created_at)
+		  OR (OLD.status IN ('succeeded', 'dead') AND NEW.status IS DISTINCT FROM OLD.status))
+	EXECUTE FUNCTION automation._jobs_guard();
+REVOKE ALL ON FUNCTION automation._jobs_guard() FROM PUBLIC;
+
+/*
+ * Database actions (46_database_actions.sql): type names schema-qualified
+ * (never resolved through the caller's pg_temp), keys compared with their
+ * type's own equality operator, the record found by tenant and key, and
+ * execute_job runs a job only for its definition, as the definition's
+ * creator.  _set_column, _tag and _unwritten_reason take the entity row and
+ * the job's tenant now.
+ */
+DROP FUNCTION automation._unwritten_reason(name, regclass, text, text);
+DROP FUNCTION automation._set_column(name, regclass, text, text, text, text);
+DROP FUNCTION automation._tag(name, regclass, text, text, text, text, boolean);
+/*
+ * _type_sql: a type as SQL text that names the same type whatever the
+ * search_path of the statement it goes into: schema-qualified
+ * (pg_catalog.text, public.stage), or, for the built-in types with a
+ * modifier, the SQL-standard keyword form (character varying(20),
+ * numeric(10,2), timestamp(3) with time zone), which the parser maps to
+ * pg_catalog itself.  Never format_type()'s bare names: PostgreSQL looks
+ * types up in the session's pg_temp first, and the caller of execute_job
+ * owns its pg_temp (a pg_temp.text domain would run its CHECK as the job's
+ * role).  The typmod is kept; arrays are their element type plus [].
+ */
+CREATE FUNCTION automation._type_sql(typ oid, typmod integer)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	t record;
+	modifier text := '';
+BEGIN
+	SELECT ty.typname, n.nspname, ty.typelem, ty.typsubscript, ty.typmodout INTO t
+	  FROM pg_catalog.pg_type ty JOIN pg_catalog.pg_namespace n ON n.oid = ty.typnamespace
+	 WHERE ty.oid = typ;
+	IF NOT FOUND THEN
+		PERFORM automation._err('22023', format('type %s does not exist', typ), NULL, NULL);
+	END IF;
+	IF t.typsubscript = 'pg_catalog.array_subscript_handler'::pg_catalog.regproc AND t.typelem <> 0 THEN
+		RETURN automation._type_sql(t.typelem, typmod) || '[]';
+	END IF;
+	IF typmod >= 0 AND typ IN ('pg_catalog.bit'::pg_catalog.regtype, 'pg_catalog.varbit'::pg_catalog.regtype,
+							   'pg_catalog.bpchar'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype,
+							   'pg_catalog.numeric'::pg_catalog.regtype, 'pg_catalog.interval'::pg_catalog.regtype,
+							   'pg_catalog.time'::pg_catalog.regtype, 'pg_catalog.timetz'::pg_catalog.regtype,
+							   'pg_catalog.timestamp'::pg_catalog.regtype, 'pg_catalog.timestamptz'::pg_catalog.regtype) THEN
+		/* keyword syntax (SystemTypeName in gram.y): no lookup at all */
+		RETURN pg_catalog.format_type(typ, typmod);
+	END IF;
+	IF typmod >= 0 THEN
+		IF t.typmodout <> 0 THEN
+			/* a base type's typmodout is C, created by a superuser */
+			EXECUTE (SELECT format('SELECT %I.%I($1)::pg_catalog.text', pn.nspname, p.proname)
+					   FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace
+					  WHERE p.oid = t.typmodout)
+			   INTO modifier USING typmod;
+		ELSE
+			modifier := format('(%s)', typmod);
+		END IF;
+	END IF;
+	RETURN format('%I.%I', t.nspname, t.typname) || modifier;
+END
+$$;
+/* _column_type: the SQL type of a column (_type_sql), for casting text parameters. */
+CREATE OR REPLACE FUNCTION automation._column_type(rel regclass, col text)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	typ text;
+BEGIN
+	SELECT automation._type_sql(a.atttypid, a.atttypmod) INTO typ
+	  FROM pg_attribute a
+	 WHERE a.attrelid = rel AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
+	IF typ IS NULL THEN
+		PERFORM automation._err('22023', format('column %s does not exist in %s', automation._show(col), rel),
+								NULL, 'the table changed since the definition was created');
+	END IF;
+	RETURN typ;
+END
+$$;
+/*
+ * _eq_sql: the equality operator of a column's type as
+ * OPERATOR(schema.=): the one of the default btree operator class of the
+ * type (under its domains), e.g. citext's own; pg_catalog's otherwise
+ * (varchar, enums, arrays resolve there).  So the statement compares keys
+ * with the operator the unique index uses, not with one found first on a
+ * search_path.
+ */
+CREATE FUNCTION automation._eq_sql(rel regclass, col text)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT coalesce((
+		SELECT pg_catalog.format('OPERATOR(%I.%s)', n.nspname, o.oprname)
+		  FROM pg_catalog.pg_attribute att
+		  JOIN pg_catalog.pg_opclass c ON c.opcintype = automation._base_type(att.atttypid) AND c.opcdefault
+		  JOIN pg_catalog.pg_am am ON am.oid = c.opcmethod AND am.amname = 'btree'
+		  JOIN pg_catalog.pg_amop a ON a.amopfamily = c.opcfamily AND a.amopstrategy = 3
+		   AND a.amoplefttype = c.opcintype AND a.amoprighttype = c.opcintype
+		  JOIN pg_catalog.pg_operator o ON o.oid = a.amopopr
+		  JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace
+		 WHERE att.attrelid = rel AND att.attname = col AND att.attnum > 0 AND NOT att.attisdropped
+		 LIMIT 1), 'OPERATOR(pg_catalog.=)')
+$$;
+/*
+ * _record_where: the WHERE clause that finds a job's record: the key column
+ * equal to $2, and, when the entity has a tenant column, the tenant column
+ * equal to $3 (IS NULL for a job without a tenant).  Record keys may be
+ * unique only per tenant (watch() accepts a unique index on (tenant, key)),
+ * and a job never touches another tenant's row.
+ */
+CREATE FUNCTION automation._record_where(ent automation.entities, tenant_id text)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	clause text := format('%I %s $2::%s', ent.key_column, automation._eq_sql(ent.relation, ent.key_column),
+						  automation._column_type(ent.relation, ent.key_column));
+BEGIN
+	IF ent.tenant_column IS NULL THEN
+		RETURN clause;
+	ELSIF tenant_id IS NULL THEN
+		RETURN clause || format(' AND %I IS NULL', ent.tenant_column);
+	END IF;
+	RETURN clause || format(' AND %I %s $3::%s', ent.tenant_column,
+							automation._eq_sql(ent.relation, ent.tenant_column),
+							automation._column_type(ent.relation, ent.tenant_column));
+END
+$$;
+/* _unwritten_reason: why an action wrote nothing: the row is gone, or it already had the value. */
+CREATE FUNCTION automation._unwritten_reason(run_as name, ent automation.entities,
+	record_key text, tenant_id text)
+RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF automation._execute_as(run_as,
+			format('SELECT 1 FROM %s WHERE %s', ent.relation, automation._record_where(ent, tenant_id)),
+			ARRAY[NULL, record_key, tenant_id]) = 0 THEN
+		RETURN 'record not found';
+	END IF;
+	RETURN 'unchanged';
+END
+$$;
+/*
+ * _set_column: UPDATE one column of one row to a value, unless it already
+ * has it.  Runs as run_as.  Returns whether the row was written.  "Unless"
+ * is spelled with the column type's own equality operator (_eq_sql), not
+ * IS DISTINCT FROM, which looks "=" up on the search_path.
+ */
+CREATE FUNCTION automation._set_column(run_as name, ent automation.entities,
+	record_key text, tenant_id text, col text, value text)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	typ text := automation._column_type(ent.relation, col);
+	eq text := automation._eq_sql(ent.relation, col);
+BEGIN
+	RETURN automation._execute_as(run_as,
+		format('UPDATE %1$s SET %2$I = $1::%3$s WHERE %4$s AND CASE WHEN %2$I IS NULL OR $1::%3$s IS NULL '
+			   'THEN (%2$I IS NULL) OPERATOR(pg_catalog.<>) ($1::%3$s IS NULL) ELSE NOT (%2$I %5$s $1::%3$s) END',
+			   ent.relation, col, typ, automation._record_where(ent, tenant_id), eq),
+		ARRAY[value, record_key, tenant_id]) > 0;
+END
+$$;
+/*
+ * _tag: add (untag: remove) a tag in a text[] or jsonb array column, unless
+ * it is already there (absent).
+ */
+CREATE FUNCTION automation._tag(run_as name, ent automation.entities,
+	record_key text, tenant_id text, col text, tag text, adding boolean)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	typ oid;
+	typmod integer;
+	base oid;
+	query text;
+BEGIN
+	IF tag IS NULL OR tag = '' THEN
+		PERFORM automation._err('22023', 'invalid tag: must not be empty', NULL, NULL);
+	END IF;
+	SELECT a.atttypid, a.atttypmod INTO typ, typmod
+	  FROM pg_catalog.pg_attribute a
+	 WHERE a.attrelid = ent.relation AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
+	IF NOT FOUND THEN
+		PERFORM automation._err('22023', format('column %s does not exist in %s', automation._show(col), ent.relation),
+								NULL, 'the table changed since the definition was created');
+	END IF;
+	base := automation._base_type(typ);
+	IF base = 'pg_catalog.jsonb'::pg_catalog.regtype THEN
+		query := CASE WHEN adding THEN
+			'UPDATE %1$s SET %2$I = coalesce(%2$I, ''[]''::pg_catalog.jsonb) OPERATOR(pg_catalog.||) pg_catalog.to_jsonb($1::pg_catalog.text) '
+			'WHERE %3$s AND NOT coalesce(%2$I, ''[]''::pg_catalog.jsonb) OPERATOR(pg_catalog.@>) pg_catalog.jsonb_build_array($1::pg_catalog.text)'
+		ELSE
+			'UPDATE %1$s SET %2$I = %2$I OPERATOR(pg_catalog.-) $1::pg_catalog.text '
+			'WHERE %3$s AND %2$I OPERATOR(pg_catalog.@>) pg_catalog.jsonb_build_array($1::pg_catalog.text)'
+		END;
+	ELSIF EXISTS (SELECT 1 FROM pg_catalog.pg_type t WHERE t.oid = base AND t.typcategory = 'A') THEN
+		query := CASE WHEN adding THEN
+			'UPDATE %1$s SET %2$I = pg_catalog.array_append(coalesce(%2$I, ''{}''::%4$s), $1::pg_catalog.text) '
+			'WHERE %3$s AND NOT ($1::pg_catalog.text OPERATOR(pg_catalog.=) ANY (coalesce(%2$I, ''{}''::%4$s)))'
+		ELSE
+			'UPDATE %1$s SET %2$I = pg_catalog.array_remove(%2$I, $1::pg_catalog.text) '
+			'WHERE %3$s AND $1::pg_catalog.text OPERATOR(pg_catalog.=) ANY (%2$I)'
+		END;
+	ELSE
+		PERFORM automation._err('22023', format('column %s of %s is not an array', automation._show(col), ent.relation),
+								format('its type is %s', format_type(typ, typmod)), 'tags live in a text[] or jsonb array column');
+	END IF;
+	RETURN automation._execute_as(run_as,
+		format(query, ent.relation, col, automation._record_where(ent, tenant_id), automation._type_sql(typ, typmod)),
+		ARRAY[tag, record_key, tenant_id]) > 0;
+END
+$$;
+REVOKE ALL ON FUNCTION automation._type_sql(oid, integer), automation._eq_sql(regclass, text),
+	automation._record_where(automation.entities, text),
+	automation._unwritten_reason(name, automation.entities, text, text),
+	automation._set_column(name, automation.entities, text, text, text, text),
+	automation._tag(name, automation.entities, text, text, text, text, boolean) FROM PUBLIC;
+
+/*
+ * execute_job: run a database action job and complete it.  A queued job is
+ * claimed here; a running one (claimed by a worker) is taken as is.  If the
+ * action fails the error propagates and the job is unchanged: the caller
+ * (the worker, or run_database_jobs) records the failure with fail_job.
+ *
+ * Who runs the action comes from the definition, not from the job row: the
+ * workflow's or rule's current created_by (jobs.run_as is informational).
+ * The job must still match its definition: the definition exists (22023
+ * otherwise), fires on the job's entity, has the job's action type and
+ * belongs to no tenant or to the job's tenant (42501 otherwise).  What the
+ * definition cannot tell (the record and the rendered config) only the
+ * extension owner can write (automation._jobs_guard).
+ */
+CREATE OR REPLACE FUNCTION automation.execute_job(id bigint)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	job automation.jobs;
+	ent automation.entities;
+	config jsonb;
+	action_result jsonb;
+	written boolean;
+	member text;
+	previous_depth text := current_setting('automation.current_depth');
+	def_kind text;
+	def_found boolean;
+	def_role name;
+	def_entity text;
+	def_tenant text;
+	def_actions text[];
+BEGIN
+	SELECT * INTO job FROM automation.jobs j WHERE j.id = execute_job.id FOR UPDATE;
+	/* row-level security: the caller must be able to see the job */
+	IF FOUND AND automation._execute_as(automation._invoker(),
+			'SELECT 1 FROM automation.jobs WHERE id OPERATOR(pg_catalog.=) $1::bigint', ARRAY[job.id::text]) = 0 THEN
+		job := NULL;
+	END IF;
+	IF job.id IS NULL THEN
+		PERFORM automation._err('P0002', format('job %s not found', coalesce(id::text, 'null')),
+								NULL, 'see automation.jobs');
+	END IF;
+	IF job.status IN ('succeeded', 'dead') THEN
+		PERFORM automation._err('22023', format('job %s is already %s', job.id, job.status),
+								NULL, 'only queued or running jobs can be executed');
+	END IF;
+	IF job.action_type NOT IN ('update_field', 'change_stage', 'tag', 'untag',
+							   'assign_user', 'create_task', 'notify') THEN
+		PERFORM automation._err('22023', format('job %s is a %s job: automation-worker delivers it',
+												job.id, job.action_type),
+								NULL, 'execute_job runs database actions only');
+	END IF;
+
+	/* the definition decides who runs the action, where and what */
+	IF job.source = 'workflow' THEN
+		def_kind := format('workflow %s', coalesce(job.workflow_id, 'null'));
+		SELECT true, w.created_by, w.condition_entity, w.tenant_id, ARRAY[w.action_type]
+		  INTO def_found, def_role, def_entity, def_tenant, def_actions
+		  FROM automation.workflows w WHERE w.id = job.workflow_id AND job.rule_id IS NULL;
+	ELSE
+		def_kind := format('rule %s', coalesce(job.rule_id::text, 'null'));
+		SELECT true, r.created_by, r.entity_type, r.tenant_id,
+			   ARRAY(SELECT lower(a.action_type) FROM automation.rule_actions a WHERE a.rule_id = r.id)
+		  INTO def_found, def_role, def_entity, def_tenant, def_actions
+		  FROM automation.rules r WHERE r.id = job.rule_id AND job.workflow_id IS NULL;
+	END IF;
+	IF def_found IS NULL THEN
+		PERFORM automation._err('22023', format('job %s: its %s no longer exists', job.id, def_kind),
+								NULL, 'a job runs only while its workflow or rule exists');
+	END IF;
+	IF def_entity IS DISTINCT FROM job.entity OR NOT job.action_type = ANY (def_actions)
+	   OR (def_tenant IS NOT NULL AND def_tenant IS DISTINCT FROM job.tenant_id) THEN
+		PERFORM automation._err('42501', format('job %s does not match its %s', job.id, def_kind),
+								format('job: entity %s, action %s, tenant %s; %s: entity %s, actions %s, tenant %s',
+									   automation._show(job.entity), job.action_type, automation._show(job.tenant_id),
+									   def_kind, automation._show(def_entity), array_to_string(def_actions, ', '),
+									   automation._show(def_tenant)),
+								'the job was changed after it was enqueued; it is not run');
+	END IF;
+
+	IF job.status = 'queued' THEN
+		UPDATE automation.jobs j SET status = 'running', attempts = j.attempts + 1,
+			   locked_by = 'execute_job', locked_until = now() + interval '60 seconds'
+		 WHERE j.id = job.id;
+	END IF;
+
+	config := job.payload -> 'config';
+	SELECT * INTO ent FROM automation.entities e WHERE e.name = job.entity;
+	IF job.action_type NOT IN ('create_task', 'notify') AND ent.name IS NULL THEN
+		PERFORM automation._err('22023', format('entity %s is no longer watched', automation._show(job.entity)),
+								NULL, NULL);
+	END IF;
+
+	/* the action's own changes are one level deeper (loop guard) */
+	PERFORM set_config('automation.current_depth', (job.depth + 1)::text, true);
+
+	CASE job.action_type
+	WHEN 'update_field' THEN
+		written := automation._set_column(def_role, ent, job.record_key, job.tenant_id,
+										  config ->> 'field', config ->> 'value');
+		action_result := jsonb_build_object('updated', written, 'field', config ->> 'field',
+									 'value', config -> 'value');
+	WHEN 'change_stage' THEN
+		written := automation._set_column(def_role, ent, job.record_key, job.tenant_id,
+										  coalesce(config ->> 'stage_field', 'stage_id'),
+										  config ->> 'stage_id');
+		action_result := jsonb_build_object('updated', written, 'field', coalesce(config ->> 'stage_field', 'stage_id'),
+									 'value', config -> 'stage_id');
+	WHEN 'tag', 'untag' THEN
+		written := automation._tag(def_role, ent, job.record_key, job.tenant_id,
+								   coalesce(config ->> 'tags_field', 'tags'), config ->> 'tag',
+								   job.action_type = 'tag');
+		action_result := jsonb_build_object('updated', written, 'field', coalesce(config ->> 'tags_field', 'tags'),
+									 'tag', config ->> 'tag');
+	WHEN 'assign_user' THEN
+		member := automation._next_pool_member((config ->> 'assign_pool_id')::uuid);
+		written := automation._set_column(def_role, ent, job.record_key, job.tenant_id,
+										  coalesce(config ->> 'assign_field', 'owner_id'), member);
+		action_result := jsonb_build_object('updated', written, 'field', coalesce(config ->> 'assign_field', 'owner_id'),
+									 'assigned', member);
+	WHEN 'create_task' THEN
+		action_result := automation._create_task(def_role, config);
+	WHEN 'notify' THEN
+		INSERT INTO automation.notifications (job_id, workflow_id, rule_id, tenant_id, entity,
+											  record_key, recipient, message)
+		VALUES (job.id, job.workflow_id, job.rule_id, job.tenant_id, job.entity, job.record_key,
+				coalesce(config ->> 'recipient', ''), coalesce(config ->> 'message', ''))
+		RETURNING jsonb_build_object('notification_id', notifications.id) INTO action_result;
+		/* any role may LISTEN: the payload is the id only; listeners read the row under RLS */
+		PERFORM pg_notify('automation_notifications',
+						  jsonb_build_object('id', action_result -> 'notification_id')::text);
+	END CASE;
+
+	IF NOT coalesce((action_result ->> 'updated')::boolean, true) THEN
+		action_result := action_result || jsonb_build_object('reason',
+			automation._unwritten_reason(def_role, ent, job.record_key, job.tenant_id));
+	END IF;
+	PERFORM set_config('automation.current_depth', previous_depth, true);
+	UPDATE automation.jobs j SET status = 'succeeded', result = action_result,
+		   finished_at = now(), locked_by = NULL, locked_until = NULL, last_error = NULL
+	 WHERE j.id = job.id;
+	RETURN action_result;
+END
+$$;
+
+/* NOTIFY automation_alerts carries {"id", "kind"} only (00_schema.sql). */
+/*
+ * _raise_alert: record an alert and wake its listeners.  Alerts are rare, so
+ * a NOTIFY per alert is fine here (unlike jobs).  The payload is
+ * {"id", "kind"} only: any role may LISTEN, so it carries nothing a tenant
+ * must not see; listeners read the row from automation.alerts, where
+ * row-level security applies.
+ */
+CREATE OR REPLACE FUNCTION automation._raise_alert(kind text, message text,
+	details jsonb DEFAULT '{}', workflow_id text DEFAULT NULL,
+	rule_id uuid DEFAULT NULL, job_id bigint DEFAULT NULL,
+	tenant_id text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	alert_id bigint;
+BEGIN
+	INSERT INTO automation.alerts (kind, message, details, workflow_id,
+								   rule_id, job_id, tenant_id)
+	VALUES (kind, message, coalesce(details, '{}'), workflow_id, rule_id,
+			job_id, tenant_id)
+	RETURNING id INTO alert_id;
+	/* any role may LISTEN: ids only; listeners read the row under RLS */
+	PERFORM pg_notify('automation_alerts',
+					  json_build_object('id', alert_id, 'kind', kind)::text);
+	RETURN alert_id;
+END
+$$;
+
+/*
+ * Idempotency keys are per tenant: the primary key on (kind, key) becomes a
+ * unique index on (tenant, kind, key).  Existing keys stay (they are unique
+ * on the wider key too).
+ */
+ALTER TABLE automation.idempotency_keys DROP CONSTRAINT idempotency_keys_pkey;
+CREATE UNIQUE INDEX idempotency_keys_key
+	ON automation.idempotency_keys ((coalesce(tenant_id, '')), kind, key);
+/*
+ * _idempotency_lookup: the stored response of (kind, key) for request, or
+ * NULL when the caller should create (after which it calls
+ * _idempotency_store in the same transaction).
+ */
+CREATE OR REPLACE FUNCTION automation._idempotency_lookup(kind text, key uuid, request jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r automation.idempotency_keys;
+	tenant constant text := coalesce(current_setting('automation.tenant', true), '');
+BEGIN
+	PERFORM pg_advisory_xact_lock(hashtextextended('automation.idempotency:' || tenant || ':' || kind || ':' || key::text, 0));
+	SELECT * INTO r FROM automation.idempotency_keys i
+	 WHERE coalesce(i.tenant_id, '') = tenant AND i.kind = _idempotency_lookup.kind AND i.key = _idempotency_lookup.key;
+	IF NOT FOUND THEN
+		RETURN NULL;
+	END IF;
+	IF r.created_at < now() - interval '24 hours' THEN
+		DELETE FROM automation.idempotency_keys i
+		 WHERE coalesce(i.tenant_id, '') = tenant AND i.kind = _idempotency_lookup.kind AND i.key = _idempotency_lookup.key;
+		RETURN NULL;
+	END IF;
+	IF r.request IS DISTINCT FROM request THEN
+		PERFORM automation._err('22023', 'idempotency_key was already used with a different body',
+								format('key %s was first used at %s', key, automation._iso(r.created_at)),
+								'send the same body again, or use a new key for a new request');
+	END IF;
+	RETURN r.response;
+END
+$$;
+
+/*
+ * watch(): the key column must be unique, alone or with the tenant column
+ * (20_entities.sql).  Entities watched before 0.3.0 are left as they are
+ * (no row is re-validated); a WARNING names each one whose key is not
+ * unique, and database actions on it find the row by tenant and key.
+ */
+/* _entities_validate: BEFORE INSERT OR UPDATE on automation.entities. */
+CREATE OR REPLACE FUNCTION automation._entities_validate()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	cls record;
+	pk name[];
+BEGIN
+	/* rows a restore loads were validated when first written (10_common.sql) */
+	IF TG_OP = 'INSERT' AND automation._restoring(TG_RELID) THEN
+		RETURN NEW;
+	END IF;
+	IF NEW.name IS NULL OR NEW.name !~ '^[a-z_][a-z0-9_]{0,62}$' THEN
+		PERFORM automation._err('22023', format('invalid entity name %s', automation._show(NEW.name)),
+								'an entity name is a lower-case identifier of at most 63 characters',
+								'use letters a-z, digits and _, starting with a letter or _, e.g. deal');
+	END IF;
+	IF NEW.name IN ('old', 'event', 'workflow', 'rule') THEN
+		PERFORM automation._err('22023', format('entity name %s is reserved', automation._show(NEW.name)),
+								'old, event, workflow and rule are merge-token prefixes',
+								'choose another name');
+	END IF;
+	IF TG_OP = 'UPDATE' AND (NEW.name <> OLD.name OR NEW.relation <> OLD.relation) THEN
+		PERFORM automation._err('22023', 'the name and relation of a watched entity cannot change',
+								format('entity %s', automation._show(OLD.name)),
+								'unwatch it and watch again');
+	END IF;
+	SELECT c.relkind, c.relpersistence, n.nspname INTO cls
+	  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+	 WHERE c.oid = NEW.relation;
+	IF NOT FOUND THEN
+		PERFORM automation._err('22023', 'relation does not exist',
+								format('oid %s', NEW.relation::oid));
+	END IF;
+	IF cls.relkind NOT IN ('r', 'p') THEN
+		PERFORM automation._err('22023', format('relation %s is not a table', NEW.relation::text),
+								format('relkind is %s', automation._show(cls.relkind::text)),
+								'watch an ordinary or partitioned table');
+	END IF;
+	IF cls.relpersistence = 't' THEN
+		PERFORM automation._err('22023', format('relation %s is a temporary table', NEW.relation::text),
+								NULL, 'watch a permanent table');
+	END IF;
+	IF cls.nspname IN ('automation', 'pg_catalog', 'information_schema') OR cls.nspname LIKE 'pg\_toast%' THEN
+		PERFORM automation._err('22023', format('relation %s is in system schema %s', NEW.relation::text, cls.nspname),
+								NULL, 'watch a table of the application');
+	END IF;
+	IF NEW.key_column IS NULL THEN
+		SELECT array_agg(a.attname ORDER BY k.ord) INTO pk
+		  FROM pg_catalog.pg_index i
+		  CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+		  JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+		 WHERE i.indrelid = NEW.relation AND i.indisprimary;
+		IF pk IS NULL THEN
+			PERFORM automation._err('22023', format('table %s has no primary key', NEW.relation::text),
+									'key_column defaults to the single-column primary key',
+									'pass key_column => ''<column>'' naming a unique column');
+		END IF;
+		IF cardinality(pk) > 1 THEN
+			PERFORM automation._err('22023', format('table %s has a composite primary key', NEW.relation::text),
+									format('primary key columns: %s', array_to_string(pk, ', ')),
+									'pass key_column => ''<column>'' naming a single unique column');
+		END IF;
+		NEW.key_column := pk[1];
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+					WHERE a.attrelid = NEW.relation AND a.attname = NEW.key_column
+					  AND a.attnum > 0 AND NOT a.attisdropped) THEN
+		PERFORM automation._err('22023', format('key_column %s does not exist', automation._show(NEW.key_column)),
+								format('table %s has no column %s', NEW.relation::text, automation._show(NEW.key_column)),
+								'name an existing column (column names are case-sensitive)');
+	END IF;
+	IF NEW.tenant_column IS NOT NULL AND NOT EXISTS (
+		SELECT 1 FROM pg_catalog.pg_attribute a
+		 WHERE a.attrelid = NEW.relation AND a.attname = NEW.tenant_column
+		   AND a.attnum > 0 AND NOT a.attisdropped) THEN
+		PERFORM automation._err('22023', format('tenant_column %s does not exist', automation._show(NEW.tenant_column)),
+								format('table %s has no column %s', NEW.relation::text, automation._show(NEW.tenant_column)),
+								'name an existing column (column names are case-sensitive)');
+	END IF;
+	/*
+	 * The key must identify one row: a database action writes the row of
+	 * the job's key.  A valid, non-partial unique index (or the primary key)
+	 * on exactly the key column, or, with a tenant column, on the tenant and
+	 * key columns (in either order; then keys are unique per tenant and
+	 * actions find the row by tenant and key).
+	 */
+	IF NOT EXISTS (
+		SELECT 1 FROM pg_catalog.pg_index i
+		 WHERE i.indrelid = NEW.relation AND i.indisunique AND i.indisvalid
+		   AND i.indpred IS NULL AND i.indexprs IS NULL
+		   AND (SELECT array_agg(a.attname::text ORDER BY a.attname)
+				  FROM unnest((i.indkey::int2[])[0:i.indnkeyatts - 1]) AS k(attnum)
+				  JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum)
+			   IN (ARRAY[NEW.key_column::text],
+				   (SELECT array_agg(c ORDER BY c) FROM unnest(ARRAY[NEW.key_column::text, NEW.tenant_column::text]) c
+					 WHERE NEW.tenant_column IS NOT NULL AND NEW.tenant_column <> NEW.key_column))) THEN
+		PERFORM automation._err('22023', format('key_column %s is not unique', automation._show(NEW.key_column)),
+								format('table %s has no primary key or unique index on (%s)%s', NEW.relation::text,
+									   NEW.key_column,
+									   CASE WHEN NEW.tenant_column IS NOT NULL AND NEW.tenant_column <> NEW.key_column
+											THEN format(' or on (%s, %s)', NEW.tenant_column, NEW.key_column) ELSE '' END),
+								CASE WHEN NEW.tenant_column IS NOT NULL AND NEW.tenant_column <> NEW.key_column
+									 THEN format('create a unique index on (%I) or on (%I, %I), without WHERE or expressions',
+												 NEW.key_column, NEW.tenant_column, NEW.key_column)
+									 ELSE format('create a unique index on (%I) (without WHERE or expressions), or pass tenant_column when keys are unique per tenant',
+												 NEW.key_column) END);
+	END IF;
+	IF TG_OP = 'INSERT' THEN
+		IF EXISTS (SELECT 1 FROM automation.entities e WHERE e.name = NEW.name) THEN
+			PERFORM automation._err('23505', format('entity %s is already watched', automation._show(NEW.name)),
+									format('entity %s watches %s', automation._show(NEW.name),
+										   (SELECT e.relation::text FROM automation.entities e WHERE e.name = NEW.name)),
+									'call automation.unwatch() first');
+		END IF;
+		IF EXISTS (SELECT 1 FROM automation.entities e WHERE e.relation = NEW.relation) THEN
+			PERFORM automation._err('23505', format('table %s is already watched', NEW.relation::text),
+									format('watched as entity %s',
+										   automation._show((SELECT e.name FROM automation.entities e WHERE e.relation = NEW.relation))),
+									'a table is watched under one entity name');
+		END IF;
+	END IF;
+	RETURN NEW;
+END
+$$;
+DO $$
+DECLARE
+	e record;
+BEGIN
+	FOR e IN SELECT x.name, x.relation, x.key_column, x.tenant_column FROM automation.entities x
+			  WHERE NOT EXISTS (
+				SELECT 1 FROM pg_catalog.pg_index i
+				 WHERE i.indrelid = x.relation AND i.indisunique AND i.indisvalid
+				   AND i.indpred IS NULL AND i.indexprs IS NULL
+				   AND (SELECT array_agg(a.attname::text ORDER BY a.attname)
+						  FROM unnest((i.indkey::int2[])[0:i.indnkeyatts - 1]) AS k(attnum)
+						  JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum)
+					   IN (ARRAY[x.key_column::text],
+						   (SELECT array_agg(c ORDER BY c) FROM unnest(ARRAY[x.key_column::text, x.tenant_column::text]) c
+							 WHERE x.tenant_column IS NOT NULL AND x.tenant_column <> x.key_column)))
+			  ORDER BY x.name
+	LOOP
+		RAISE WARNING 'automation: the key column % of watched entity % (%) is not unique', e.key_column, e.name, e.relation
+			USING DETAIL = 'a database action updates every row with the job''s key (and tenant); 0.3.0 watch() would refuse this table',
+				  HINT = 'create a unique index on the key column, or on the tenant and key columns';
+	END LOOP;
+END
+$$;

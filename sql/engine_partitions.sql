@@ -10,7 +10,9 @@ SET search_path = engine_partitions, public;
 CREATE TABLE deals (id int, status text, region text, PRIMARY KEY (id, region))
 	PARTITION BY LIST (region);
 CREATE TABLE deals_eu PARTITION OF deals FOR VALUES IN ('eu');
-SELECT automation.watch('deal', 'engine_partitions.deals', key_column => 'id') ->> 'entity' AS watched;
+-- the key is unique per region (the primary key), so the region is the
+-- tenant column (0.3.0: the key must be unique, alone or with the tenant)
+SELECT automation.watch('deal', 'engine_partitions.deals', key_column => 'id', tenant_column => 'region') ->> 'entity' AS watched;
 SELECT automation.create_workflow('{"name": "won", "condition_entity": "deal",
 	"condition_field": "status", "condition_operator": "changed_to", "condition_value": "won",
 	"action_type": "webhook",

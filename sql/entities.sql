@@ -32,7 +32,7 @@ END
 $$;
 CREATE TABLE deals (id bigserial PRIMARY KEY, name text, status text, org_id text);
 CREATE TABLE "Mixed Case" ("Id" int PRIMARY KEY, "Org" text);
-CREATE TABLE nopk (a int, b int);
+CREATE TABLE nopk (a int UNIQUE, b int);
 CREATE TABLE twopk (a int, b int, PRIMARY KEY (a, b));
 CREATE TABLE parted (id int, region text, PRIMARY KEY (id, region)) PARTITION BY LIST (region);
 CREATE VIEW deals_v AS SELECT * FROM deals;
@@ -44,8 +44,10 @@ SELECT automation.watch('deal', 'deals') - 'created_at';
 SELECT tgname, tgrelid::regclass, tgenabled FROM pg_trigger WHERE tgname = 'automation_row_trigger';
 -- accepted: explicit key and tenant columns, quoted identifiers
 SELECT automation.watch('mixed', '"Mixed Case"', key_column => 'Id', tenant_column => 'Org') - 'created_at';
--- accepted: a partitioned table with an explicit key column
-SELECT automation.watch('parted', 'parted', key_column => 'id') - 'created_at';
+-- accepted: a partitioned table with an explicit key column, unique per
+-- region (its primary key), the region as the tenant column (0.3.0: the key
+-- must be unique, alone or with the tenant column)
+SELECT automation.watch('parted', 'parted', key_column => 'id', tenant_column => 'region') - 'created_at';
 SELECT name, relation, key_column, tenant_column FROM automation.entities ORDER BY name;
 
 -- rejected entity names
@@ -73,7 +75,7 @@ SELECT try($$SELECT automation.watch('x', 'parted')$$);
 SELECT try($$SELECT automation.watch('x', 'nopk', 'c')$$);
 SELECT try($$SELECT automation.watch('x', 'nopk', 'A')$$);
 SELECT try($$SELECT automation.watch('x', 'nopk', 'a', 'org')$$);
--- accepted: key column given for a table without a primary key
+-- accepted: key column given for a table without a primary key (a unique column)
 SELECT try($$SELECT automation.watch('x', 'nopk', 'a', 'b')$$);
 -- duplicates (23505)
 SELECT try($$SELECT automation.watch('deal', 'nopk', 'a')$$);

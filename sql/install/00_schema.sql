@@ -133,14 +133,18 @@ CREATE TABLE automation.channels (
 CREATE UNIQUE INDEX channels_name_key
 	ON automation.channels (name, (coalesce(tenant_id, '')));
 
-/* Idempotency-Key: the first response of a (kind, key) within 24 hours. */
+/*
+ * Idempotency-Key: the first response of a (kind, key) within 24 hours.
+ * Keys are per tenant: the tenant_id column and the unique index on
+ * (tenant, kind, key) are added in 70_tenancy.sql (0.3.0; 0.2.0 had a
+ * primary key on (kind, key), so a second tenant's key collided).
+ */
 CREATE TABLE automation.idempotency_keys (
 	kind text NOT NULL,
 	key uuid NOT NULL,
 	request jsonb NOT NULL,
 	response jsonb NOT NULL,
-	created_at timestamptz NOT NULL DEFAULT now(),
-	PRIMARY KEY (kind, key)
+	created_at timestamptz NOT NULL DEFAULT now()
 );
 
 /*
@@ -264,7 +268,10 @@ SELECT pg_catalog.pg_extension_config_dump('automation.notifications_id_seq', ''
 
 /*
  * _raise_alert: record an alert and wake its listeners.  Alerts are rare, so
- * a NOTIFY per alert is fine here (unlike jobs).
+ * a NOTIFY per alert is fine here (unlike jobs).  The payload is
+ * {"id", "kind"} only: any role may LISTEN, so it carries nothing a tenant
+ * must not see; listeners read the row from automation.alerts, where
+ * row-level security applies.
  */
 CREATE FUNCTION automation._raise_alert(kind text, message text,
 	details jsonb DEFAULT '{}', workflow_id text DEFAULT NULL,
@@ -282,11 +289,9 @@ BEGIN
 	VALUES (kind, message, coalesce(details, '{}'), workflow_id, rule_id,
 			job_id, tenant_id)
 	RETURNING id INTO alert_id;
+	/* any role may LISTEN: ids only; listeners read the row under RLS */
 	PERFORM pg_notify('automation_alerts',
-					  json_build_object('id', alert_id, 'kind', kind,
-										'workflow_id', workflow_id,
-										'rule_id', rule_id,
-										'job_id', job_id)::text);
+					  json_build_object('id', alert_id, 'kind', kind)::text);
 	RETURN alert_id;
 END
 $$;

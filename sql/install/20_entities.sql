@@ -107,6 +107,34 @@ BEGIN
 								format('table %s has no column %s', NEW.relation::text, automation._show(NEW.tenant_column)),
 								'name an existing column (column names are case-sensitive)');
 	END IF;
+	/*
+	 * The key must identify one row: a database action writes the row of
+	 * the job's key.  A valid, non-partial unique index (or the primary key)
+	 * on exactly the key column, or, with a tenant column, on the tenant and
+	 * key columns (in either order; then keys are unique per tenant and
+	 * actions find the row by tenant and key).
+	 */
+	IF NOT EXISTS (
+		SELECT 1 FROM pg_catalog.pg_index i
+		 WHERE i.indrelid = NEW.relation AND i.indisunique AND i.indisvalid
+		   AND i.indpred IS NULL AND i.indexprs IS NULL
+		   AND (SELECT array_agg(a.attname::text ORDER BY a.attname)
+				  FROM unnest((i.indkey::int2[])[0:i.indnkeyatts - 1]) AS k(attnum)
+				  JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum)
+			   IN (ARRAY[NEW.key_column::text],
+				   (SELECT array_agg(c ORDER BY c) FROM unnest(ARRAY[NEW.key_column::text, NEW.tenant_column::text]) c
+					 WHERE NEW.tenant_column IS NOT NULL AND NEW.tenant_column <> NEW.key_column))) THEN
+		PERFORM automation._err('22023', format('key_column %s is not unique', automation._show(NEW.key_column)),
+								format('table %s has no primary key or unique index on (%s)%s', NEW.relation::text,
+									   NEW.key_column,
+									   CASE WHEN NEW.tenant_column IS NOT NULL AND NEW.tenant_column <> NEW.key_column
+											THEN format(' or on (%s, %s)', NEW.tenant_column, NEW.key_column) ELSE '' END),
+								CASE WHEN NEW.tenant_column IS NOT NULL AND NEW.tenant_column <> NEW.key_column
+									 THEN format('create a unique index on (%I) or on (%I, %I), without WHERE or expressions',
+												 NEW.key_column, NEW.tenant_column, NEW.key_column)
+									 ELSE format('create a unique index on (%I) (without WHERE or expressions), or pass tenant_column when keys are unique per tenant',
+												 NEW.key_column) END);
+	END IF;
 	IF TG_OP = 'INSERT' THEN
 		IF EXISTS (SELECT 1 FROM automation.entities e WHERE e.name = NEW.name) THEN
 			PERFORM automation._err('23505', format('entity %s is already watched', automation._show(NEW.name)),

@@ -4,9 +4,12 @@
  *
  * Invariants: within 24 hours of its first use, a (kind, key) pair replays
  * the first response for the same body and refuses (22023) a different
- * body; an older record is replaced.  Concurrent requests with one key are
- * serialised by a transaction-level advisory lock on (kind, key), so exactly
- * one of them creates.
+ * body; an older record is replaced.  Keys are per tenant (the session's
+ * automation.tenant, as the column default stamps it): another tenant's
+ * use of the same key is a different key, also for the owner, whom
+ * row-level security does not filter.  Concurrent requests with one key are
+ * serialised by a transaction-level advisory lock on (tenant, kind, key),
+ * so exactly one of them creates.
  */
 
 /*
@@ -21,14 +24,17 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	r automation.idempotency_keys;
+	tenant constant text := coalesce(current_setting('automation.tenant', true), '');
 BEGIN
-	PERFORM pg_advisory_xact_lock(hashtextextended('automation.idempotency:' || kind || ':' || key::text, 0));
-	SELECT * INTO r FROM automation.idempotency_keys i WHERE i.kind = _idempotency_lookup.kind AND i.key = _idempotency_lookup.key;
+	PERFORM pg_advisory_xact_lock(hashtextextended('automation.idempotency:' || tenant || ':' || kind || ':' || key::text, 0));
+	SELECT * INTO r FROM automation.idempotency_keys i
+	 WHERE coalesce(i.tenant_id, '') = tenant AND i.kind = _idempotency_lookup.kind AND i.key = _idempotency_lookup.key;
 	IF NOT FOUND THEN
 		RETURN NULL;
 	END IF;
 	IF r.created_at < now() - interval '24 hours' THEN
-		DELETE FROM automation.idempotency_keys i WHERE i.kind = _idempotency_lookup.kind AND i.key = _idempotency_lookup.key;
+		DELETE FROM automation.idempotency_keys i
+		 WHERE coalesce(i.tenant_id, '') = tenant AND i.kind = _idempotency_lookup.kind AND i.key = _idempotency_lookup.key;
 		RETURN NULL;
 	END IF;
 	IF r.request IS DISTINCT FROM request THEN

@@ -143,7 +143,59 @@ BEGIN
 END
 $$;
 
-/* _column_type: the SQL type of a column, for casting text parameters. */
+/*
+ * _type_sql: a type as SQL text that names the same type whatever the
+ * search_path of the statement it goes into: schema-qualified
+ * (pg_catalog.text, public.stage), or, for the built-in types with a
+ * modifier, the SQL-standard keyword form (character varying(20),
+ * numeric(10,2), timestamp(3) with time zone), which the parser maps to
+ * pg_catalog itself.  Never format_type()'s bare names: PostgreSQL looks
+ * types up in the session's pg_temp first, and the caller of execute_job
+ * owns its pg_temp (a pg_temp.text domain would run its CHECK as the job's
+ * role).  The typmod is kept; arrays are their element type plus [].
+ */
+CREATE FUNCTION automation._type_sql(typ oid, typmod integer)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	t record;
+	modifier text := '';
+BEGIN
+	SELECT ty.typname, n.nspname, ty.typelem, ty.typsubscript, ty.typmodout INTO t
+	  FROM pg_catalog.pg_type ty JOIN pg_catalog.pg_namespace n ON n.oid = ty.typnamespace
+	 WHERE ty.oid = typ;
+	IF NOT FOUND THEN
+		PERFORM automation._err('22023', format('type %s does not exist', typ), NULL, NULL);
+	END IF;
+	IF t.typsubscript = 'pg_catalog.array_subscript_handler'::pg_catalog.regproc AND t.typelem <> 0 THEN
+		RETURN automation._type_sql(t.typelem, typmod) || '[]';
+	END IF;
+	IF typmod >= 0 AND typ IN ('pg_catalog.bit'::pg_catalog.regtype, 'pg_catalog.varbit'::pg_catalog.regtype,
+							   'pg_catalog.bpchar'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype,
+							   'pg_catalog.numeric'::pg_catalog.regtype, 'pg_catalog.interval'::pg_catalog.regtype,
+							   'pg_catalog.time'::pg_catalog.regtype, 'pg_catalog.timetz'::pg_catalog.regtype,
+							   'pg_catalog.timestamp'::pg_catalog.regtype, 'pg_catalog.timestamptz'::pg_catalog.regtype) THEN
+		/* keyword syntax (SystemTypeName in gram.y): no lookup at all */
+		RETURN pg_catalog.format_type(typ, typmod);
+	END IF;
+	IF typmod >= 0 THEN
+		IF t.typmodout <> 0 THEN
+			/* a base type's typmodout is C, created by a superuser */
+			EXECUTE (SELECT format('SELECT %I.%I($1)::pg_catalog.text', pn.nspname, p.proname)
+					   FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace
+					  WHERE p.oid = t.typmodout)
+			   INTO modifier USING typmod;
+		ELSE
+			modifier := format('(%s)', typmod);
+		END IF;
+	END IF;
+	RETURN format('%I.%I', t.nspname, t.typname) || modifier;
+END
+$$;
+
+/* _column_type: the SQL type of a column (_type_sql), for casting text parameters. */
 CREATE FUNCTION automation._column_type(rel regclass, col text)
 RETURNS text
 LANGUAGE plpgsql STABLE
@@ -152,7 +204,7 @@ AS $$
 DECLARE
 	typ text;
 BEGIN
-	SELECT format_type(a.atttypid, a.atttypmod) INTO typ
+	SELECT automation._type_sql(a.atttypid, a.atttypmod) INTO typ
 	  FROM pg_attribute a
 	 WHERE a.attrelid = rel AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
 	IF typ IS NULL THEN
@@ -163,18 +215,70 @@ BEGIN
 END
 $$;
 
+/*
+ * _eq_sql: the equality operator of a column's type as
+ * OPERATOR(schema.=): the one of the default btree operator class of the
+ * type (under its domains), e.g. citext's own; pg_catalog's otherwise
+ * (varchar, enums, arrays resolve there).  So the statement compares keys
+ * with the operator the unique index uses, not with one found first on a
+ * search_path.
+ */
+CREATE FUNCTION automation._eq_sql(rel regclass, col text)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT coalesce((
+		SELECT pg_catalog.format('OPERATOR(%I.%s)', n.nspname, o.oprname)
+		  FROM pg_catalog.pg_attribute att
+		  JOIN pg_catalog.pg_opclass c ON c.opcintype = automation._base_type(att.atttypid) AND c.opcdefault
+		  JOIN pg_catalog.pg_am am ON am.oid = c.opcmethod AND am.amname = 'btree'
+		  JOIN pg_catalog.pg_amop a ON a.amopfamily = c.opcfamily AND a.amopstrategy = 3
+		   AND a.amoplefttype = c.opcintype AND a.amoprighttype = c.opcintype
+		  JOIN pg_catalog.pg_operator o ON o.oid = a.amopopr
+		  JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace
+		 WHERE att.attrelid = rel AND att.attname = col AND att.attnum > 0 AND NOT att.attisdropped
+		 LIMIT 1), 'OPERATOR(pg_catalog.=)')
+$$;
+
+/*
+ * _record_where: the WHERE clause that finds a job's record: the key column
+ * equal to $2, and, when the entity has a tenant column, the tenant column
+ * equal to $3 (IS NULL for a job without a tenant).  Record keys may be
+ * unique only per tenant (watch() accepts a unique index on (tenant, key)),
+ * and a job never touches another tenant's row.
+ */
+CREATE FUNCTION automation._record_where(ent automation.entities, tenant_id text)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	clause text := format('%I %s $2::%s', ent.key_column, automation._eq_sql(ent.relation, ent.key_column),
+						  automation._column_type(ent.relation, ent.key_column));
+BEGIN
+	IF ent.tenant_column IS NULL THEN
+		RETURN clause;
+	ELSIF tenant_id IS NULL THEN
+		RETURN clause || format(' AND %I IS NULL', ent.tenant_column);
+	END IF;
+	RETURN clause || format(' AND %I %s $3::%s', ent.tenant_column,
+							automation._eq_sql(ent.relation, ent.tenant_column),
+							automation._column_type(ent.relation, ent.tenant_column));
+END
+$$;
+
 /* _unwritten_reason: why an action wrote nothing: the row is gone, or it already had the value. */
-CREATE FUNCTION automation._unwritten_reason(run_as name, rel regclass, key_column text,
-	record_key text)
+CREATE FUNCTION automation._unwritten_reason(run_as name, ent automation.entities,
+	record_key text, tenant_id text)
 RETURNS text
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	IF automation._execute_as(run_as,
-			format('SELECT 1 FROM %s WHERE %I = $1::%s', rel, key_column,
-				   automation._column_type(rel, key_column)),
-			ARRAY[record_key]) = 0 THEN
+			format('SELECT 1 FROM %s WHERE %s', ent.relation, automation._record_where(ent, tenant_id)),
+			ARRAY[NULL, record_key, tenant_id]) = 0 THEN
 		RETURN 'record not found';
 	END IF;
 	RETURN 'unchanged';
@@ -183,21 +287,25 @@ $$;
 
 /*
  * _set_column: UPDATE one column of one row to a value, unless it already
- * has it.  Runs as run_as.  Returns whether the row was written.
+ * has it.  Runs as run_as.  Returns whether the row was written.  "Unless"
+ * is spelled with the column type's own equality operator (_eq_sql), not
+ * IS DISTINCT FROM, which looks "=" up on the search_path.
  */
-CREATE FUNCTION automation._set_column(run_as name, rel regclass, key_column text,
-	record_key text, col text, value text)
+CREATE FUNCTION automation._set_column(run_as name, ent automation.entities,
+	record_key text, tenant_id text, col text, value text)
 RETURNS boolean
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	typ text := automation._column_type(rel, col);
+	typ text := automation._column_type(ent.relation, col);
+	eq text := automation._eq_sql(ent.relation, col);
 BEGIN
 	RETURN automation._execute_as(run_as,
-		format('UPDATE %s SET %I = $1::%s WHERE %I = $2::%s AND %I IS DISTINCT FROM $1::%s',
-			   rel, col, typ, key_column, automation._column_type(rel, key_column), col, typ),
-		ARRAY[value, record_key]) > 0;
+		format('UPDATE %1$s SET %2$I = $1::%3$s WHERE %4$s AND CASE WHEN %2$I IS NULL OR $1::%3$s IS NULL '
+			   'THEN (%2$I IS NULL) OPERATOR(pg_catalog.<>) ($1::%3$s IS NULL) ELSE NOT (%2$I %5$s $1::%3$s) END',
+			   ent.relation, col, typ, automation._record_where(ent, tenant_id), eq),
+		ARRAY[value, record_key, tenant_id]) > 0;
 END
 $$;
 
@@ -205,38 +313,52 @@ $$;
  * _tag: add (untag: remove) a tag in a text[] or jsonb array column, unless
  * it is already there (absent).
  */
-CREATE FUNCTION automation._tag(run_as name, rel regclass, key_column text,
-	record_key text, col text, tag text, adding boolean)
+CREATE FUNCTION automation._tag(run_as name, ent automation.entities,
+	record_key text, tenant_id text, col text, tag text, adding boolean)
 RETURNS boolean
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	typ text := automation._column_type(rel, col);
-	key_type text := automation._column_type(rel, key_column);
+	typ oid;
+	typmod integer;
+	base oid;
 	query text;
 BEGIN
 	IF tag IS NULL OR tag = '' THEN
 		PERFORM automation._err('22023', 'invalid tag: must not be empty', NULL, NULL);
 	END IF;
-	IF typ = 'jsonb' THEN
+	SELECT a.atttypid, a.atttypmod INTO typ, typmod
+	  FROM pg_catalog.pg_attribute a
+	 WHERE a.attrelid = ent.relation AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
+	IF NOT FOUND THEN
+		PERFORM automation._err('22023', format('column %s does not exist in %s', automation._show(col), ent.relation),
+								NULL, 'the table changed since the definition was created');
+	END IF;
+	base := automation._base_type(typ);
+	IF base = 'pg_catalog.jsonb'::pg_catalog.regtype THEN
 		query := CASE WHEN adding THEN
-			'UPDATE %1$s SET %2$I = coalesce(%2$I, ''[]'') || to_jsonb($1) WHERE %3$I = $2::%4$s AND NOT coalesce(%2$I, ''[]'') @> jsonb_build_array($1)'
+			'UPDATE %1$s SET %2$I = coalesce(%2$I, ''[]''::pg_catalog.jsonb) OPERATOR(pg_catalog.||) pg_catalog.to_jsonb($1::pg_catalog.text) '
+			'WHERE %3$s AND NOT coalesce(%2$I, ''[]''::pg_catalog.jsonb) OPERATOR(pg_catalog.@>) pg_catalog.jsonb_build_array($1::pg_catalog.text)'
 		ELSE
-			'UPDATE %1$s SET %2$I = %2$I - $1 WHERE %3$I = $2::%4$s AND %2$I @> jsonb_build_array($1)'
+			'UPDATE %1$s SET %2$I = %2$I OPERATOR(pg_catalog.-) $1::pg_catalog.text '
+			'WHERE %3$s AND %2$I OPERATOR(pg_catalog.@>) pg_catalog.jsonb_build_array($1::pg_catalog.text)'
 		END;
-	ELSIF typ LIKE '%[]' THEN
+	ELSIF EXISTS (SELECT 1 FROM pg_catalog.pg_type t WHERE t.oid = base AND t.typcategory = 'A') THEN
 		query := CASE WHEN adding THEN
-			'UPDATE %1$s SET %2$I = array_append(coalesce(%2$I, ''{}''), $1) WHERE %3$I = $2::%4$s AND NOT ($1 = ANY (coalesce(%2$I, ''{}'')))'
+			'UPDATE %1$s SET %2$I = pg_catalog.array_append(coalesce(%2$I, ''{}''::%4$s), $1::pg_catalog.text) '
+			'WHERE %3$s AND NOT ($1::pg_catalog.text OPERATOR(pg_catalog.=) ANY (coalesce(%2$I, ''{}''::%4$s)))'
 		ELSE
-			'UPDATE %1$s SET %2$I = array_remove(%2$I, $1) WHERE %3$I = $2::%4$s AND $1 = ANY (%2$I)'
+			'UPDATE %1$s SET %2$I = pg_catalog.array_remove(%2$I, $1::pg_catalog.text) '
+			'WHERE %3$s AND $1::pg_catalog.text OPERATOR(pg_catalog.=) ANY (%2$I)'
 		END;
 	ELSE
-		PERFORM automation._err('22023', format('column %s of %s is not an array', automation._show(col), rel),
-								format('its type is %s', typ), 'tags live in a text[] or jsonb array column');
+		PERFORM automation._err('22023', format('column %s of %s is not an array', automation._show(col), ent.relation),
+								format('its type is %s', format_type(typ, typmod)), 'tags live in a text[] or jsonb array column');
 	END IF;
-	RETURN automation._execute_as(run_as, format(query, rel, col, key_column, key_type),
-								  ARRAY[tag, record_key]) > 0;
+	RETURN automation._execute_as(run_as,
+		format(query, ent.relation, col, automation._record_where(ent, tenant_id), automation._type_sql(typ, typmod)),
+		ARRAY[tag, record_key, tenant_id]) > 0;
 END
 $$;
 
@@ -283,6 +405,14 @@ $$;
  * claimed here; a running one (claimed by a worker) is taken as is.  If the
  * action fails the error propagates and the job is unchanged: the caller
  * (the worker, or run_database_jobs) records the failure with fail_job.
+ *
+ * Who runs the action comes from the definition, not from the job row: the
+ * workflow's or rule's current created_by (jobs.run_as is informational).
+ * The job must still match its definition: the definition exists (22023
+ * otherwise), fires on the job's entity, has the job's action type and
+ * belongs to no tenant or to the job's tenant (42501 otherwise).  What the
+ * definition cannot tell (the record and the rendered config) only the
+ * extension owner can write (automation._jobs_guard).
  */
 CREATE FUNCTION automation.execute_job(id bigint)
 RETURNS jsonb
@@ -298,11 +428,17 @@ DECLARE
 	written boolean;
 	member text;
 	previous_depth text := current_setting('automation.current_depth');
+	def_kind text;
+	def_found boolean;
+	def_role name;
+	def_entity text;
+	def_tenant text;
+	def_actions text[];
 BEGIN
 	SELECT * INTO job FROM automation.jobs j WHERE j.id = execute_job.id FOR UPDATE;
 	/* row-level security: the caller must be able to see the job */
 	IF FOUND AND automation._execute_as(automation._invoker(),
-			'SELECT 1 FROM automation.jobs WHERE id = $1::bigint', ARRAY[job.id::text]) = 0 THEN
+			'SELECT 1 FROM automation.jobs WHERE id OPERATOR(pg_catalog.=) $1::bigint', ARRAY[job.id::text]) = 0 THEN
 		job := NULL;
 	END IF;
 	IF job.id IS NULL THEN
@@ -319,6 +455,34 @@ BEGIN
 												job.id, job.action_type),
 								NULL, 'execute_job runs database actions only');
 	END IF;
+
+	/* the definition decides who runs the action, where and what */
+	IF job.source = 'workflow' THEN
+		def_kind := format('workflow %s', coalesce(job.workflow_id, 'null'));
+		SELECT true, w.created_by, w.condition_entity, w.tenant_id, ARRAY[w.action_type]
+		  INTO def_found, def_role, def_entity, def_tenant, def_actions
+		  FROM automation.workflows w WHERE w.id = job.workflow_id AND job.rule_id IS NULL;
+	ELSE
+		def_kind := format('rule %s', coalesce(job.rule_id::text, 'null'));
+		SELECT true, r.created_by, r.entity_type, r.tenant_id,
+			   ARRAY(SELECT lower(a.action_type) FROM automation.rule_actions a WHERE a.rule_id = r.id)
+		  INTO def_found, def_role, def_entity, def_tenant, def_actions
+		  FROM automation.rules r WHERE r.id = job.rule_id AND job.workflow_id IS NULL;
+	END IF;
+	IF def_found IS NULL THEN
+		PERFORM automation._err('22023', format('job %s: its %s no longer exists', job.id, def_kind),
+								NULL, 'a job runs only while its workflow or rule exists');
+	END IF;
+	IF def_entity IS DISTINCT FROM job.entity OR NOT job.action_type = ANY (def_actions)
+	   OR (def_tenant IS NOT NULL AND def_tenant IS DISTINCT FROM job.tenant_id) THEN
+		PERFORM automation._err('42501', format('job %s does not match its %s', job.id, def_kind),
+								format('job: entity %s, action %s, tenant %s; %s: entity %s, actions %s, tenant %s',
+									   automation._show(job.entity), job.action_type, automation._show(job.tenant_id),
+									   def_kind, automation._show(def_entity), array_to_string(def_actions, ', '),
+									   automation._show(def_tenant)),
+								'the job was changed after it was enqueued; it is not run');
+	END IF;
+
 	IF job.status = 'queued' THEN
 		UPDATE automation.jobs j SET status = 'running', attempts = j.attempts + 1,
 			   locked_by = 'execute_job', locked_until = now() + interval '60 seconds'
@@ -337,45 +501,44 @@ BEGIN
 
 	CASE job.action_type
 	WHEN 'update_field' THEN
-		written := automation._set_column(job.run_as, ent.relation, ent.key_column, job.record_key,
+		written := automation._set_column(def_role, ent, job.record_key, job.tenant_id,
 										  config ->> 'field', config ->> 'value');
 		action_result := jsonb_build_object('updated', written, 'field', config ->> 'field',
 									 'value', config -> 'value');
 	WHEN 'change_stage' THEN
-		written := automation._set_column(job.run_as, ent.relation, ent.key_column, job.record_key,
+		written := automation._set_column(def_role, ent, job.record_key, job.tenant_id,
 										  coalesce(config ->> 'stage_field', 'stage_id'),
 										  config ->> 'stage_id');
 		action_result := jsonb_build_object('updated', written, 'field', coalesce(config ->> 'stage_field', 'stage_id'),
 									 'value', config -> 'stage_id');
 	WHEN 'tag', 'untag' THEN
-		written := automation._tag(job.run_as, ent.relation, ent.key_column, job.record_key,
+		written := automation._tag(def_role, ent, job.record_key, job.tenant_id,
 								   coalesce(config ->> 'tags_field', 'tags'), config ->> 'tag',
 								   job.action_type = 'tag');
 		action_result := jsonb_build_object('updated', written, 'field', coalesce(config ->> 'tags_field', 'tags'),
 									 'tag', config ->> 'tag');
 	WHEN 'assign_user' THEN
 		member := automation._next_pool_member((config ->> 'assign_pool_id')::uuid);
-		written := automation._set_column(job.run_as, ent.relation, ent.key_column, job.record_key,
+		written := automation._set_column(def_role, ent, job.record_key, job.tenant_id,
 										  coalesce(config ->> 'assign_field', 'owner_id'), member);
 		action_result := jsonb_build_object('updated', written, 'field', coalesce(config ->> 'assign_field', 'owner_id'),
 									 'assigned', member);
 	WHEN 'create_task' THEN
-		action_result := automation._create_task(job.run_as, config);
+		action_result := automation._create_task(def_role, config);
 	WHEN 'notify' THEN
 		INSERT INTO automation.notifications (job_id, workflow_id, rule_id, tenant_id, entity,
 											  record_key, recipient, message)
 		VALUES (job.id, job.workflow_id, job.rule_id, job.tenant_id, job.entity, job.record_key,
 				coalesce(config ->> 'recipient', ''), coalesce(config ->> 'message', ''))
 		RETURNING jsonb_build_object('notification_id', notifications.id) INTO action_result;
+		/* any role may LISTEN: the payload is the id only; listeners read the row under RLS */
 		PERFORM pg_notify('automation_notifications',
-						  jsonb_build_object('id', action_result -> 'notification_id',
-											 'recipient', config ->> 'recipient',
-											 'tenant_id', job.tenant_id)::text);
+						  jsonb_build_object('id', action_result -> 'notification_id')::text);
 	END CASE;
 
 	IF NOT coalesce((action_result ->> 'updated')::boolean, true) THEN
 		action_result := action_result || jsonb_build_object('reason',
-			automation._unwritten_reason(job.run_as, ent.relation, ent.key_column, job.record_key));
+			automation._unwritten_reason(def_role, ent, job.record_key, job.tenant_id));
 	END IF;
 	PERFORM set_config('automation.current_depth', previous_depth, true);
 	UPDATE automation.jobs j SET status = 'succeeded', result = action_result,

@@ -319,3 +319,83 @@ AS $$
 		  WHERE j.status = 'running'
 			AND (action_types IS NULL OR j.action_type = ANY (action_types))))
 $$;
+
+/*
+ * _jobs_guard: jobs carry nothing a worker can forge (SPEC section 10).
+ * BEFORE INSERT and BEFORE UPDATE on automation.jobs.  Only the extension
+ * owner (as which the engine enqueues) or a superuser may insert a job, change
+ * a column that decides who runs it, what it targets or what it does
+ * (id, source, workflow_id, rule_id, action_type, entity, record_key,
+ * tenant_id, payload, depth, run_as, idempotency_key, created_at), or move a
+ * finished (succeeded or dead) job back into the queue.  Everyone else (a
+ * worker role with UPDATE on jobs) changes only the queue columns: status,
+ * attempts, max_attempts, run_after, locked_by, locked_until, last_error,
+ * result, finished_at.  The UPDATE trigger's WHEN clause keeps the queue
+ * functions (claim_jobs, complete_job(s), fail_job, execute_job) free of
+ * any extra call.  Rows a restore loads are inserted by a superuser or the
+ * owner.  Self-contained (no call to another automation function), so a
+ * worker needs no EXECUTE grant for it to report its error.
+ */
+CREATE FUNCTION automation._jobs_guard()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	col text;
+BEGIN
+	IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles r, pg_catalog.pg_extension e
+				WHERE r.rolname = current_user AND e.extname = 'automation'
+				  AND (r.rolsuper OR r.oid = e.extowner)) THEN
+		RETURN NEW;
+	END IF;
+	IF TG_OP = 'INSERT' THEN
+		RAISE EXCEPTION 'permission denied to insert into automation.jobs'
+			USING ERRCODE = '42501',
+				  DETAIL = format('role %s is not the owner of extension automation', current_user),
+				  HINT = 'jobs are enqueued by the engine only';
+	END IF;
+	col := CASE
+		WHEN NEW.id IS DISTINCT FROM OLD.id THEN 'id'
+		WHEN NEW.source IS DISTINCT FROM OLD.source THEN 'source'
+		WHEN NEW.workflow_id IS DISTINCT FROM OLD.workflow_id THEN 'workflow_id'
+		WHEN NEW.rule_id IS DISTINCT FROM OLD.rule_id THEN 'rule_id'
+		WHEN NEW.action_type IS DISTINCT FROM OLD.action_type THEN 'action_type'
+		WHEN NEW.entity IS DISTINCT FROM OLD.entity THEN 'entity'
+		WHEN NEW.record_key IS DISTINCT FROM OLD.record_key THEN 'record_key'
+		WHEN NEW.tenant_id IS DISTINCT FROM OLD.tenant_id THEN 'tenant_id'
+		WHEN NEW.payload IS DISTINCT FROM OLD.payload THEN 'payload'
+		WHEN NEW.depth IS DISTINCT FROM OLD.depth THEN 'depth'
+		WHEN NEW.run_as IS DISTINCT FROM OLD.run_as THEN 'run_as'
+		WHEN NEW.idempotency_key IS DISTINCT FROM OLD.idempotency_key THEN 'idempotency_key'
+		WHEN NEW.created_at IS DISTINCT FROM OLD.created_at THEN 'created_at'
+	END;
+	IF col IS NOT NULL THEN
+		RAISE EXCEPTION 'permission denied to change column % of automation.jobs', col
+			USING ERRCODE = '42501',
+				  DETAIL = format('job %s: only the owner of extension automation changes who a job runs as, what it targets or what it does',
+								  OLD.id),
+				  HINT = 'a worker changes only status, attempts, max_attempts, run_after, locked_by, locked_until, last_error, result and finished_at';
+	END IF;
+	RAISE EXCEPTION 'permission denied to change the status of job %: it is %', OLD.id, OLD.status
+		USING ERRCODE = '42501',
+			  DETAIL = format('status %s -> %s', OLD.status, NEW.status),
+			  HINT = 'a finished job stays finished; the engine enqueues a new one on the next change';
+END
+$$;
+
+CREATE TRIGGER jobs_insert_guard
+	BEFORE INSERT ON automation.jobs
+	FOR EACH ROW EXECUTE FUNCTION automation._jobs_guard();
+CREATE TRIGGER jobs_update_guard
+	BEFORE UPDATE ON automation.jobs
+	FOR EACH ROW
+	WHEN ((OLD.id, OLD.source, OLD.workflow_id, OLD.rule_id, OLD.action_type, OLD.entity,
+		   OLD.record_key, OLD.tenant_id, OLD.payload, OLD.depth, OLD.run_as,
+		   OLD.idempotency_key, OLD.created_at)
+		  IS DISTINCT FROM
+		  (NEW.id, NEW.source, NEW.workflow_id, NEW.rule_id, NEW.action_type, NEW.entity,
+		   NEW.record_key, NEW.tenant_id, NEW.payload, NEW.depth, NEW.run_as,
+		   NEW.idempotency_key, NEW.created_at)
+		  OR (OLD.status IN ('succeeded', 'dead') AND NEW.status IS DISTINCT FROM OLD.status))
+	EXECUTE FUNCTION automation._jobs_guard();

@@ -71,6 +71,9 @@ ALTER TABLE automation.channels ALTER COLUMN tenant_id
  */
 ALTER TABLE automation.idempotency_keys ADD COLUMN tenant_id text
 	DEFAULT nullif(pg_catalog.current_setting('automation.tenant', true), '');
+/* a key is unique per tenant (no tenant: '') and kind */
+CREATE UNIQUE INDEX idempotency_keys_key
+	ON automation.idempotency_keys ((coalesce(tenant_id, '')), kind, key);
 
 /*
  * Definition tables: read own + global, write own.  "(SELECT ...)" makes the
