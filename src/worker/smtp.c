@@ -7,6 +7,9 @@
  * Bcc recipients are only in the SMTP envelope.
  *
  * Invariants:
+ *   - a merge token in to/cc/bcc/reply_to renders one mailbox: the
+ *     extension writes such a field as canonical mailboxes, or as
+ *     {"error": ...} which fails the job permanently here (collect_addresses);
  *   - nothing from the job's data can add a header: a mailbox's address is
  *     checked (no spaces, controls, quotes, brackets, commas), its display
  *     name has no control character and is written quoted or RFC
@@ -282,7 +285,12 @@ list_push(char ***list, int *count, char *s)
  * comma-separated mailboxes, or an array of them; a comma inside a quoted
  * display name does not separate), appended to headers (header form, count
  * in *nheaders) and addrs (bare, for the envelope, count in *naddrs); false
- * with error set on an invalid one.
+ * with error set on an invalid one.  {"error": "..."} is the extension's
+ * renderer refusing a merge token that did not render one mailbox (0.3.0;
+ * src/render.c): the job fails with "<field>: <why>".  Since 0.3.0 the
+ * renderer writes a field with tokens as canonical mailboxes, which this
+ * parser reads back one for one; fields of jobs enqueued by 0.2.0 are
+ * parsed as they always were.
  */
 static bool
 collect_addresses(json_t *value, const char *field, char ***headers, int *nheaders,
@@ -295,6 +303,17 @@ collect_addresses(json_t *value, const char *field, char ***headers, int *nheade
 
 	if (json_is_string(value))
 		json_array_append(items, value);
+	else if (json_is_object(value) && json_is_string(json_object_get(value, "error")))
+	{
+		/* the renderer's refusal: a merge token that is not one mailbox */
+		json_decref(items);
+		snprintf(error, errsize, "%s: %s", field,
+				 json_string_value(json_object_get(value, "error")));
+		for (char *e = error; *e; e++)
+			if ((unsigned char) *e < 0x20 || *e == 0x7f)
+				*e = ' ';
+		return false;
+	}
 	else if (value != NULL && !json_is_null(value) && !json_is_array(value))
 	{
 		json_decref(items);

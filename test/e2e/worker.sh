@@ -72,8 +72,8 @@ requests() { grep -c "\"phase\": \"start\", \"path\": \"$1\"" "$TMP/http.log"; }
 # the pure parts, table-tested (test/worker/units.c)
 sig=$(python3 -c 'import hmac, hashlib; print("t=1700000000,v1=" + hmac.new(b"key", b"1700000000.{\"a\":1}", hashlib.sha256).hexdigest())')
 check "units: address classification, signature vector, email composition" \
-	bash -c "cc -Wall -Wextra -Werror -Isrc/worker -I$($PGBIN/pg_config --includedir) -o '$TMP/units' test/worker/units.c \
-		src/worker/ssrf.c src/worker/sign.c src/worker/smtp.c src/worker/log.c -lcurl -ljansson -lcrypto && '$TMP/units' '$sig'"
+	bash -c "cc -Wall -Wextra -Werror -Isrc -Isrc/worker -I$($PGBIN/pg_config --includedir) -o '$TMP/units' test/worker/units.c \
+		src/mergetoken.c src/worker/ssrf.c src/worker/sign.c src/worker/smtp.c src/worker/log.c -lcurl -ljansson -lcrypto && '$TMP/units' '$sig'"
 
 [ -x "$WORKER" ] || { echo "worker not installed at $WORKER"; echo "0 passed, 1 failed"; exit 1; }
 $PGBIN/dropdb --if-exists -f "$DB" >/dev/null 2>&1
@@ -112,13 +112,35 @@ sql >/dev/null <<-'EOF'
 	RESET automation.tenant;
 	INSERT INTO deals VALUES (1, 'acme', 500), (2, 'beta', 500);
 	EOF
+# real firings: merge tokens in address fields stay one mailbox (SPEC section 10)
+sql >/dev/null <<-'EOF'
+	CREATE TABLE contacts (id int PRIMARY KEY, email text, name text);
+	SELECT automation.watch('contact', 'public.contacts');
+	SELECT automation.create_workflow('{"name": "mail contact", "condition_entity": "contact", "condition_field": "id",
+		"condition_operator": "less_than", "condition_value": "1000", "action_type": "send_email",
+		"action_config": {"to": "{{contact.email}}", "subject": "e2e-token {{contact.id}}", "body": "hi"}}');
+	SELECT automation.create_workflow('{"name": "mail named contact", "condition_entity": "contact", "condition_field": "id",
+		"condition_operator": "less_than", "condition_value": "1000", "action_type": "send_email",
+		"action_config": {"to": "{{contact.name}} <{{contact.email}}>", "cc": "\"Copy: {{contact.name}}\" <copy@example.com>",
+		                  "subject": "e2e-named {{contact.id}}", "body": "hi"}}');
+	INSERT INTO contacts VALUES
+		(101, 'ann@example.com', E'Eve "x" <victim@example.org>,\r\nBcc: victim2@example.org'),
+		(102, 'me@example.com, victim@example.org', 'Me'),
+		(103, E'me@example.com\r\nBcc: victim@example.org', 'Me'),
+		(104, 'me@example.com;victim@example.org', 'Me');
+	-- a database action from a real definition (execute_job runs only those)
+	SELECT automation.create_rule('{"name": "notify contact", "entity_type": "contact", "trigger_type": "CONTACT_CREATED",
+		"conditions": [{"field_path": "id", "operator": "GT", "value_int": 1000}],
+		"actions": [{"action_type": "NOTIFY", "recipient": "ann", "message": "hi"}]}');
+	INSERT INTO contacts VALUES (1001, NULL, NULL);
+	EOF
 rawch=$(job send_channel_message '{"channel": "raw", "recipient": "x", "message": "m"}')
 nochan=$(job send_channel_message '{"channel": "nope", "recipient": "x", "message": "m"}')
 mail=$(job send_email '{"to": "ann@example.com, bob@example.com", "cc": ["carol@example.com"], "bcc": "dave@example.com", "reply_to": "sales@example.com", "subject": "Déal gagné ✓\r\nBcc: evil@example.com", "body": "Hello\r\n.\r\nBcc: evil2@example.com\nnon-ASCII: ü"}')
 badto=$(job send_email '{"to": "ann@example.com\r\nBcc: evil@example.com", "subject": "x", "body": "y"}')
 named=$(job send_email '{"to": "\"Lee, Ann\" <ann2@example.com>, Zoë Ünal <zoe@example.com>", "cc": ["Carl <carl@example.com>"], "subject": "named", "body": "b"}')
 badname=$(job send_email '{"to": "Eve\r\nBcc: evil@example.com <eve@example.com>", "subject": "x", "body": "y"}')
-dbjob=$(job notify '{"recipient": "ann", "message": "hi"}')
+dbjob=$(sql -c "SELECT id FROM automation.jobs WHERE action_type = 'notify' AND record_key = '1001'")
 
 timeout 20 "$WORKER" "${COMMON[@]}" --once --allow-host 127.0.0.1 --worker-id e2e-once 2>"$TMP/once.log"
 rc=$?
@@ -216,6 +238,38 @@ check "email: display names (a quoted comma, non-ASCII) in the headers, bare add
 	EOF
 check "email: a display name carrying CR/LF is refused, nothing sent" eq \
 	"$(field "$badname" "status || ' ' || (last_error LIKE 'to: invalid email address%')")" "dead true"
+contact_job() { sql -c "SELECT id FROM automation.jobs WHERE entity = 'contact' AND record_key = '$1' AND payload #>> '{config,subject}' LIKE '$2 %'"; }
+check "email: a single address from a row's email column is delivered, to it alone" \
+	eq "$(field "$(contact_job 101 e2e-token)" status)" succeeded
+check "email: a row's email column holding \"me@example.com, victim@example.org\" sends to nobody: dead at once, the cause names the field and the token" \
+	eq "$(field "$(contact_job 102 e2e-token)" "status || ' ' || attempts || ' ' || last_error")" \
+	'dead 1 to: merge token {{contact.email}} did not render one email address: "me@example.com, victim@example.org"'
+check "email: CR/LF or ';' inside a token: dead, nothing sent" \
+	eq "$(sql -c "SELECT string_agg(status || ' ' || (last_error LIKE 'to: merge token {{contact.email}} did not render one %'), ',' ORDER BY record_key)
+	              FROM automation.jobs WHERE entity = 'contact' AND record_key IN ('102', '103', '104')")" \
+	"dead true,dead true,dead true,dead true,dead true,dead true"
+check "email: tokens: the victim received nothing, only ann and the fixed cc did; a hostile display name is one quoted name" \
+	python3 - "$TMP/smtp.log" <<-'EOF'
+	import base64, json, re, sys
+	msgs = [json.loads(l) for l in open(sys.argv[1])]
+	assert not [m for m in msgs if any("victim" in r for r in m["rcpt_to"])], "a victim received mail"
+	tok = [m for m in msgs if "e2e-token" in m["data"] or "e2e-named" in m["data"]]
+	assert len(tok) == 2, len(tok)
+	plain = [m for m in tok if "e2e-token 101" in m["data"]][0]
+	assert plain["rcpt_to"] == ["<ann@example.com>"], plain["rcpt_to"]
+	named = [m for m in tok if "e2e-named 101" in m["data"]][0]
+	assert named["rcpt_to"] == ["<ann@example.com>", "<copy@example.com>"], named["rcpt_to"]
+	head = named["data"].split("\r\n\r\n", 1)[0]
+	names = [l.split(":", 1)[0].lower() for l in head.split("\r\n") if l and l[0] not in " \t"]
+	assert "bcc" not in names and names.count("to") == 1 and names.count("cc") == 1, names
+	# decoded by hand: adjacent encoded words join without the folding space (RFC 2047)
+	def mailbox(h):
+	    v = re.search(r"\r\n" + h + r": (.*?)\r\n(?! )", head, re.S).group(1)
+	    words, addr = re.fullmatch(r"((?:=\?UTF-8\?B\?[^?]*\?=(?:\r\n )?)+) <([^<>]*)>", v).groups()
+	    return "".join(base64.b64decode(w).decode() for w in re.findall(r"=\?UTF-8\?B\?([^?]*)\?=", words)), addr
+	assert mailbox("To") == ('Eve "x" <victim@example.org>,  Bcc: victim2@example.org', "ann@example.com"), mailbox("To")
+	assert mailbox("Cc") == ('Copy: Eve "x" <victim@example.org>,  Bcc: victim2@example.org', "copy@example.com"), mailbox("Cc")
+	EOF
 if [ "$(sql -c "SELECT to_regprocedure('automation.execute_job(bigint)') IS NOT NULL")" = t ]; then
 	check "database action (notify) runs through execute_job" eq \
 		"$(field "$dbjob" status)/$(sql -c "SELECT count(*) FROM automation.notifications WHERE job_id = $dbjob AND message = 'hi'")" "succeeded/1"

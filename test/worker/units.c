@@ -3,7 +3,9 @@
  * test/e2e/worker.sh: address classification (ssrf.c), the signature
  * (sign.c) against a known HMAC-SHA256 value, and email composition
  * (smtp.c): mailboxes with display names, header injection, RFC 2047
- * folding, line lengths.
+ * folding, line lengths; address fields rendered by the extension
+ * (src/mergetoken.c) read back one mailbox per token, {"error": ...} fields
+ * refused with the renderer's reason, 0.2.0 jobs parsed as before.
  *
  * Prints one line per failed case and "units: N passed, M failed"; exits
  * non-zero on failure.
@@ -13,6 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
+#include "mergetoken.h"
 #include "worker.h"
 
 WorkerOptions options;
@@ -31,6 +36,88 @@ expect(int ok, const char *what, const char *detail)
 		failed++;
 		printf("units: FAILED %s (%s)\n", what, detail ? detail : "");
 	}
+}
+
+/* prepare: smtp_prepare on a config; *nrcpt is the envelope's size. */
+static Delivery *
+prepare(const char *config, char *error, size_t errsize, int *nrcpt, char *rcpts, size_t rsize)
+{
+	static Job	job;
+	Delivery   *d;
+
+	memset(&job, 0, sizeof(job));
+	job.id = 7;
+	job.idempotency_key = "k";
+	job.config_json = (char *) config;
+	options.smtp_url = "smtp://127.0.0.1:1";
+	options.smtp_from = "bot@example.com";
+	error[0] = '\0';
+	*nrcpt = 0;
+	rcpts[0] = '\0';
+	d = smtp_prepare(&job, error, errsize);
+	if (d == NULL)
+		return NULL;
+	for (struct curl_slist *r = d->recipients; r; r = r->next)
+	{
+		(*nrcpt)++;
+		if (strlen(rcpts) + strlen(r->data) + 2 < rsize)
+		{
+			strcat(rcpts, r->data);
+			strcat(rcpts, " ");
+		}
+	}
+	return d;
+}
+
+static void
+prepared_free(Delivery *d)
+{
+	if (d == NULL)
+		return;
+	curl_easy_cleanup(d->easy);
+	curl_slist_free_all(d->recipients);
+	free(d->request_body);
+	free(d);
+}
+
+static const char *token_value_for_test;
+
+static const char *
+lookup_value(void *arg, const char *path, size_t len)
+{
+	(void) arg;
+	(void) path;
+	(void) len;
+	return token_value_for_test;
+}
+
+static void
+append_out(void *arg, const char *s, size_t n)
+{
+	strncat((char *) arg, s, n);
+}
+
+/*
+ * rendered_config: {"to": <tmpl rendered by the extension's renderer with
+ * every token = value>}, or {"to": {"error": ...}} as render.c writes it.
+ */
+static char *
+rendered_config(const char *tmpl, const char *value)
+{
+	static char out[4096];
+	MailboxError err;
+	json_t	   *config;
+	char	   *text;
+
+	out[0] = '\0';
+	token_value_for_test = value;
+	if (mergetoken_render_mailboxes(tmpl, strlen(tmpl), lookup_value, append_out, out, &err) >= 0)
+		config = json_pack("{s:s}", "to", out);
+	else
+		config = json_pack("{s:{s:s}}", "to", "error", mergetoken_mailbox_message(err.code));
+	text = json_dumps(config, 0);
+	json_decref(config);
+	return text;
 }
 
 /* internal: classify a textual address. */
@@ -233,6 +320,71 @@ main(int argc, char **argv)
 				free(addr);
 			}
 		}
+	}
+
+	/* address fields: one mailbox per token, {"error": ...}, 0.2.0 jobs */
+	{
+		static const char *const names[] = {
+			"Eve \"x\" <victim@example.org>,\r\nBcc: v@example.org",
+			"a\\\", b@c <d@example.org>", "\\", "\"", ",", ";", "x\" <victim@example.org>, \"y",
+			"=?UTF-8?B?QmNjOiB4?=", "<victim@example.org>", "Zo\xc3\xab, \"Z\" \\ <z>",
+			"group: victim@example.org;", "\t\r\n", NULL
+		};
+		static const char *const templates[] = {
+			"{{deal.name}} <ann@example.com>", "\"{{deal.name}}\" <ann@example.com>",
+			"\"Re: {{deal.name}}, \\\"x\\\"\" <ann@example.com>", NULL
+		};
+		char		error[600];
+		char		rcpts[600];
+		int			n;
+		Delivery   *d;
+		char	   *config;
+
+		for (int t = 0; templates[t]; t++)
+			for (int i = 0; names[i]; i++)
+			{
+				config = rendered_config(templates[t], names[i]);
+				d = prepare(config, error, sizeof(error), &n, rcpts, sizeof(rcpts));
+				expect(d != NULL && n == 1 && strcmp(rcpts, "<ann@example.com> ") == 0 &&
+					   strstr(d->request_body, "\r\nBcc") == NULL,
+					   "a display name from a token: one recipient, no header", config);
+				prepared_free(d);
+				free(config);
+			}
+		for (int i = 0; names[i]; i++)
+		{
+			config = rendered_config("{{deal.email}}", names[i]);
+			d = prepare(config, error, sizeof(error), &n, rcpts, sizeof(rcpts));
+			/* refused, or (only "<victim@example.org>") exactly one mailbox */
+			expect(d == NULL ? strcmp(error, "to: did not render one email address") == 0
+				   : (n == 1 && strcmp(names[i], "<victim@example.org>") == 0),
+				   "a token for a whole mailbox: refused unless it is one", config);
+			prepared_free(d);
+			free(config);
+		}
+		config = rendered_config("{{deal.email}}, boss@example.com", "\"Lee, Ann\" <ann@example.com>");
+		d = prepare(config, error, sizeof(error), &n, rcpts, sizeof(rcpts));
+		expect(d != NULL && n == 2 && strcmp(rcpts, "<ann@example.com> <boss@example.com> ") == 0,
+			   "a token that is one mailbox with a quoted comma: one recipient", rcpts);
+		prepared_free(d);
+		free(config);
+
+		d = prepare("{\"to\": {\"error\": \"merge token {{deal.email}} did not render one email address: \\\"me@example.com, victim@example.org\\\"\"}, \"subject\": \"s\"}",
+					error, sizeof(error), &n, rcpts, sizeof(rcpts));
+		expect(d == NULL && strcmp(error, "to: merge token {{deal.email}} did not render one email address: "
+								   "\"me@example.com, victim@example.org\"") == 0,
+			   "{\"error\": ...} fails the job naming the field", error);
+		d = prepare("{\"to\": \"a@example.com\", \"reply_to\": {\"error\": \"bad\\r\\nBcc: x\"}}",
+					error, sizeof(error), &n, rcpts, sizeof(rcpts));
+		expect(d == NULL && strcmp(error, "reply_to: bad  Bcc: x") == 0, "reply_to error, controls as spaces", error);
+		d = prepare("{\"to\": {\"nope\": 1}}", error, sizeof(error), &n, rcpts, sizeof(rcpts));
+		expect(d == NULL && strcmp(error, "to must be a string or an array of strings") == 0,
+			   "another object is refused as before", error);
+		/* a 0.2.0 job: the rendered list was a string, delivered as before */
+		d = prepare("{\"to\": \"me@example.com, victim@example.org\", \"subject\": \"s\"}",
+					error, sizeof(error), &n, rcpts, sizeof(rcpts));
+		expect(d != NULL && n == 2, "a 0.2.0 job's address list is parsed as before", error);
+		prepared_free(d);
 	}
 
 	printf("units: %d passed, %d failed\n", passed, failed);
