@@ -447,6 +447,23 @@ check "forged workflow_id/rule_id: another definition's identity does not lend i
 forge 19 "tenant_id = 'hbeta'"
 check "forged tenant_id: refused (the job stays acme's)" "hacme" \
 	"$(su_q "SELECT tenant_id FROM automation.jobs WHERE id = $(job_of 19)")"
+# a delivery job: the global worker (the owner) would sign and send whatever
+# URL and body the job holds
+HOOK=$(su_q "SELECT min(id) FROM automation.jobs WHERE workflow_id = '$G_MAIL' AND tenant_id = 'hacme' AND status = 'queued'")
+HOOK_TO=$(su_q "SELECT payload #>> '{config,to}' FROM automation.jobs WHERE id = $HOOK")
+TASKJOB=$(su_q "SELECT min(id) FROM automation.jobs WHERE rule_id = '$G_TASK' AND tenant_id = 'hacme' AND status = 'succeeded'")
+TASK_MAX=$(su_q "SELECT max(id) FROM public.tasks")
+scene forge_more $K "-c automation.tenant=hacme" <<-EOF
+	SELECT 'R:redirect', hostile_lib.val(\$q\$WITH u AS (UPDATE automation.jobs SET payload = jsonb_set(payload, '{config,to}', '"attacker@example.net"')
+		WHERE id = $HOOK RETURNING 1) SELECT count(*) FROM u\$q\$);
+	SELECT 'R:requeue', hostile_lib.val(\$q\$WITH u AS (UPDATE automation.jobs SET status = 'queued', finished_at = NULL, run_after = now()
+		WHERE id = $TASKJOB RETURNING 1) SELECT count(*) FROM u\$q\$);
+	SELECT 'R:replay', hostile_lib.val('SELECT automation.execute_job($TASKJOB)::text');
+	EOF
+check "forged delivery job: its recipient (what the owner's worker sends, and where) is unchanged" "$HOOK_TO" \
+	"$(su_q "SELECT payload #>> '{config,to}' FROM automation.jobs WHERE id = $HOOK")"
+check "forged status: a finished job cannot be run again (no second task)" "0" \
+	"$(su_q "SELECT count(*) FROM public.tasks WHERE id > $TASK_MAX")"
 BETA_JOB=$(su_q "SELECT id FROM automation.jobs WHERE rule_id = '$B_NOTIFY' LIMIT 1")
 scene forge_all $K "-c automation.tenant=hacme" <<-EOF
 	SELECT 'R:beta', hostile_lib.val('SELECT automation.execute_job($BETA_JOB)::text');
