@@ -20,7 +20,8 @@
  *     BYPASSRLS roles are not subject to them;
  *   - rule_conditions / rule_actions follow their rule, user_pool_members
  *     its pool;
- *   - history rows are written only by the engine (no INSERT policy).
+ *   - history rows are written only by the engine (no INSERT policy), but
+ *     for the 'job_dead' alert of a tenant's own dead job.
  */
 
 /*
@@ -174,6 +175,16 @@ BEGIN
 			'WITH CHECK (tenant_id IS NOT DISTINCT FROM (SELECT automation._tenant()))';
 END
 $$;
+
+/*
+ * A tenant's worker records the 'job_dead' alert of its own tenant's dead
+ * job (fail_job, claim_jobs); no other alert is inserted but by the engine.
+ * (0.3.0; before, a worker subject to row-level security could not fail a
+ * job for good.)
+ */
+CREATE POLICY tenant_insert ON automation.alerts FOR INSERT
+	WITH CHECK (kind = 'job_dead' AND tenant_id IS NOT DISTINCT FROM (SELECT automation._tenant())
+				AND EXISTS (SELECT 1 FROM automation.jobs j WHERE j.id = job_id AND j.status = 'dead'));
 
 /*
  * Watched tables are shared by all tenants: everyone may read them (the
