@@ -236,7 +236,7 @@ typedef struct FiringContext
 	int			depth;
 } FiringContext;
 
-extern const char *automation_fire(Definition *definition, FiringContext *firing);
+extern void automation_fire(Definition **matched, int nmatched, FiringContext *firing);
 extern char *automation_predict(Definition *definition, FiringContext *firing);
 
 /* wakeup.c */

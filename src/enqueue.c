@@ -377,50 +377,61 @@ automation_predict(Definition *definition, FiringContext *firing)
 }
 
 /*
- * automation_fire
- *		Act on a matched definition; returns the firing's outcome.
+ * fire_one
+ *		Act on one matched definition inside the owner scope; returns the
+ *		firing's outcome.
  */
-const char *
-automation_fire(Definition *definition, FiringContext *firing)
+static const char *
+fire_one(Definition *definition, FiringContext *firing, FiringPayload *payload)
 {
-	const char *outcome;
-	OwnerScope	owner;
-	FiringPayload payload = {0};
 	bool		trip = false;
 
-	/* as the writing role: see the file header */
-	if (firing->depth <= automation_max_depth && definition->nactions > 0)
-		prepare_payload(&payload, definition, firing);
-
-	automation_owner_enter(&owner);
 	if (firing->depth > automation_max_depth)
 	{
-		outcome = "depth_limit";
-		record_firing(definition, firing, outcome);
+		record_firing(definition, firing, "depth_limit");
 		depth_alert(definition, firing);
+		return "depth_limit";
 	}
-	else if (definition->is_rule && in_cooldown(definition, firing))
+	if (definition->is_rule && in_cooldown(definition, firing))
 	{
-		outcome = "cooldown";
-		record_firing(definition, firing, outcome);
+		record_firing(definition, firing, "cooldown");
+		return "cooldown";
 	}
-	else if (!definition->is_rule &&
-			 !automation_breaker_reserve(definition->id,
-										 definition->max_triggers_per_day, &trip))
+	if (!definition->is_rule &&
+		!automation_breaker_reserve(definition->id,
+									definition->max_triggers_per_day, &trip))
 	{
-		outcome = "circuit_breaker";
-		record_firing(definition, firing, outcome);
+		record_firing(definition, firing, "circuit_breaker");
 		if (trip)
 			trip_breaker(definition, firing);
+		return "circuit_breaker";
 	}
+	if (definition->nactions > 0)
+		enqueue_actions(definition, firing, payload);
 	else
-	{
-		outcome = "fired";
-		if (definition->nactions > 0)
-			enqueue_actions(definition, firing, &payload);
-		else
-			record_firing(definition, firing, outcome);
-	}
+		record_firing(definition, firing, "fired");
+	return "fired";
+}
+
+/*
+ * automation_fire
+ *		Act on the definitions one row event matched, in order: the payloads
+ *		are prepared as the writing role, then one owner scope serves them
+ *		all.
+ */
+void
+automation_fire(Definition **matched, int nmatched, FiringContext *firing)
+{
+	FiringPayload *payloads = palloc0(sizeof(FiringPayload) * nmatched);
+	OwnerScope	owner;
+
+	/* as the writing role: see the file header */
+	for (int i = 0; i < nmatched; i++)
+		if (firing->depth <= automation_max_depth && matched[i]->nactions > 0)
+			prepare_payload(&payloads[i], matched[i], firing);
+
+	automation_owner_enter(&owner);
+	for (int i = 0; i < nmatched; i++)
+		(void) fire_one(matched[i], firing, &payloads[i]);
 	automation_owner_leave(&owner);
-	return outcome;
 }

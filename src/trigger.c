@@ -86,7 +86,10 @@ automation_row_trigger(PG_FUNCTION_ARGS)
 	HeapTuple	oldtuple = NULL;
 	int			event;
 	int			stack_orders[64];
+	Definition *stack_matched[64];
 	int		   *orders;
+	Definition **matched;
+	int			nmatched = 0;
 	int			ncandidates;
 	bool		rules_stopped = false;
 	FiringContext firing;
@@ -130,6 +133,8 @@ automation_row_trigger(PG_FUNCTION_ARGS)
 	tupdesc = RelationGetDescr(trigdata->tg_relation);
 	orders = cache->ndefinitions <= lengthof(stack_orders) ? stack_orders
 		: palloc(sizeof(int) * cache->ndefinitions);
+	matched = cache->ndefinitions <= lengthof(stack_matched) ? stack_matched
+		: palloc(sizeof(Definition *) * cache->ndefinitions);
 	automation_row_init(&row, tupdesc, event, newtuple, oldtuple);
 	automation_row_use_slots(&row, event == EVENT_UPDATE ? trigdata->tg_newslot : trigdata->tg_trigslot,
 							 event == EVENT_INSERT ? NULL : trigdata->tg_trigslot);
@@ -154,10 +159,12 @@ automation_row_trigger(PG_FUNCTION_ARGS)
 			continue;
 		if (!automation_definition_matches(definition, &row))
 			continue;
-		automation_fire(definition, &firing);
+		matched[nmatched++] = definition;
 		if (definition->is_rule && definition->stop_subsequent)
 			rules_stopped = true;
 	}
+	if (nmatched > 0)
+		automation_fire(matched, nmatched, &firing);
 	automation_cache_unpin();
 	return PointerGetDatum(NULL);
 }
