@@ -344,9 +344,10 @@ AS $$
 DECLARE
 	col text;
 BEGIN
-	IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles r, pg_catalog.pg_extension e
-				WHERE r.rolname = current_user AND e.extname = 'automation'
-				  AND (r.rolsuper OR r.oid = e.extowner)) THEN
+	/* the owner first: the engine enqueues as the owner, one call per job */
+	IF (SELECT pg_catalog.pg_get_userbyid(e.extowner) FROM pg_catalog.pg_extension e
+		 WHERE e.extname = 'automation') = current_user
+	   OR (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user) THEN
 		RETURN NEW;
 	END IF;
 	IF TG_OP = 'INSERT' THEN
