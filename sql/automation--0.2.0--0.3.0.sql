@@ -421,6 +421,14 @@ BEGIN
 								NULL, NULL);
 	END IF;
 
+	/* the table may have changed hands since the definition was created */
+	IF job.action_type = 'create_task' THEN
+		PERFORM automation._check_target_owner(def_role, e.relation, format('job %s', job.id))
+		   FROM automation.entities e WHERE e.name = 'task';
+	ELSIF job.action_type <> 'notify' THEN
+		PERFORM automation._check_target_owner(def_role, ent.relation, format('job %s', job.id));
+	END IF;
+
 	/* the action's own changes are one level deeper (loop guard) */
 	PERFORM set_config('automation.current_depth', (job.depth + 1)::text, true);
 
@@ -819,3 +827,283 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION automation.grant_role(regrole, text) FROM PUBLIC;
+
+/*
+ * A superuser's definition may run database actions only on tables of a
+ * superuser: the table owner's triggers and casts would otherwise run as a
+ * superuser (doc/security.md).  Checked at creation and when a job runs.
+ * (Fresh installs: sql/install/15_actions_validate.sql, 46_database_actions.sql.)
+ */
+CREATE FUNCTION automation._check_target_owner(creator name, rel regclass, field text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	owner name;
+BEGIN
+	SELECT c.relowner::regrole::name INTO owner FROM pg_catalog.pg_class c WHERE c.oid = rel;
+	IF (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = creator)
+	   AND NOT (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = owner) THEN
+		PERFORM automation._err('42501', format('permission denied for %s', field),
+								format('%s would write table %s of role %s as superuser %s: that role''s triggers and casts would run as a superuser',
+									   field, rel::text, automation._show(owner), automation._show(creator)),
+								format('create the definition as %s, or as a role with just the privileges it needs', automation._show(owner)));
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION automation._check_target_owner(name, regclass, text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION automation._check_column_privilege(creator name, rel regclass, col name,
+												   priv text, field text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	n smallint;
+BEGIN
+	PERFORM automation._check_target_owner(creator, rel, field);
+	SELECT a.attnum INTO n FROM pg_catalog.pg_attribute a
+	 WHERE a.attrelid = rel AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
+	IF n IS NULL OR NOT has_column_privilege(creator, rel, n, priv) THEN
+		PERFORM automation._err('42501', format('permission denied for %s', field),
+								format('role %s lacks %s on %s column %s', automation._show(creator), priv,
+									   rel::text, automation._show(col)),
+								format('grant %s on the column to that role, or create the definition as a role that has it', priv));
+	END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION automation._validate_action(action text, config jsonb, entity text,
+											kind text, field text, creator name, tenant text)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	cfg jsonb := config;
+	allowed text[];
+	required text[];
+	k text;
+	v jsonb;
+	f automation._field;
+	rel regclass;
+	s text;
+	n bigint;
+	att record;
+BEGIN
+	IF cfg IS NULL OR jsonb_typeof(cfg) <> 'object' THEN
+		PERFORM automation._err('22023', format('%s must be an object', field),
+								format('got %s', automation._show_json(cfg)),
+								'give the action''s keys as a JSON object');
+	END IF;
+	IF octet_length(cfg::text) > 65536 THEN
+		PERFORM automation._err('22023', format('%s is too large', field),
+								format('%s bytes, limit 65536', octet_length(cfg::text)));
+	END IF;
+
+	CASE action
+		WHEN 'webhook' THEN
+			allowed := '{url,method,headers,body}'; required := '{url}';
+		WHEN 'send_channel_message' THEN
+			allowed := '{channel,recipient,message}'; required := '{channel,message}';
+		WHEN 'send_email' THEN
+			allowed := '{to,subject,body,cc,bcc,reply_to}'; required := '{to,subject,body}';
+		WHEN 'update_field' THEN
+			allowed := '{field,value}'; required := '{field,value}';
+		WHEN 'create_task' THEN
+			allowed := NULL; required := '{}';
+		WHEN 'assign_user' THEN
+			allowed := '{assign_pool_id,assign_field}'; required := '{assign_pool_id}';
+		WHEN 'change_stage' THEN
+			allowed := '{stage_id,stage_field}'; required := '{stage_id}';
+		WHEN 'tag', 'untag' THEN
+			allowed := '{tag,tags_field}'; required := '{tag}';
+		WHEN 'notify' THEN
+			allowed := '{recipient,message}'; required := '{recipient,message}';
+		ELSE
+			PERFORM automation._err('22023', format('invalid action type %s', automation._show(action)));
+	END CASE;
+	IF allowed IS NOT NULL THEN
+		PERFORM automation._check_keys(cfg, allowed || '{delay_minutes}'::text[], field);
+	END IF;
+	FOREACH k IN ARRAY required LOOP
+		IF NOT cfg ? k THEN
+			PERFORM automation._err('22023', format('%s.%s is required', field, k),
+									format('%s for %s needs: %s', field, action, array_to_string(required, ', ')),
+									format('add "%s" to %s', k, field));
+		END IF;
+	END LOOP;
+
+	IF cfg ? 'delay_minutes' THEN
+		n := automation._json_int(cfg, 'delay_minutes', field || '.delay_minutes', 0, 525600, true, true);
+		IF n IS NULL THEN
+			cfg := cfg - 'delay_minutes';
+		ELSE
+			cfg := jsonb_set(cfg, '{delay_minutes}', to_jsonb(n));
+		END IF;
+	END IF;
+
+	IF action = 'webhook' THEN
+		s := automation._check_template(cfg -> 'url', field || '.url', entity, kind, true, true);
+		PERFORM automation._check_url(s, field || '.url');
+		IF cfg ? 'method' THEN
+			s := automation._json_text(cfg, 'method', field || '.method');
+			IF s IS NULL OR upper(s) NOT IN ('POST', 'PUT', 'PATCH') THEN
+				PERFORM automation._err('22023', format('invalid %s.method %s', field, automation._show(s)),
+										NULL, 'use POST, PUT or PATCH');
+			END IF;
+			cfg := jsonb_set(cfg, '{method}', to_jsonb(upper(s)));
+		END IF;
+		IF cfg ? 'headers' THEN
+			v := cfg -> 'headers';
+			IF jsonb_typeof(v) <> 'object' THEN
+				PERFORM automation._err('22023', format('%s.headers must be an object of strings', field),
+										format('got %s', automation._show_json(v)));
+			END IF;
+			FOR k IN SELECT jsonb_object_keys(v) LOOP
+				IF k !~ '^[!#$%&''*+.^_`|~0-9A-Za-z-]{1,128}$' THEN
+					PERFORM automation._err('22023', format('invalid header name %s in %s.headers', automation._show(k), field),
+											NULL, 'header names are letters, digits and !#$%&''*+.^_`|~-');
+				END IF;
+				IF lower(k) IN ('host', 'content-length', 'transfer-encoding', 'connection',
+								'idempotency-key', 'x-automation-signature') THEN
+					PERFORM automation._err('22023', format('header %s in %s.headers is set by the worker', automation._show(k), field),
+											NULL, 'remove it');
+				END IF;
+				PERFORM automation._check_template(v -> k, format('%s.headers.%s', field, k), entity, kind, true, false);
+			END LOOP;
+		END IF;
+		IF cfg ? 'body' THEN
+			BEGIN
+				FOR v IN SELECT x FROM jsonb_path_query(cfg -> 'body', 'strict $.**') AS x
+						  WHERE jsonb_typeof(x) = 'string' LOOP
+					PERFORM automation._check_template(v, field || '.body', entity, kind);
+				END LOOP;
+			EXCEPTION WHEN statement_too_complex OR program_limit_exceeded THEN
+				PERFORM automation._err('22023', format('%s.body is nested too deeply', field),
+										'its nesting exhausted the stack while it was checked',
+										'flatten the body');
+			END;
+		END IF;
+
+	ELSIF action = 'send_channel_message' THEN
+		s := automation._json_text(cfg, 'channel', field || '.channel', true);
+		/* the definition's tenant's channel or a global one (25_channels.sql) */
+		IF NOT EXISTS (SELECT 1 FROM automation.channels c
+						WHERE c.name = s AND (c.tenant_id IS NULL OR c.tenant_id = tenant)) THEN
+			PERFORM automation._err('22023', format('channel %s does not exist', automation._show(s)),
+									CASE WHEN tenant IS NULL
+										 THEN format('%s.channel names no global channel', field)
+										 ELSE format('%s.channel names no channel of tenant %s nor a global one', field, automation._show(tenant)) END,
+									'create it with automation.create_channel(name, url)');
+		END IF;
+		PERFORM automation._check_template(cfg -> 'recipient', field || '.recipient', entity, kind, true);
+		PERFORM automation._check_template(cfg -> 'message', field || '.message', entity, kind, false, true);
+
+	ELSIF action = 'send_email' THEN
+		PERFORM automation._check_template(cfg -> 'to', field || '.to', entity, kind, true, true);
+		PERFORM automation._check_template(cfg -> 'subject', field || '.subject', entity, kind, true, true);
+		PERFORM automation._check_template(cfg -> 'body', field || '.body', entity, kind, false, true);
+		PERFORM automation._check_template(cfg -> 'cc', field || '.cc', entity, kind, true);
+		PERFORM automation._check_template(cfg -> 'bcc', field || '.bcc', entity, kind, true);
+		PERFORM automation._check_template(cfg -> 'reply_to', field || '.reply_to', entity, kind, true);
+
+	ELSIF action = 'update_field' THEN
+		f := automation._column_field(entity, cfg -> 'field', field || '.field');
+		PERFORM automation._check_db_value(f, cfg -> 'value', field || '.value', entity, kind);
+		PERFORM automation._check_column_privilege(creator, f.relation, f.column_name, 'UPDATE', field);
+
+	ELSIF action = 'create_task' THEN
+		SELECT e.relation INTO rel FROM automation.entities e WHERE e.name = 'task';
+		IF rel IS NULL THEN
+			PERFORM automation._err('22023', format('%s: create_task needs an entity named task', field),
+									'no table is watched as task',
+									'call automation.watch(''task'', ''<schema>.<tasks table>'')');
+		END IF;
+		FOR k IN SELECT jsonb_object_keys(cfg) ORDER BY 1 LOOP
+			CONTINUE WHEN k = 'delay_minutes';
+			IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+							WHERE a.attrelid = rel AND a.attname = k AND a.attnum > 0
+							  AND NOT a.attisdropped) THEN
+				PERFORM automation._err('22023', format('unknown key %s in %s', automation._show(k), field),
+										format('task table %s has no column %s', rel::text, automation._show(k)),
+										'the keys of a create_task action are columns of the task table');
+			END IF;
+			f := automation._resolve_field('task', k, format('%s.%s', field, k));
+			PERFORM automation._check_db_value(f, cfg -> k, format('%s.%s', field, k), entity, kind);
+		END LOOP;
+		FOR att IN SELECT a.attname FROM pg_catalog.pg_attribute a
+					WHERE a.attrelid = rel AND a.attnum > 0 AND NOT a.attisdropped
+					  AND a.attnotnull AND NOT a.atthasdef AND a.attidentity = ''
+					  AND a.attgenerated = '' AND NOT cfg ? a.attname::text
+					ORDER BY a.attnum LOOP
+			PERFORM automation._err('22023', format('%s.%s is required', field, att.attname),
+									format('column %s of %s is NOT NULL without a default', automation._show(att.attname), rel::text),
+									format('add "%s" to %s', att.attname, field));
+		END LOOP;
+		PERFORM automation._check_target_owner(creator, rel, field);
+		IF NOT has_table_privilege(creator, rel, 'INSERT') THEN
+			PERFORM automation._err('42501', format('permission denied for %s', field),
+									format('role %s lacks INSERT on %s', automation._show(creator), rel::text),
+									'grant INSERT on the task table to that role, or create the definition as a role that has it');
+		END IF;
+
+	ELSIF action = 'assign_user' THEN
+		s := automation._json_text(cfg, 'assign_pool_id', field || '.assign_pool_id', true);
+		IF s !~* '^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$' THEN
+			PERFORM automation._err('22023', format('%s.assign_pool_id must be a uuid', field),
+									format('got %s', automation._show(s)),
+									'give the id returned by automation.create_user_pool()');
+		END IF;
+		IF NOT EXISTS (SELECT 1 FROM automation.user_pools p WHERE p.id = s::uuid) THEN
+			PERFORM automation._err('22023', format('user pool %s does not exist', automation._show(s)),
+									format('%s.assign_pool_id names no row of automation.user_pools', field),
+									'create it with automation.create_user_pool(name, members)');
+		END IF;
+		cfg := jsonb_set(cfg, '{assign_pool_id}', to_jsonb(s::uuid::text));
+		IF NOT cfg ? 'assign_field' THEN
+			cfg := cfg || '{"assign_field": "owner_id"}';
+		END IF;
+		f := automation._column_field(entity, cfg -> 'assign_field', field || '.assign_field');
+		PERFORM automation._check_column_privilege(creator, f.relation, f.column_name, 'UPDATE', field);
+
+	ELSIF action = 'change_stage' THEN
+		IF NOT cfg ? 'stage_field' THEN
+			cfg := cfg || '{"stage_field": "stage_id"}';
+		END IF;
+		f := automation._column_field(entity, cfg -> 'stage_field', field || '.stage_field');
+		IF jsonb_typeof(cfg -> 'stage_id') = 'null' THEN
+			PERFORM automation._err('22023', format('%s.stage_id must not be null', field));
+		END IF;
+		PERFORM automation._check_db_value(f, cfg -> 'stage_id', field || '.stage_id', entity, kind);
+		PERFORM automation._check_column_privilege(creator, f.relation, f.column_name, 'UPDATE', field);
+
+	ELSIF action IN ('tag', 'untag') THEN
+		IF NOT cfg ? 'tags_field' THEN
+			cfg := cfg || '{"tags_field": "tags"}';
+		END IF;
+		f := automation._column_field(entity, cfg -> 'tags_field', field || '.tags_field');
+		IF f.category <> 'A' THEN
+			PERFORM automation._err('22023', format('%s.tags_field must name an array column', field),
+									format('column %s is %s', automation._show(f.column_name), format_type(f.type_oid, f.typmod)),
+									'tags live in an array column such as tags text[]');
+		END IF;
+		IF jsonb_typeof(cfg -> 'tag') <> 'string' THEN
+			PERFORM automation._err('22023', format('%s.tag must be a string', field),
+									format('got %s', automation._show_json(cfg -> 'tag')));
+		END IF;
+		IF btrim(cfg ->> 'tag') = '' THEN
+			PERFORM automation._err('22023', format('%s.tag must not be empty', field));
+		END IF;
+		PERFORM automation._check_db_value(f, cfg -> 'tag', field || '.tag', entity, kind, true);
+		PERFORM automation._check_column_privilege(creator, f.relation, f.column_name, 'UPDATE', field);
+
+	ELSIF action = 'notify' THEN
+		PERFORM automation._check_template(cfg -> 'recipient', field || '.recipient', entity, kind, true, true);
+		PERFORM automation._check_template(cfg -> 'message', field || '.message', entity, kind, false, true);
+	END IF;
+	RETURN cfg;
+END
+$$;

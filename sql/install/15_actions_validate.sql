@@ -11,6 +11,32 @@
  * assign_user / change_stage / tag / untag filled with their defaults.
  */
 
+/*
+ * _check_target_owner: a superuser's definition runs its database actions as
+ * that superuser, and the target table's own code (its triggers, the casts
+ * and output functions of its types) runs as whoever writes it: refuse the
+ * table of a role that is not a superuser, or that role would run its code
+ * as a superuser at will (doc/security.md).
+ */
+CREATE FUNCTION automation._check_target_owner(creator name, rel regclass, field text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	owner name;
+BEGIN
+	SELECT c.relowner::regrole::name INTO owner FROM pg_catalog.pg_class c WHERE c.oid = rel;
+	IF (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = creator)
+	   AND NOT (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = owner) THEN
+		PERFORM automation._err('42501', format('permission denied for %s', field),
+								format('%s would write table %s of role %s as superuser %s: that role''s triggers and casts would run as a superuser',
+									   field, rel::text, automation._show(owner), automation._show(creator)),
+								format('create the definition as %s, or as a role with just the privileges it needs', automation._show(owner)));
+	END IF;
+END
+$$;
+
 /* _check_column_privilege: creator must hold priv on rel's column col. */
 CREATE FUNCTION automation._check_column_privilege(creator name, rel regclass, col name,
 												   priv text, field text)
@@ -21,6 +47,7 @@ AS $$
 DECLARE
 	n smallint;
 BEGIN
+	PERFORM automation._check_target_owner(creator, rel, field);
 	SELECT a.attnum INTO n FROM pg_catalog.pg_attribute a
 	 WHERE a.attrelid = rel AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
 	IF n IS NULL OR NOT has_column_privilege(creator, rel, n, priv) THEN
@@ -321,6 +348,7 @@ BEGIN
 									format('column %s of %s is NOT NULL without a default', automation._show(att.attname), rel::text),
 									format('add "%s" to %s', att.attname, field));
 		END LOOP;
+		PERFORM automation._check_target_owner(creator, rel, field);
 		IF NOT has_table_privilege(creator, rel, 'INSERT') THEN
 			PERFORM automation._err('42501', format('permission denied for %s', field),
 									format('role %s lacks INSERT on %s', automation._show(creator), rel::text),

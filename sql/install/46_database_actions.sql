@@ -496,6 +496,14 @@ BEGIN
 								NULL, NULL);
 	END IF;
 
+	/* the table may have changed hands since the definition was created */
+	IF job.action_type = 'create_task' THEN
+		PERFORM automation._check_target_owner(def_role, e.relation, format('job %s', job.id))
+		   FROM automation.entities e WHERE e.name = 'task';
+	ELSIF job.action_type <> 'notify' THEN
+		PERFORM automation._check_target_owner(def_role, ent.relation, format('job %s', job.id));
+	END IF;
+
 	/* the action's own changes are one level deeper (loop guard) */
 	PERFORM set_config('automation.current_depth', (job.depth + 1)::text, true);
 

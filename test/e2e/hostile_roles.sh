@@ -246,9 +246,6 @@ ids=$(psql -X -q -At -d "$DB" -v ON_ERROR_STOP=1 2>&1 <<-'EOF'
 	SELECT 'i_gone=' || hostile_lib.rule('{"name": "i-gone", "entity_type": "item",
 		"trigger_type": "ITEM_DELETED", "conditions": [{"field_path": "id", "operator": "EXISTS"}],
 		"actions": [{"action_type": "WEBHOOK", "url": "https://global.example.com/gone"}]}');
-	SELECT 'gd_touch=' || hostile_lib.wf('{"name": "gd-touch", "condition_entity": "gadget",
-		"condition_field": "id", "condition_operator": "greater_than", "condition_value": "0",
-		"action_type": "update_field", "action_config": {"field": "status", "value": "touched"}}');
 	EOF
 ) || { echo "$ids"; echo "global definitions failed"; exit 1; }
 scene acme_defs $A "-c automation.tenant=hacme" <<-'EOF'
@@ -270,12 +267,19 @@ scene beta_defs $B "-c automation.tenant=hbeta" <<-'EOF'
 	SELECT 'R:b_pool', automation.create_user_pool('beta-pool', ARRAY['b1', 'b2', 'b3']);
 	EOF
 idv() { sed -n "s/^$1=//p" <<<"$ids"; }
+# a superuser's database action on app_owner's table would run app_owner's
+# triggers and casts as the superuser: refused when created (doc/security.md)
+check "a superuser cannot create update_field on app_owner's table (its code would run as postgres)" "42501" \
+	"$(q "$DB" "DO \$\$ BEGIN PERFORM automation.create_workflow('{\"name\": \"gd-touch\", \"condition_entity\": \"gadget\",
+		\"condition_field\": \"id\", \"condition_operator\": \"greater_than\", \"condition_value\": \"0\",
+		\"action_type\": \"update_field\", \"action_config\": {\"field\": \"status\", \"value\": \"touched\"}}');
+		EXCEPTION WHEN OTHERS THEN RAISE NOTICE 'state=%', SQLSTATE; END \$\$" 2>&1 | sed -n 's/.*state=//p')"
 G_TOUCH=$(idv g_touch) G_MAIL=$(idv g_mail) G_SMALL=$(idv g_small) G_TASK=$(idv g_task)
 G_COOLDOWN=$(idv g_cooldown) I_HOOK=$(idv i_hook) I_SMALL=$(idv i_small) I_COOLDOWN=$(idv i_cooldown)
-I_GONE=$(idv i_gone) GD_TOUCH=$(idv gd_touch)
+I_GONE=$(idv i_gone)
 A_NOTE=$(res acme_defs a_note) A_NOTIFY=$(res acme_defs a_notify)
 B_NOTIFY=$(res beta_defs b_notify) B_SMALL=$(res beta_defs b_small) B_POOL=$(res beta_defs b_pool)
-for v in G_TOUCH G_MAIL G_SMALL G_TASK G_COOLDOWN I_HOOK I_SMALL I_COOLDOWN I_GONE GD_TOUCH A_NOTE A_NOTIFY B_NOTIFY B_SMALL B_POOL; do
+for v in G_TOUCH G_MAIL G_SMALL G_TASK G_COOLDOWN I_HOOK I_SMALL I_COOLDOWN I_GONE A_NOTE A_NOTIFY B_NOTIFY B_SMALL B_POOL; do
 	[ -n "${!v}" ] || { cat "$TMP"/*_defs.out; echo "$ids"; echo "definition $v missing"; exit 1; }
 done
 
@@ -570,9 +574,10 @@ check "idempotency key reused by another tenant: the first tenant's response is 
 # and the superuser's update_field on app_owner's own table
 m=$(mark)
 ran=$(su_q "SELECT automation.run_database_jobs(1000)")
-check "superuser-created update_field on app_owner's table runs none of app_owner's code (its trigger) as postgres" "" \
+check "the owner's worker runs the queued database jobs and none of app_owner's code as postgres" "" \
 	"$(foreign "$m")"
-check "fires: the owner's worker ran the queued database jobs" "touched" \
+check "fires: the owner's worker ran the queued database jobs" "t" "$(su_q "SELECT $ran > 0")"
+check "app_owner's table was not written by a superuser's action" "new" \
 	"$(su_q "SELECT status FROM hostile_owner.gadgets WHERE id = 1")"
 sleep 0.3
 echo "SELECT 'listened';" >&7
