@@ -38,7 +38,6 @@ CREATE TABLE contacts (id int PRIMARY KEY, email text, status text, score int);
 GRANT SELECT, INSERT ON contacts TO regress_sec_writer;
 GRANT UPDATE (email) ON contacts TO regress_sec_writer;
 SELECT automation.watch('contact', 'security_engine.contacts') ->> 'entity' AS watched;
-GRANT CREATE ON DATABASE contrib_regression TO regress_sec_writer;
 
 -- 1. The cache load with no definition at all: a temporary domain named
 -- like every type the owner's SQL casts to, with a CHECK that calls the
@@ -193,6 +192,14 @@ SET ROLE regress_sec_acme;
 SET automation.tenant = 'regress_acme';
 SELECT regexp_replace(try(format('SELECT automation._breaker_reset(%L)', :'beta_workflow')),
 					  'wf_[0-9A-Z]+', 'wf_<beta>') AS reset;
+-- the engine's trigger functions work on their own tables only
+RESET ROLE;
+CREATE TABLE acme_own (id int);
+ALTER TABLE acme_own OWNER TO regress_sec_acme;
+SET ROLE regress_sec_acme;
+CREATE TRIGGER flush AFTER INSERT ON acme_own FOR EACH STATEMENT
+	EXECUTE FUNCTION automation._definitions_changed();
+SELECT try('INSERT INTO security_engine.acme_own VALUES (1)');
 -- explain: a probe row claiming acme, keyed like beta's deal, must not read
 -- beta's firing of the global rule (its cooldown would show beta's time)
 SELECT name, fires, reason FROM automation.explain('odeal',

@@ -134,9 +134,16 @@ automation_definitions_changed(PG_FUNCTION_ARGS)
 {
 	Oid			relid;
 
+	Oid			automation_namespace = get_namespace_oid("automation", false);
+
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		elog(ERROR, "automation_definitions_changed: not called by trigger manager");
-	relid = get_relname_relid("workflows", get_namespace_oid("automation", false));
+	/* only the extension's own tables: elsewhere it would flush every cache */
+	if (RelationGetNamespace(((TriggerData *) fcinfo->context)->tg_relation) != automation_namespace)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("automation._definitions_changed() belongs to the tables of schema automation")));
+	relid = get_relname_relid("workflows", automation_namespace);
 	CacheInvalidateRelcacheByRelid(relid);
 	PG_RETURN_POINTER(NULL);
 }

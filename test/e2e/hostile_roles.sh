@@ -632,8 +632,9 @@ if [ -x "$WORKER" ]; then
 		         FROM automation.jobs WHERE workflow_id = '$G_MAIL' AND record_key = '7' ORDER BY id LIMIT 1")"
 else
 	echo "# automation-worker not installed at $WORKER: mailbox delivery checked on the job only"
-	check "send_email: the rendered 'to' of contact 7 is one mailbox" "1" \
+	check "send_email: the rendered 'to' of contact 7 is one mailbox or refused" "1" \
 		"$(su_q "SELECT CASE jsonb_typeof(payload #> '{config,to}') WHEN 'array' THEN jsonb_array_length(payload #> '{config,to}')
+		         WHEN 'object' THEN (payload #> '{config,to}' ? 'error')::int
 		         ELSE array_length(string_to_array(payload #>> '{config,to}', ','), 1) END
 		         FROM automation.jobs WHERE workflow_id = '$G_MAIL' AND record_key = '7' ORDER BY id LIMIT 1")"
 fi
