@@ -62,6 +62,7 @@ INSERT INTO allowed VALUES
 	('_channels_in_use', 'trigger of automation.channels only'),
 	('_row_trigger', 'trigger (C): the engine'),
 	('_definitions_changed', 'trigger (C): cache invalidation'),
+	('_jobs_insert_guard', 'trigger (C): only the owner inserts jobs'),
 	('_breaker_state', 'C: reads as the caller'),
 	('_breaker_reset', 'C: needs UPDATE on the workflow'),
 	('_explain', 'C: reads as the caller'),
@@ -106,6 +107,7 @@ SELECT try($$SELECT automation._execute_as(NULL, NULL, NULL)$$);
 SELECT try($$SELECT automation._channels_in_use()$$);
 SELECT try($$SELECT automation._row_trigger()$$);
 SELECT try($$SELECT automation._definitions_changed()$$);
+SELECT try($$SELECT automation._jobs_insert_guard()$$);
 CREATE TABLE mine (id int);
 CREATE TRIGGER t BEFORE DELETE ON mine FOR EACH ROW EXECUTE FUNCTION automation._channels_in_use();
 INSERT INTO mine VALUES (1);

@@ -37,6 +37,7 @@
 #include "access/htup_details.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/guc.h"
@@ -135,4 +136,36 @@ automation_require_owner(const char *function)
 				 errdetail("%s is internal to automation: only the extension owner may call it.",
 						   function),
 				 errhint("Use the public functions of schema automation (doc/security.md).")));
+}
+
+PG_FUNCTION_INFO_V1(automation_jobs_insert_guard);
+
+/*
+ * automation_jobs_insert_guard
+ *		BEFORE INSERT ... FOR EACH ROW on automation.jobs: only the extension
+ *		owner (the engine, in its owner scope) and superusers (a restore)
+ *		insert jobs; anyone else, whatever was granted, gets 42501.  In C
+ *		because the engine pays it once per enqueued job.  SQL:
+ *		automation._jobs_insert_guard().
+ */
+Datum
+automation_jobs_insert_guard(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Oid			user = GetUserId();
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
+		!TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("automation._jobs_insert_guard() must be a BEFORE INSERT ... FOR EACH ROW trigger")));
+	if (user != automation_owner() && !superuser_arg(user))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to insert into automation.jobs"),
+				 errdetail("role %s is not the owner of extension automation",
+						   GetUserNameFromId(user, false)),
+				 errhint("jobs are enqueued by the engine only")));
+	return PointerGetDatum(trigdata->tg_trigtuple);
 }
