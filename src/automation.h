@@ -252,7 +252,7 @@ extern void automation_firing_init(FiringContext *firing, EntityCache *cache, in
 								   HeapTuple newtuple, HeapTuple oldtuple, TupleDesc tupdesc);
 
 /* render.c */
-extern Jsonb *automation_render_config(Jsonb *config, Definition *definition,
+extern Jsonb *automation_render_config(CompiledAction *action, Definition *definition,
 									   FiringContext *firing);
 
 /* breaker.c */

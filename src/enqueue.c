@@ -171,7 +171,7 @@ prepare_payload(FiringPayload *payload, Definition *definition, FiringContext *f
 	payload->old_row = row_jsonb(&to_jsonb, firing->oldtuple, firing->tupdesc, payload->row_nulls, 1);
 	payload->configs = palloc(sizeof(Jsonb *) * Max(definition->nactions, 1));
 	for (int i = 0; i < definition->nactions; i++)
-		payload->configs[i] = automation_render_config(definition->actions[i].config,
+		payload->configs[i] = automation_render_config(&definition->actions[i],
 													   definition, firing);
 }
 

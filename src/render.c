@@ -413,38 +413,20 @@ is_address_key(const char *key, int len)
 }
 
 /*
- * is_email_config
- *		Is config the action config of one of the definition's send_email
- *		actions?  (The config is the action's own, found by pointer; by
- *		value if a caller passes a copy.)
- */
-static bool
-is_email_config(Jsonb *config, Definition *definition)
-{
-	for (int i = 0; i < definition->nactions; i++)
-		if (definition->actions[i].config == config)
-			return strcmp(definition->actions[i].action_type, "send_email") == 0;
-	for (int i = 0; i < definition->nactions; i++)
-		if (strcmp(definition->actions[i].action_type, "send_email") == 0 &&
-			compareJsonbContainers(&definition->actions[i].config->root, &config->root) == 0)
-			return true;
-	return false;
-}
-
-/*
  * automation_render_config
- *		A copy of config with every string value rendered.
+ *		A copy of an action's config with every string value rendered.
  */
 Jsonb *
-automation_render_config(Jsonb *config, Definition *definition, FiringContext *firing)
+automation_render_config(CompiledAction *action, Definition *definition, FiringContext *firing)
 {
+	Jsonb	   *config = action->config;
 	JsonbIterator *it = JsonbIteratorInit(&config->root);
 	JsonbParseState *state = NULL;
 	JsonbValue	v;
 	JsonbIteratorToken token;
 	JsonbValue *result = NULL;
 	bool		key_is_url = false;
-	bool		email = is_email_config(config, definition);
+	bool		email = strcmp(action->action_type, "send_email") == 0;
 	int			level = 0;
 
 	while ((token = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
