@@ -13,7 +13,10 @@
  *	  lookup drops the whole cache and reloads lazily, per table.  Other
  *	  backends see the invalidation when the change commits, never before.
  *	- Definitions are read with the latest snapshot, so a cache rebuilt in a
- *	  long REPEATABLE READ transaction still sees every committed definition.
+ *	  long REPEATABLE READ transaction still sees every committed definition;
+ *	  one snapshot, taken once per entity load, serves every query of that
+ *	  load, so rules, their conditions and their actions are read as of one
+ *	  moment, and children are matched to their rule by id.
  *	- While a trigger is evaluating (automation_cache_pin), an invalidation does
  *	  not free the memory the trigger is walking: the old contexts are retired
  *	  and freed when the last pin is released.
@@ -54,6 +57,7 @@ static MemoryContext automation_cache_context = NULL;
 static HTAB *entity_caches = NULL;
 static bool cache_valid = false;
 static Oid	definitions_relid = InvalidOid;
+static Snapshot load_snapshot = NULL;	/* of the entity load under way */
 static int	cache_pins = 0;
 static int	pin_levels[1024];	/* nest level of each pin; max_stack_depth
 								 * ends deeper trigger recursion first */
@@ -335,7 +339,8 @@ run_query(const char *query, int nargs, Oid *argtypes, Datum *values)
 	if (plan == NULL)
 		elog(ERROR, "could not prepare automation cache query: %s",
 			 SPI_result_code_string(SPI_result));
-	rc = SPI_execute_snapshot(plan, values, NULL, GetLatestSnapshot(),
+	Assert(load_snapshot != NULL);
+	rc = SPI_execute_snapshot(plan, values, NULL, load_snapshot,
 							  InvalidSnapshot, true, false, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "automation cache query failed: %s", SPI_result_code_string(rc));
@@ -360,6 +365,8 @@ load_entity_cache(Oid relid)
 									"automation entity", ALLOCSET_SMALL_SIZES);
 
 	automation_owner_enter(&owner);
+	/* one snapshot for the whole load; abort releases it with the resource owner */
+	load_snapshot = RegisterSnapshot(GetLatestSnapshot());
 
 	/*
 	 * A partition fires as the watched partitioned table it belongs to (the
@@ -414,6 +421,8 @@ load_entity_cache(Oid relid)
 		}
 	}
 
+	UnregisterSnapshot(load_snapshot);
+	load_snapshot = NULL;
 	automation_owner_leave(&owner);
 	MemoryContextSwitchTo(caller);
 	return cache;
@@ -781,6 +790,31 @@ trigger_event_mask(const char *trigger_type)
 }
 
 /*
+ * rule_by_id
+ *		The loaded rule of that id, or NULL (a child of a rule this load does
+ *		not compile).
+ */
+typedef struct RuleSlot
+{
+	char		id[NAMEDATALEN];
+	uint64		index;
+} RuleSlot;
+
+static bool
+rule_by_id(HTAB *ids, const char *id, uint64 *index)
+{
+	char		key[NAMEDATALEN];
+	RuleSlot   *slot;
+
+	strlcpy(key, id, sizeof(key));
+	slot = hash_search(ids, key, HASH_FIND, NULL);
+	if (slot == NULL)
+		return false;
+	*index = slot->index;
+	return true;
+}
+
+/*
  * load_rules
  *		Compile the active rules of the entity in evaluation order (priority,
  *		then creation), with their conditions and actions in sort order.
@@ -796,6 +830,8 @@ load_rules(EntityCache *cache, Relation rel)
 	Definition **loaded;
 	bool	   *ok;
 	uint64		rule_index;
+	HTAB	   *ids;
+	HASHCTL		ctl;
 
 	values[0] = CStringGetTextDatum(cache->entity);
 	run_query("SELECT id::text, name, tenant_id, created_by::text, trigger_type, "
@@ -829,6 +865,21 @@ load_rules(EntityCache *cache, Relation rel)
 		ok[i] = definition->event_mask != 0;
 	}
 	MemoryContextSwitchTo(old);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = NAMEDATALEN;
+	ctl.entrysize = sizeof(RuleSlot);
+	ctl.hcxt = CurrentMemoryContext;
+	ids = hash_create("automation rule ids", nrules, &ctl,
+					  HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	for (uint64 i = 0; i < nrules; i++)
+	{
+		char		key[NAMEDATALEN];
+		RuleSlot   *slot;
+
+		strlcpy(key, loaded[i]->id, sizeof(key));
+		slot = hash_search(ids, key, HASH_ENTER, NULL);
+		slot->index = i;
+	}
 
 	/* conditions, in the rules' order */
 	run_query("SELECT c.rule_id::text, c.field_path, c.operator, "
@@ -842,7 +893,6 @@ load_rules(EntityCache *cache, Relation rel)
 			  "ORDER BY r.priority, r.created_at, r.id, c.sort_order, c.id",
 			  1, argtypes, values);
 	old = MemoryContextSwitchTo(cache->context);
-	rule_index = 0;
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	tuple = SPI_tuptable->vals[i];
@@ -858,10 +908,8 @@ load_rules(EntityCache *cache, Relation rel)
 		int			nconstants = value ? 1 : 0;
 		StringInfoData label;
 
-		while (rule_index < nrules && strcmp(loaded[rule_index]->id, rule_id) != 0)
-			rule_index++;
-		if (rule_index == nrules)
-			break;
+		if (!rule_by_id(ids, rule_id, &rule_index))
+			continue;
 		definition = loaded[rule_index];
 		if (definition->conditions == NULL)
 			definition->conditions = palloc0(sizeof(CompiledCondition) *
@@ -909,7 +957,6 @@ load_rules(EntityCache *cache, Relation rel)
 			  "ORDER BY r.priority, r.created_at, r.id, a.sort_order, a.id",
 			  1, argtypes, values);
 	old = MemoryContextSwitchTo(cache->context);
-	rule_index = 0;
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	tuple = SPI_tuptable->vals[i];
@@ -917,10 +964,8 @@ load_rules(EntityCache *cache, Relation rel)
 		char	   *rule_id = spi_text(tuple, desc, 1);
 		Definition *definition;
 
-		while (rule_index < nrules && strcmp(loaded[rule_index]->id, rule_id) != 0)
-			rule_index++;
-		if (rule_index == nrules)
-			break;
+		if (!rule_by_id(ids, rule_id, &rule_index))
+			continue;
 		definition = loaded[rule_index];
 		if (definition->actions == NULL)
 			definition->actions = palloc0(sizeof(CompiledAction) *
