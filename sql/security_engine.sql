@@ -296,3 +296,52 @@ SELECT j.action_type, j.status, regexp_replace(j.last_error, 'job [0-9]+', 'job 
 SELECT * FROM app.people;
 SELECT * FROM app.gadgets;
 SELECT planter, ran_as, what, count(*) FROM canary WHERE ran_as <> planter GROUP BY 1, 2, 3;
+
+-- 9. Constants are parsed as the owner: never with a domain's CHECK, not
+-- even a domain that is an array's element; never failing the write.
+CREATE SCHEMA crm AUTHORIZATION regress_sec_appowner;
+SET ROLE regress_sec_appowner;
+CREATE FUNCTION crm.esc(t text) RETURNS boolean LANGUAGE sql AS
+  $$ INSERT INTO security_engine.canary VALUES ('regress_sec_appowner', current_user, 'domain CHECK') RETURNING true $$;
+CREATE DOMAIN crm.tag AS text CHECK (crm.esc(VALUE));
+CREATE DOMAIN crm.tags AS crm.tag[];
+CREATE TABLE crm.deals (id int PRIMARY KEY, tags crm.tag[], labels crm.tags, close_date date, stage text);
+GRANT USAGE ON SCHEMA crm TO regress_sec_writer;
+GRANT INSERT, UPDATE ON crm.deals TO regress_sec_writer;
+GRANT EXECUTE ON FUNCTION crm.esc(text) TO PUBLIC;
+RESET ROLE;
+SELECT automation.watch('cdeal', 'crm.deals') ->> 'entity' AS watched;
+SET DateStyle = 'SQL, DMY';
+DO $$ BEGIN
+	PERFORM automation.create_workflow('{"name": "vip tags", "condition_entity": "cdeal",
+		"condition_field": "tags", "condition_operator": "equals", "condition_value": "{vip,hot}",
+		"action_type": "webhook", "action_config": {"url": "https://example.com/t"}}');
+	PERFORM automation.create_workflow('{"name": "vip labels", "condition_entity": "cdeal",
+		"condition_field": "labels", "condition_operator": "equals", "condition_value": "{vip}",
+		"action_type": "webhook", "action_config": {"url": "https://example.com/l"}}');
+	PERFORM automation.create_workflow('{"name": "christmas", "condition_entity": "cdeal",
+		"condition_field": "close_date", "condition_operator": "equals", "condition_value": "25/12/2026",
+		"action_type": "webhook", "action_config": {"url": "https://example.com/c"}}');
+	PERFORM automation.create_workflow('{"name": "won", "condition_entity": "cdeal",
+		"condition_field": "stage", "condition_operator": "equals", "condition_value": "won",
+		"action_type": "webhook", "action_config": {"url": "https://example.com/w"}}');
+END $$;
+RESET DateStyle;
+DELETE FROM canary;
+-- the writer, in another DateStyle: its write succeeds, 'won' fires, the
+-- three definitions that cannot be compiled safely are skipped
+SET ROLE regress_sec_writer;
+SET DateStyle = 'ISO, MDY';
+INSERT INTO crm.deals VALUES (1, '{vip,hot}', '{vip}', '2026-12-25', 'won');
+RESET DateStyle;
+RESET ROLE;
+-- the domain's CHECK ran for the row's own three values, as the writer only
+SELECT ran_as, what, count(*) FROM canary GROUP BY 1, 2;
+SELECT w.name FROM automation.jobs j JOIN automation.workflows w ON w.id = j.workflow_id
+ WHERE j.entity = 'cdeal' ORDER BY 1;
+-- a column retyped after its definitions were validated: writes go on
+ALTER TABLE crm.deals ALTER COLUMN stage TYPE integer USING 0;
+SET ROLE regress_sec_writer;
+INSERT INTO crm.deals VALUES (2, NULL, NULL, NULL, 7);
+RESET ROLE;
+SELECT id, stage FROM crm.deals ORDER BY id;

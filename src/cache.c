@@ -367,6 +367,15 @@ load_entity_cache(Oid relid)
 	automation_owner_enter(&owner);
 	/* one snapshot for the whole load; abort releases it with the resource owner */
 	load_snapshot = RegisterSnapshot(GetLatestSnapshot());
+	/*
+	 * Constants are parsed the same way in every session, whatever its
+	 * DateStyle or IntervalStyle (the owner scope's nest level restores
+	 * them).
+	 */
+	(void) set_config_option("datestyle", "ISO, MDY", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("intervalstyle", "postgres", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 
 	/*
 	 * A partition fires as the watched partitioned table it belongs to (the
@@ -414,8 +423,23 @@ load_entity_cache(Oid relid)
 			cache->watched = false; /* the table was dropped */
 		else
 		{
-			load_workflows(cache, rel);
-			load_rules(cache, rel);
+			PG_TRY();
+			{
+				load_workflows(cache, rel);
+				load_rules(cache, rel);
+			}
+			PG_CATCH();
+			{
+				/*
+				 * A half-compiled entity (a cancelled statement, an error)
+				 * must not stay cached as if it had no definitions: the
+				 * next lookup reloads everything.
+				 */
+				cache_valid = false;
+				load_snapshot = NULL;
+				PG_RE_THROW();
+			}
+			PG_END_TRY();
 			RelationClose(rel);
 			build_event_indexes(cache);
 		}
@@ -511,9 +535,11 @@ set_compare_type(CompiledCondition *condition, Oid type)
  * input_runs_no_user_code
  *		Constants are parsed as the extension owner: only types whose input
  *		function is built in or a base type's (only superusers create those)
- *		are parsed.  A domain's CHECK, or a composite or range type that
- *		may hold one, could run the type owner's code: such conditions are
- *		skipped (doc/security.md).
+ *		are parsed, and arrays of them.  The caller passes the type it will
+ *		parse with (a column's domain is parsed as its base type); a domain
+ *		as an array's element, or a composite or range type that may hold
+ *		one, would run the domain's CHECK, the type owner's code: such
+ *		conditions are skipped (doc/security.md).
  */
 static bool
 input_runs_no_user_code(Oid type)
@@ -521,7 +547,7 @@ input_runs_no_user_code(Oid type)
 	char		typtype;
 	Oid			element;
 
-	type = getBaseType(type);
+	/* the type whose input function is called: a domain's CHECK is user code */
 	typtype = get_typtype(type);
 	if (typtype == TYPTYPE_ENUM)
 		return true;
@@ -561,6 +587,59 @@ parse_constant(CompiledCondition *condition, const char *text, int i)
 													   typioparam, -1);
 		condition->constant_texts[i] = pstrdup(text);
 	}
+}
+
+/*
+ * parse_constant_safely
+ *		parse_constant, with an input error (a column retyped since the
+ *		definition was validated, a value that no longer parses) trapped in a
+ *		subtransaction: the definition is skipped with a LOG line, and the
+ *		application's write goes on.  Text-like constants cannot fail and
+ *		take no subtransaction.
+ */
+static bool
+parse_constant_safely(CompiledCondition *condition, const char *text, int i,
+					  const char *definition_name, const char *field_path)
+{
+	MemoryContext context = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile bool ok = true;
+
+	if (condition->kind == VALUE_TEXT || condition->kind == VALUE_JSON ||
+		condition->text_elements)
+	{
+		parse_constant(condition, text, i);
+		return true;
+	}
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(context);
+	PG_TRY();
+	{
+		parse_constant(condition, text, i);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *error;
+
+		MemoryContextSwitchTo(context);
+		error = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		/* a cancel or a shutdown is not a value that does not parse */
+		if (error->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+			error->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
+			ReThrowError(error);
+		ereport(LOG,
+				(errmsg("automation: skipping \"%s\": value \"%s\" of field \"%s\" does not parse: %s",
+						definition_name, text, field_path, error->message)));
+		FreeErrorData(error);
+		ok = false;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(context);
+	CurrentResourceOwner = owner;
+	return ok;
 }
 
 /*
@@ -668,7 +747,8 @@ compile_condition(CompiledCondition *condition, EntityCache *cache, Relation rel
 	condition->constants = palloc0(sizeof(Datum) * Max(nconstants, 1));
 	condition->constant_texts = palloc0(sizeof(char *) * Max(nconstants, 1));
 	for (int i = 0; i < nconstants; i++)
-		parse_constant(condition, constant_texts[i], i);
+		if (!parse_constant_safely(condition, constant_texts[i], i, definition_name, field_path))
+			return false;
 	return true;
 }
 
