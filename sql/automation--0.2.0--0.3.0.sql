@@ -796,6 +796,8 @@ BEGIN
 				(l.lanname IN ('sql', 'plpgsql') AND NOT p.prosecdef
 				 AND p.prorettype <> 'pg_catalog.trigger'::regtype)
 				OR (l.lanname = 'c' AND p.proname = ANY (c_helpers))
+				/* watch() creates the row trigger as the caller; it acts only on watched tables */
+				OR (kind = 'admin' AND p.proname = '_row_trigger')
 		   WHEN kind = 'worker' THEN p.proname = ANY (worker_entry)
 		   ELSE NOT (p.proname = ANY (worker_entry) OR p.proname = 'grant_role')
 		   END;
@@ -1106,3 +1108,17 @@ BEGIN
 	RETURN cfg;
 END
 $$;
+
+/*
+ * Firings that still count are not deleted by anyone subject to row-level
+ * security: today's (the breakers are rebuilt from them after a restart) and
+ * those inside their rule's cooldown window.  prune() keeps them too.
+ * (0.3.0; before, a tenant's DELETE lifted a global breaker after a restart
+ * and ended a cooldown at once.)
+ */
+CREATE POLICY firings_settled ON automation.firings AS RESTRICTIVE FOR DELETE
+	USING (fired_at < pg_catalog.date_trunc('day', pg_catalog.now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
+		   AND NOT EXISTS (SELECT 1 FROM automation.rules r
+						    WHERE r.id = rule_id AND r.cooldown_hours > 0
+							  AND fired_at > pg_catalog.now() - pg_catalog.make_interval(hours => r.cooldown_hours)));
+

@@ -9,6 +9,7 @@ DROP ROLE IF EXISTS regress_sec_writer;
 DROP ROLE IF EXISTS regress_sec_appowner;
 DROP ROLE IF EXISTS regress_sec_acme;
 DROP ROLE IF EXISTS regress_sec_beta;
+DROP ROLE IF EXISTS regress_sec_mgr;
 DROP ROLE IF EXISTS automation_tenant_regress_acme;
 DROP ROLE IF EXISTS automation_tenant_regress_beta;
 RESET client_min_messages;
@@ -345,3 +346,25 @@ SET ROLE regress_sec_writer;
 INSERT INTO crm.deals VALUES (2, NULL, NULL, NULL, 7);
 RESET ROLE;
 SELECT id, stage FROM crm.deals ORDER BY id;
+
+-- 10. Firings that still count cannot be deleted by a tenant: today's (the
+-- breakers are rebuilt from them after a restart) and those in a cooldown.
+SELECT count(*) AS acme_firings FROM automation.firings WHERE tenant_id = 'regress_acme';
+SET ROLE regress_sec_acme;
+SET automation.tenant = 'regress_acme';
+DELETE FROM automation.firings;
+SELECT (automation.prune('0 seconds') ->> 'firings')::int AS pruned_firings;
+RESET ROLE;
+RESET automation.tenant;
+SELECT count(*) AS acme_firings FROM automation.firings WHERE tenant_id = 'regress_acme';
+
+-- 11. A definition manager set up with grant_role can watch a table it may
+-- put triggers on.
+CREATE ROLE regress_sec_mgr NOLOGIN;
+SELECT automation.grant_role('regress_sec_mgr', 'admin') IS NOT NULL AS granted;
+CREATE TABLE managed (id int PRIMARY KEY, stage text);
+GRANT TRIGGER ON managed TO regress_sec_mgr;
+SET ROLE regress_sec_mgr;
+SELECT automation.watch('managed', 'security_engine.managed') ->> 'entity' AS watched;
+RESET ROLE;
+DROP OWNED BY regress_sec_mgr;

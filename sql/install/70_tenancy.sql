@@ -177,6 +177,19 @@ END
 $$;
 
 /*
+ * Firings that still count are not deleted by anyone subject to row-level
+ * security: today's (the breakers are rebuilt from them after a restart) and
+ * those inside their rule's cooldown window.  prune() keeps them too.
+ * (0.3.0; before, a tenant's DELETE lifted a global breaker after a restart
+ * and ended a cooldown at once.)
+ */
+CREATE POLICY firings_settled ON automation.firings AS RESTRICTIVE FOR DELETE
+	USING (fired_at < pg_catalog.date_trunc('day', pg_catalog.now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
+		   AND NOT EXISTS (SELECT 1 FROM automation.rules r
+						    WHERE r.id = rule_id AND r.cooldown_hours > 0
+							  AND fired_at > pg_catalog.now() - pg_catalog.make_interval(hours => r.cooldown_hours)));
+
+/*
  * A tenant's worker records the 'job_dead' alert of its own tenant's dead
  * job (fail_job, claim_jobs); no other alert is inserted but by the engine.
  * (0.3.0; before, a worker subject to row-level security could not fail a

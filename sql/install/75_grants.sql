@@ -75,6 +75,8 @@ BEGIN
 				(l.lanname IN ('sql', 'plpgsql') AND NOT p.prosecdef
 				 AND p.prorettype <> 'pg_catalog.trigger'::regtype)
 				OR (l.lanname = 'c' AND p.proname = ANY (c_helpers))
+				/* watch() creates the row trigger as the caller; it acts only on watched tables */
+				OR (kind = 'admin' AND p.proname = '_row_trigger')
 		   WHEN kind = 'worker' THEN p.proname = ANY (worker_entry)
 		   ELSE NOT (p.proname = ANY (worker_entry) OR p.proname = 'grant_role')
 		   END;
