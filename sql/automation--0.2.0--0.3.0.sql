@@ -571,6 +571,13 @@ DECLARE
 BEGIN
 	/* rows a restore loads were validated when first written (10_common.sql) */
 	IF TG_OP = 'INSERT' AND automation._restoring(TG_RELID) THEN
+		/* the columns by number too: renames are followed (_follow_columns) */
+		NEW.key_attnum := (SELECT a.attnum FROM pg_catalog.pg_attribute a
+							WHERE a.attrelid = NEW.relation AND a.attname = NEW.key_column
+							  AND a.attnum > 0 AND NOT a.attisdropped);
+		NEW.tenant_attnum := (SELECT a.attnum FROM pg_catalog.pg_attribute a
+							   WHERE a.attrelid = NEW.relation AND a.attname = NEW.tenant_column
+								 AND a.attnum > 0 AND NOT a.attisdropped);
 		RETURN NEW;
 	END IF;
 	IF NEW.name IS NULL OR NEW.name !~ '^[a-z_][a-z0-9_]{0,62}$' THEN
@@ -683,6 +690,13 @@ BEGIN
 									'a table is watched under one entity name');
 		END IF;
 	END IF;
+	/* the columns by number too: renames are followed (_follow_columns) */
+	NEW.key_attnum := (SELECT a.attnum FROM pg_catalog.pg_attribute a
+						WHERE a.attrelid = NEW.relation AND a.attname = NEW.key_column
+						  AND a.attnum > 0 AND NOT a.attisdropped);
+	NEW.tenant_attnum := (SELECT a.attnum FROM pg_catalog.pg_attribute a
+						   WHERE a.attrelid = NEW.relation AND a.attname = NEW.tenant_column
+							 AND a.attnum > 0 AND NOT a.attisdropped);
 	RETURN NEW;
 END
 $$;
@@ -1122,3 +1136,112 @@ CREATE POLICY firings_settled ON automation.firings AS RESTRICTIVE FOR DELETE
 						    WHERE r.id = rule_id AND r.cooldown_hours > 0
 							  AND fired_at > pg_catalog.now() - pg_catalog.make_interval(hours => r.cooldown_hours)));
 
+
+/*
+ * Watched tables' key and tenant columns are followed through renames and
+ * cannot be dropped while watched: entities keep the columns' numbers, an
+ * event trigger at the end of ALTER TABLE follows them.
+ * (Fresh installs: sql/install/00_schema.sql, 20_entities.sql.)
+ */
+ALTER TABLE automation.entities ADD COLUMN key_attnum smallint;
+ALTER TABLE automation.entities ADD COLUMN tenant_attnum smallint;
+UPDATE automation.entities e
+   SET key_attnum = (SELECT a.attnum FROM pg_catalog.pg_attribute a
+					  WHERE a.attrelid = e.relation AND a.attname = e.key_column
+						AND a.attnum > 0 AND NOT a.attisdropped),
+	   tenant_attnum = (SELECT a.attnum FROM pg_catalog.pg_attribute a
+						 WHERE a.attrelid = e.relation AND a.attname = e.tenant_column
+						   AND a.attnum > 0 AND NOT a.attisdropped);
+CREATE FUNCTION automation._follow_columns()
+RETURNS event_trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	e automation.entities;
+	key_name name;
+	tenant_name name;
+BEGIN
+	FOR e IN SELECT x.* FROM automation.entities x
+			  WHERE x.relation::oid IN (SELECT c.objid FROM pg_catalog.pg_event_trigger_ddl_commands() c
+										 WHERE c.classid = 'pg_catalog.pg_class'::regclass)
+	LOOP
+		CONTINUE WHEN e.key_attnum IS NULL;		/* watched before 0.3.0 and never updated */
+		SELECT a.attname INTO key_name FROM pg_catalog.pg_attribute a
+		 WHERE a.attrelid = e.relation AND a.attnum = e.key_attnum AND NOT a.attisdropped;
+		SELECT a.attname INTO tenant_name FROM pg_catalog.pg_attribute a
+		 WHERE a.attrelid = e.relation AND a.attnum = e.tenant_attnum AND NOT a.attisdropped;
+		IF key_name IS NULL OR (e.tenant_attnum IS NOT NULL AND tenant_name IS NULL) THEN
+			PERFORM automation._err('2BP01',
+				format('cannot drop column %s of %s: it is the %s column of watched entity %s',
+					   CASE WHEN key_name IS NULL THEN e.key_column ELSE e.tenant_column END, e.relation::text,
+					   CASE WHEN key_name IS NULL THEN 'key' ELSE 'tenant' END, automation._show(e.name)),
+				'the record key and the tenant of every firing are read from it',
+				format('call automation.unwatch(%L) first', e.name));
+		END IF;
+		IF key_name <> e.key_column OR tenant_name IS DISTINCT FROM e.tenant_column THEN
+			UPDATE automation.entities x SET key_column = key_name, tenant_column = tenant_name
+			 WHERE x.name = e.name;
+		END IF;
+	END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION automation._follow_columns() FROM PUBLIC;
+CREATE EVENT TRIGGER automation_follow_columns ON ddl_command_end
+	WHEN TAG IN ('ALTER TABLE')
+	EXECUTE FUNCTION automation._follow_columns();
+
+/* explain: a dropped watched table is P0002, not a syntax error (sql/install/60_engine.sql) */
+CREATE OR REPLACE FUNCTION automation.explain(entity text, new_row jsonb,
+	old_row jsonb DEFAULT NULL)
+RETURNS TABLE (source text, id text, name text, fires boolean, reason text,
+			   conditions jsonb)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	rel regclass;
+	arg text;
+	val jsonb;
+BEGIN
+	IF entity IS NULL THEN
+		RAISE EXCEPTION 'entity must not be null' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	SELECT e.relation INTO rel FROM automation.entities e WHERE e.name = explain.entity;
+	IF rel IS NULL THEN
+		RAISE EXCEPTION 'entity "%" is not watched', entity
+			USING ERRCODE = 'no_data_found',
+				  HINT = 'Watch its table first with automation.watch().';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = rel) THEN
+		RAISE EXCEPTION 'the table of entity "%" no longer exists', entity
+			USING ERRCODE = 'no_data_found',
+				  HINT = 'Unwatch the entity with automation.unwatch().';
+	END IF;
+	IF new_row IS NULL AND old_row IS NULL THEN
+		RAISE EXCEPTION 'new_row and old_row must not both be null'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Give new_row for an insert, both for an update, old_row alone for a delete.';
+	END IF;
+	FOREACH arg IN ARRAY ARRAY['new_row', 'old_row'] LOOP
+		val := CASE arg WHEN 'new_row' THEN new_row ELSE old_row END;
+		CONTINUE WHEN val IS NULL;
+		IF jsonb_typeof(val) <> 'object' THEN
+			RAISE EXCEPTION 'row must be a json object'
+				USING ERRCODE = 'invalid_parameter_value',
+					  DETAIL = format('Got: %s.', left(val::text, 60)),
+					  HINT = 'Pass the row as {"column": value, ...}.';
+		END IF;
+		BEGIN
+			EXECUTE format('SELECT pg_catalog.jsonb_populate_record(NULL::%s, $1)', rel) USING val;
+		EXCEPTION WHEN data_exception THEN
+			RAISE EXCEPTION 'invalid %: it does not fit table %', arg, rel
+				USING ERRCODE = 'invalid_parameter_value',
+					  DETAIL = SQLERRM,
+					  HINT = 'Give each column a value of its type, e.g. {"id": 42, "status": "won"}.';
+		END;
+	END LOOP;
+	RETURN QUERY SELECT * FROM automation._explain(entity, new_row, old_row);
+END
+$$;

@@ -63,6 +63,7 @@ INSERT INTO allowed VALUES
 	('_row_trigger', 'trigger (C): the engine'),
 	('_definitions_changed', 'trigger (C): cache invalidation'),
 	('_jobs_insert_guard', 'trigger (C): only the owner inserts jobs'),
+	('_follow_columns', 'event trigger: follows watched key and tenant columns'),
 	('_breaker_state', 'C: reads as the caller'),
 	('_breaker_reset', 'C: needs UPDATE on the workflow'),
 	('_explain', 'C: reads as the caller'),
@@ -108,6 +109,7 @@ SELECT try($$SELECT automation._channels_in_use()$$);
 SELECT try($$SELECT automation._row_trigger()$$);
 SELECT try($$SELECT automation._definitions_changed()$$);
 SELECT try($$SELECT automation._jobs_insert_guard()$$);
+SELECT try($$SELECT automation._follow_columns()$$);
 CREATE TABLE mine (id int);
 CREATE TRIGGER t BEFORE DELETE ON mine FOR EACH ROW EXECUTE FUNCTION automation._channels_in_use();
 INSERT INTO mine VALUES (1);

@@ -28,7 +28,9 @@ CREATE TABLE automation.entities (
 	relation regclass NOT NULL UNIQUE,
 	key_column name NOT NULL,
 	tenant_column name,
-	created_at timestamptz NOT NULL DEFAULT now()
+	created_at timestamptz NOT NULL DEFAULT now(),
+	key_attnum smallint,		-- the columns by number: renames are followed
+	tenant_attnum smallint
 );
 
 /* Workflows: one condition, one action, a daily circuit breaker (SPEC §4). */

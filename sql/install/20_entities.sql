@@ -37,6 +37,13 @@ DECLARE
 BEGIN
 	/* rows a restore loads were validated when first written (10_common.sql) */
 	IF TG_OP = 'INSERT' AND automation._restoring(TG_RELID) THEN
+		/* the columns by number too: renames are followed (_follow_columns) */
+		NEW.key_attnum := (SELECT a.attnum FROM pg_catalog.pg_attribute a
+							WHERE a.attrelid = NEW.relation AND a.attname = NEW.key_column
+							  AND a.attnum > 0 AND NOT a.attisdropped);
+		NEW.tenant_attnum := (SELECT a.attnum FROM pg_catalog.pg_attribute a
+							   WHERE a.attrelid = NEW.relation AND a.attname = NEW.tenant_column
+								 AND a.attnum > 0 AND NOT a.attisdropped);
 		RETURN NEW;
 	END IF;
 	IF NEW.name IS NULL OR NEW.name !~ '^[a-z_][a-z0-9_]{0,62}$' THEN
@@ -149,6 +156,13 @@ BEGIN
 									'a table is watched under one entity name');
 		END IF;
 	END IF;
+	/* the columns by number too: renames are followed (_follow_columns) */
+	NEW.key_attnum := (SELECT a.attnum FROM pg_catalog.pg_attribute a
+						WHERE a.attrelid = NEW.relation AND a.attname = NEW.key_column
+						  AND a.attnum > 0 AND NOT a.attisdropped);
+	NEW.tenant_attnum := (SELECT a.attnum FROM pg_catalog.pg_attribute a
+						   WHERE a.attrelid = NEW.relation AND a.attname = NEW.tenant_column
+							 AND a.attnum > 0 AND NOT a.attisdropped);
 	RETURN NEW;
 END
 $$;
@@ -258,3 +272,51 @@ BEGIN
 	END IF;
 END
 $$;
+
+/*
+ * _follow_columns: event trigger at the end of every ALTER TABLE.  A watched
+ * table's key and tenant columns are followed through a rename (the entity
+ * keeps their numbers); dropping either is refused (2BP01) while the table
+ * is watched: the record key and the tenant of every firing come from them.
+ * SECURITY DEFINER: entities are the owner's; it reads only the catalog and
+ * automation.entities.
+ */
+CREATE FUNCTION automation._follow_columns()
+RETURNS event_trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	e automation.entities;
+	key_name name;
+	tenant_name name;
+BEGIN
+	FOR e IN SELECT x.* FROM automation.entities x
+			  WHERE x.relation::oid IN (SELECT c.objid FROM pg_catalog.pg_event_trigger_ddl_commands() c
+										 WHERE c.classid = 'pg_catalog.pg_class'::regclass)
+	LOOP
+		CONTINUE WHEN e.key_attnum IS NULL;		/* watched before 0.3.0 and never updated */
+		SELECT a.attname INTO key_name FROM pg_catalog.pg_attribute a
+		 WHERE a.attrelid = e.relation AND a.attnum = e.key_attnum AND NOT a.attisdropped;
+		SELECT a.attname INTO tenant_name FROM pg_catalog.pg_attribute a
+		 WHERE a.attrelid = e.relation AND a.attnum = e.tenant_attnum AND NOT a.attisdropped;
+		IF key_name IS NULL OR (e.tenant_attnum IS NOT NULL AND tenant_name IS NULL) THEN
+			PERFORM automation._err('2BP01',
+				format('cannot drop column %s of %s: it is the %s column of watched entity %s',
+					   CASE WHEN key_name IS NULL THEN e.key_column ELSE e.tenant_column END, e.relation::text,
+					   CASE WHEN key_name IS NULL THEN 'key' ELSE 'tenant' END, automation._show(e.name)),
+				'the record key and the tenant of every firing are read from it',
+				format('call automation.unwatch(%L) first', e.name));
+		END IF;
+		IF key_name <> e.key_column OR tenant_name IS DISTINCT FROM e.tenant_column THEN
+			UPDATE automation.entities x SET key_column = key_name, tenant_column = tenant_name
+			 WHERE x.name = e.name;
+		END IF;
+	END LOOP;
+END
+$$;
+
+CREATE EVENT TRIGGER automation_follow_columns ON ddl_command_end
+	WHEN TAG IN ('ALTER TABLE')
+	EXECUTE FUNCTION automation._follow_columns();

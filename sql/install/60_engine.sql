@@ -91,6 +91,11 @@ BEGIN
 			USING ERRCODE = 'no_data_found',
 				  HINT = 'Watch its table first with automation.watch().';
 	END IF;
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = rel) THEN
+		RAISE EXCEPTION 'the table of entity "%" no longer exists', entity
+			USING ERRCODE = 'no_data_found',
+				  HINT = 'Unwatch the entity with automation.unwatch().';
+	END IF;
 	IF new_row IS NULL AND old_row IS NULL THEN
 		RAISE EXCEPTION 'new_row and old_row must not both be null'
 			USING ERRCODE = 'invalid_parameter_value',

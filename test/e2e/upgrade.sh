@@ -118,7 +118,8 @@ SELECT line FROM (
 
 # Rows of every table, in a stable order: what an upgrade must not change.
 content="SELECT string_agg(x, E'\n' ORDER BY x) FROM (
-  SELECT 'entities ' || row(e.*)::text FROM automation.entities e UNION ALL
+  SELECT 'entities ' || row(e.name, e.relation, e.key_column, e.tenant_column, e.created_at)::text
+    FROM automation.entities e UNION ALL
   SELECT 'workflows ' || row(w.*)::text FROM automation.workflows w UNION ALL
   SELECT 'rules ' || row(r.*)::text FROM automation.rules r UNION ALL
   SELECT 'rule_conditions ' || row(c.*)::text FROM automation.rule_conditions c UNION ALL
@@ -273,6 +274,14 @@ for script in $(ls sql/automation--*.sql | grep -v -- '--.*--' | sort -V); do
 		\"condition_field\": \"amount\", \"condition_operator\": \"greater_than\", \"condition_value\": \"1000\",
 		\"action_type\": \"webhook\", \"action_config\": {\"url\": \"https://acme.example.com/hook\"}}',
 		'00000000-0000-4000-8000-00000000000a') ->> 'id') = (SELECT id FROM automation.workflows WHERE tenant_id = 'acme')")"
+	# what 0.3.0 adds: watched key and tenant columns followed by number
+	check "$from: (0.3.0) the watched columns' numbers are filled in" "deal 1 2/task 1 " \
+		"$(q "$OLD" "SELECT string_agg(name || ' ' || key_attnum || ' ' || coalesce(tenant_attnum::text, ''), '/' ORDER BY name)
+		              FROM automation.entities")"
+	check "$from: (0.3.0) a renamed tenant column is followed" "account" \
+		"$(q "$OLD" "ALTER TABLE crm.deals RENAME COLUMN org TO account;
+		             SELECT tenant_column FROM automation.entities WHERE name = 'deal';
+		             ALTER TABLE crm.deals RENAME COLUMN account TO org" | head -1)"
 	# what 0.2.0 adds: channel names per tenant
 	check "$from: (0.2.0) a global definition cannot use a tenant's channel" "22023" \
 		"$(q "$OLD" "DO \$\$ BEGIN PERFORM automation.create_workflow('{\"name\": \"to acme chat\", \"condition_entity\": \"deal\",

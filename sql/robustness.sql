@@ -1,0 +1,63 @@
+-- robustness: SPEC section 10, "automation never breaks the application"
+-- (issue 11).  Dropped tables, renamed and dropped key and tenant columns.
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS automation CASCADE;
+CREATE EXTENSION automation;
+RESET client_min_messages;
+CREATE SCHEMA robustness;
+SET search_path = robustness, public;
+
+CREATE FUNCTION try(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE st text; m text; h text;
+BEGIN
+	EXECUTE q;
+	RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+	GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, m = MESSAGE_TEXT, h = PG_EXCEPTION_HINT;
+	RETURN st || ': ' || m || coalesce(' (' || nullif(h, '') || ')', '');
+END $$;
+
+-- 1. A watched table dropped: explain says so (P0002), never a crash or a
+-- syntax error; unwatch cleans up; the name can be watched again.
+CREATE TABLE deals (id int PRIMARY KEY, stage text);
+SELECT automation.watch('deal', 'robustness.deals') ->> 'entity' AS watched;
+DO $$ BEGIN
+	PERFORM automation.create_workflow('{"name": "won", "condition_entity": "deal",
+		"condition_field": "stage", "condition_operator": "equals", "condition_value": "won",
+		"action_type": "webhook", "action_config": {"url": "https://example.com/w"}}');
+END $$;
+DROP TABLE deals;
+SELECT try($$SELECT * FROM automation.explain('deal', '{"id": 1}')$$);
+SELECT try($$SELECT * FROM automation._explain('deal', '{"id": 1}', NULL)$$);
+SELECT try($$SELECT automation.unwatch('deal', cascade => true)$$);
+CREATE TABLE deals (id int PRIMARY KEY, stage text);
+SELECT automation.watch('deal', 'robustness.deals') ->> 'entity' AS watched_again;
+
+-- 2. Renaming the key or tenant column of a watched table is followed.
+CREATE TABLE leads (org text NOT NULL, id int NOT NULL, stage text, PRIMARY KEY (org, id));
+SELECT automation.watch('lead', 'robustness.leads', key_column => 'id', tenant_column => 'org') ->> 'entity' AS watched;
+SET automation.tenant = 'acme';
+SELECT automation.create_rule('{"name": "won", "entity_type": "lead", "trigger_type": "LEAD_UPDATED",
+	"cooldown_hours": 1,
+	"conditions": [{"field_path": "stage", "operator": "EQUALS", "value_string": "won"}],
+	"actions": [{"action_type": "NOTIFY", "recipient": "ops", "message": "{{lead.stage}}"}]}') ->> 'name' AS created;
+RESET automation.tenant;
+INSERT INTO leads VALUES ('acme', 1, 'new');
+ALTER TABLE leads RENAME COLUMN id TO lead_id;
+ALTER TABLE leads RENAME COLUMN org TO account;
+SELECT key_column, tenant_column FROM automation.entities WHERE name = 'lead';
+UPDATE leads SET stage = 'won';
+UPDATE leads SET stage = 'lost';
+UPDATE leads SET stage = 'won';   -- in cooldown: the record key is still read
+SELECT record_key, tenant_id, outcome FROM automation.firings ORDER BY id;
+SELECT record_key, tenant_id FROM automation.jobs ORDER BY id;
+
+-- 3. Dropping them is refused while the table is watched.
+SELECT try('ALTER TABLE robustness.leads DROP COLUMN account');
+SELECT try('ALTER TABLE robustness.leads DROP COLUMN lead_id CASCADE');
+SELECT try('ALTER TABLE robustness.leads DROP COLUMN stage');
+SELECT attname FROM pg_attribute WHERE attrelid = 'robustness.leads'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum;
+-- other tables' DDL is not affected
+CREATE TABLE other (a int, b int);
+ALTER TABLE other DROP COLUMN b;
+ALTER TABLE other RENAME COLUMN a TO c;
