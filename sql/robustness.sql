@@ -61,3 +61,22 @@ SELECT attname FROM pg_attribute WHERE attrelid = 'robustness.leads'::regclass A
 CREATE TABLE other (a int, b int);
 ALTER TABLE other DROP COLUMN b;
 ALTER TABLE other RENAME COLUMN a TO c;
+
+-- 4. json values the table accepts but jsonb cannot hold never fail the
+-- write: the payload carries the row with its json columns null, a merge
+-- token on them renders empty.
+CREATE TABLE notes (id int PRIMARY KEY, stage text, doc json, meta jsonb);
+SELECT automation.watch('note', 'robustness.notes') ->> 'entity' AS watched;
+DO $$ BEGIN
+	PERFORM automation.create_workflow('{"name": "won", "condition_entity": "note",
+		"condition_field": "stage", "condition_operator": "equals", "condition_value": "won",
+		"action_type": "webhook", "action_config": {"url": "https://example.com/n",
+		"body": {"a": "{{note.doc.a}}", "m": "{{note.meta.m}}"}}}');
+END $$;
+INSERT INTO notes VALUES (1, 'won', '{"a": "x\u0000y"}', '{"m": 1}');
+INSERT INTO notes VALUES (2, 'won', '{"a": 1e1000000}', '{"m": 2}');
+INSERT INTO notes VALUES (3, 'won', '{"a": "fine"}', '{"m": 3}');
+UPDATE notes SET stage = 'won' WHERE id = 1;
+SELECT record_key, payload -> 'new' -> 'doc' AS doc, payload -> 'new' -> 'meta' AS meta,
+	   payload -> 'config' -> 'body' AS body
+  FROM automation.jobs WHERE entity = 'note' ORDER BY id;

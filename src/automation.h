@@ -251,6 +251,11 @@ extern char *automation_column_text(HeapTuple tuple, TupleDesc tupdesc, AttrNumb
 extern void automation_firing_init(FiringContext *firing, EntityCache *cache, int event,
 								   HeapTuple newtuple, HeapTuple oldtuple, TupleDesc tupdesc);
 
+/* jsonsafe.c */
+extern bool automation_try(void (*fn) (void *arg), void *arg, char **message);
+extern Jsonb *automation_json_to_jsonb(Datum json);
+extern bool automation_has_json_column(TupleDesc tupdesc);
+
 /* render.c */
 extern Jsonb *automation_render_config(CompiledAction *action, Definition *definition,
 									   FiringContext *firing);

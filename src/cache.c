@@ -593,17 +593,31 @@ parse_constant(CompiledCondition *condition, const char *text, int i)
  * parse_constant_safely
  *		parse_constant, with an input error (a column retyped since the
  *		definition was validated, a value that no longer parses) trapped in a
- *		subtransaction: the definition is skipped with a LOG line, and the
- *		application's write goes on.  Text-like constants cannot fail and
- *		take no subtransaction.
+ *		subtransaction (automation_try): the definition is skipped with a LOG
+ *		line, and the application's write goes on.  Text-like constants
+ *		cannot fail and take no subtransaction.
  */
+typedef struct ConstantParse
+{
+	CompiledCondition *condition;
+	const char *text;
+	int			i;
+} ConstantParse;
+
+static void
+parse_constant_call(void *arg)
+{
+	ConstantParse *p = arg;
+
+	parse_constant(p->condition, p->text, p->i);
+}
+
 static bool
 parse_constant_safely(CompiledCondition *condition, const char *text, int i,
 					  const char *definition_name, const char *field_path)
 {
-	MemoryContext context = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	volatile bool ok = true;
+	ConstantParse p = {condition, text, i};
+	char	   *message = NULL;
 
 	if (condition->kind == VALUE_TEXT || condition->kind == VALUE_JSON ||
 		condition->text_elements)
@@ -611,35 +625,12 @@ parse_constant_safely(CompiledCondition *condition, const char *text, int i,
 		parse_constant(condition, text, i);
 		return true;
 	}
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(context);
-	PG_TRY();
-	{
-		parse_constant(condition, text, i);
-		ReleaseCurrentSubTransaction();
-	}
-	PG_CATCH();
-	{
-		ErrorData  *error;
-
-		MemoryContextSwitchTo(context);
-		error = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		/* a cancel or a shutdown is not a value that does not parse */
-		if (error->sqlerrcode == ERRCODE_QUERY_CANCELED ||
-			error->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
-			ReThrowError(error);
-		ereport(LOG,
-				(errmsg("automation: skipping \"%s\": value \"%s\" of field \"%s\" does not parse: %s",
-						definition_name, text, field_path, error->message)));
-		FreeErrorData(error);
-		ok = false;
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(context);
-	CurrentResourceOwner = owner;
-	return ok;
+	if (automation_try(parse_constant_call, &p, &message))
+		return true;
+	ereport(LOG,
+			(errmsg("automation: skipping \"%s\": value \"%s\" of field \"%s\" does not parse: %s",
+					definition_name, text, field_path, message)));
+	return false;
 }
 
 /*

@@ -33,6 +33,7 @@
 #include "utils/fmgroids.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
 
 #include "automation.h"
 
@@ -140,6 +141,53 @@ row_jsonb(FmgrInfo *to_jsonb, HeapTuple tuple, TupleDesc tupdesc, char *nulls, i
 }
 
 /*
+ * row_jsonb_safe
+ *		row_jsonb, for a row type with a json column in a subtransaction: a
+ *		json value jsonb cannot hold ("\u0000", numbers beyond numeric's
+ *		range) must not fail the write.  Then the row is serialised again
+ *		with its json columns NULL (doc/reference.md, "Jobs and payload").
+ */
+typedef struct RowJsonb
+{
+	FmgrInfo   *to_jsonb;
+	HeapTuple	tuple;
+	TupleDesc	tupdesc;
+	char	   *nulls;
+	int			i;
+	Datum		result;
+} RowJsonb;
+
+static void
+row_jsonb_call(void *arg)
+{
+	RowJsonb   *r = arg;
+
+	r->result = row_jsonb(r->to_jsonb, r->tuple, r->tupdesc, r->nulls, r->i);
+}
+
+static Datum
+row_jsonb_safe(FmgrInfo *to_jsonb, HeapTuple tuple, TupleDesc tupdesc, char *nulls, int i)
+{
+	RowJsonb	r = {to_jsonb, tuple, tupdesc, nulls, i, (Datum) 0};
+	Datum	   *values;
+	bool	   *isnull;
+	HeapTuple	without;
+
+	if (tuple == NULL || !automation_has_json_column(tupdesc))
+		return row_jsonb(to_jsonb, tuple, tupdesc, nulls, i);
+	if (automation_try(row_jsonb_call, &r, NULL))
+		return r.result;
+	values = palloc(sizeof(Datum) * tupdesc->natts);
+	isnull = palloc(sizeof(bool) * tupdesc->natts);
+	heap_deform_tuple(tuple, tupdesc, values, isnull);
+	for (int a = 0; a < tupdesc->natts; a++)
+		if (getBaseType(TupleDescAttr(tupdesc, a)->atttypid) == JSONOID)
+			isnull[a] = true;
+	without = heap_form_tuple(tupdesc, values, isnull);
+	return row_jsonb(to_jsonb, without, tupdesc, nulls, i);
+}
+
+/*
  * What the jobs of one firing carry that the writing role's code may compute:
  * the rows as jsonb and the rendered configs.  Built before the switch to
  * the owner (see file header).
@@ -167,8 +215,8 @@ prepare_payload(FiringPayload *payload, Definition *definition, FiringContext *f
 	to_jsonb.fn_expr = (Node *) makeFuncExpr(F_TO_JSONB, JSONBOID,
 											 list_make1(makeNullConst(firing->tupdesc->tdtypeid, -1, InvalidOid)),
 											 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
-	payload->new_row = row_jsonb(&to_jsonb, firing->newtuple, firing->tupdesc, payload->row_nulls, 0);
-	payload->old_row = row_jsonb(&to_jsonb, firing->oldtuple, firing->tupdesc, payload->row_nulls, 1);
+	payload->new_row = row_jsonb_safe(&to_jsonb, firing->newtuple, firing->tupdesc, payload->row_nulls, 0);
+	payload->old_row = row_jsonb_safe(&to_jsonb, firing->oldtuple, firing->tupdesc, payload->row_nulls, 1);
 	payload->configs = palloc(sizeof(Jsonb *) * Max(definition->nactions, 1));
 	for (int i = 0; i < definition->nactions; i++)
 		payload->configs[i] = automation_render_config(&definition->actions[i],

@@ -92,9 +92,11 @@ field_text(HeapTuple tuple, TupleDesc tupdesc, MergePathPart *parts, int nparts)
 		JsonbValue *found = NULL;
 		JsonbContainer *container;
 
+		/* a json value jsonb cannot hold renders empty (jsonsafe.c) */
 		jb = attr->atttypid == JSONBOID ? DatumGetJsonbP(value)
-			: DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
-												 CStringGetDatum(TextDatumGetCString(value))));
+			: automation_json_to_jsonb(value);
+		if (jb == NULL)
+			return NULL;
 		container = &jb->root;
 		for (int i = 1; i < nparts; i++)
 		{
