@@ -1245,3 +1245,186 @@ BEGIN
 	RETURN QUERY SELECT * FROM automation._explain(entity, new_row, old_row);
 END
 $$;
+
+/*
+ * An active definition its table no longer fits (a dropped or retyped
+ * column, a constant that no longer parses) is skipped by the engine, shown
+ * by explain() and reported once as a 'definition_skipped' alert.
+ * (Fresh installs: sql/install/00_schema.sql.)
+ */
+ALTER TABLE automation.alerts DROP CONSTRAINT alerts_kind_check;
+ALTER TABLE automation.alerts ADD CONSTRAINT alerts_kind_check CHECK (kind IN
+	('circuit_breaker', 'job_dead', 'depth_limit', 'definition_skipped'));
+
+/*
+ * watch() refuses a Citus distributed, reference or local table (0A000):
+ * Citus writes their rows in shards, where no entity is watched, and nothing
+ * fired, silently (issue 11 item 15; doc/citus.md).
+ * (Fresh installs: sql/install/20_entities.sql.)
+ */
+/* _entities_validate: BEFORE INSERT OR UPDATE on automation.entities. */
+CREATE OR REPLACE FUNCTION automation._entities_validate()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	cls record;
+	pk name[];
+	citus_type text;
+BEGIN
+	/* rows a restore loads were validated when first written (10_common.sql) */
+	IF TG_OP = 'INSERT' AND automation._restoring(TG_RELID) THEN
+		/* the columns by number too: renames are followed (_follow_columns) */
+		NEW.key_attnum := (SELECT a.attnum FROM pg_catalog.pg_attribute a
+							WHERE a.attrelid = NEW.relation AND a.attname = NEW.key_column
+							  AND a.attnum > 0 AND NOT a.attisdropped);
+		NEW.tenant_attnum := (SELECT a.attnum FROM pg_catalog.pg_attribute a
+							   WHERE a.attrelid = NEW.relation AND a.attname = NEW.tenant_column
+								 AND a.attnum > 0 AND NOT a.attisdropped);
+		RETURN NEW;
+	END IF;
+	IF NEW.name IS NULL OR NEW.name !~ '^[a-z_][a-z0-9_]{0,62}$' THEN
+		PERFORM automation._err('22023', format('invalid entity name %s', automation._show(NEW.name)),
+								'an entity name is a lower-case identifier of at most 63 characters',
+								'use letters a-z, digits and _, starting with a letter or _, e.g. deal');
+	END IF;
+	IF NEW.name IN ('old', 'event', 'workflow', 'rule') THEN
+		PERFORM automation._err('22023', format('entity name %s is reserved', automation._show(NEW.name)),
+								'old, event, workflow and rule are merge-token prefixes',
+								'choose another name');
+	END IF;
+	IF TG_OP = 'UPDATE' AND (NEW.name <> OLD.name OR NEW.relation <> OLD.relation) THEN
+		PERFORM automation._err('22023', 'the name and relation of a watched entity cannot change',
+								format('entity %s', automation._show(OLD.name)),
+								'unwatch it and watch again');
+	END IF;
+	SELECT c.relkind, c.relpersistence, n.nspname INTO cls
+	  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+	 WHERE c.oid = NEW.relation;
+	IF NOT FOUND THEN
+		PERFORM automation._err('22023', 'relation does not exist',
+								format('oid %s', NEW.relation::oid));
+	END IF;
+	IF cls.relkind NOT IN ('r', 'p') THEN
+		PERFORM automation._err('22023', format('relation %s is not a table', NEW.relation::text),
+								format('relkind is %s', automation._show(cls.relkind::text)),
+								'watch an ordinary or partitioned table');
+	END IF;
+	IF cls.relpersistence = 't' THEN
+		PERFORM automation._err('22023', format('relation %s is a temporary table', NEW.relation::text),
+								NULL, 'watch a permanent table');
+	END IF;
+	IF cls.nspname IN ('automation', 'pg_catalog', 'information_schema') OR cls.nspname LIKE 'pg\_toast%' THEN
+		PERFORM automation._err('22023', format('relation %s is in system schema %s', NEW.relation::text, cls.nspname),
+								NULL, 'watch a table of the application');
+	END IF;
+	/*
+	 * A Citus table (distributed, reference or Citus local) is refused
+	 * (0A000): Citus writes its rows in shards, other relations (on the
+	 * workers, or on the coordinator for a local table), where the row
+	 * trigger finds no watched entity: nothing would ever fire, silently.
+	 * Read through Citus's catalog only when citus is installed, by
+	 * dynamic SQL: without Citus the table does not exist.  See doc/citus.md.
+	 */
+	IF TG_OP = 'INSERT' AND EXISTS (SELECT 1 FROM pg_catalog.pg_extension x WHERE x.extname = 'citus')
+	   AND pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL THEN
+		EXECUTE 'SELECT CASE WHEN p.partkey IS NOT NULL THEN ''distributed'' '
+				'WHEN p.repmodel = ''t'' THEN ''reference'' '
+				'WHEN p.colocationid = 0 THEN ''local'' ELSE ''distributed'' END '
+				'FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid = $1'
+		   INTO citus_type USING NEW.relation;
+		IF citus_type IS NOT NULL THEN
+			PERFORM automation._err('0A000',
+				format('cannot watch %s: it is a Citus %s table', NEW.relation::text, citus_type),
+				'Citus writes the rows of its tables in shards, where no entity is watched: '
+				'no write to it would fire automation',
+				format('watch a table Citus does not manage (undistribute_table(%L) makes it one); see doc/citus.md',
+					   NEW.relation::text));
+		END IF;
+	END IF;
+	IF NEW.key_column IS NULL THEN
+		SELECT array_agg(a.attname ORDER BY k.ord) INTO pk
+		  FROM pg_catalog.pg_index i
+		  CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+		  JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+		 WHERE i.indrelid = NEW.relation AND i.indisprimary;
+		IF pk IS NULL THEN
+			PERFORM automation._err('22023', format('table %s has no primary key', NEW.relation::text),
+									'key_column defaults to the single-column primary key',
+									'pass key_column => ''<column>'' naming a unique column');
+		END IF;
+		IF cardinality(pk) > 1 THEN
+			PERFORM automation._err('22023', format('table %s has a composite primary key', NEW.relation::text),
+									format('primary key columns: %s', array_to_string(pk, ', ')),
+									'pass key_column => ''<column>'' naming a single unique column');
+		END IF;
+		NEW.key_column := pk[1];
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+					WHERE a.attrelid = NEW.relation AND a.attname = NEW.key_column
+					  AND a.attnum > 0 AND NOT a.attisdropped) THEN
+		PERFORM automation._err('22023', format('key_column %s does not exist', automation._show(NEW.key_column)),
+								format('table %s has no column %s', NEW.relation::text, automation._show(NEW.key_column)),
+								'name an existing column (column names are case-sensitive)');
+	END IF;
+	IF NEW.tenant_column IS NOT NULL AND NOT EXISTS (
+		SELECT 1 FROM pg_catalog.pg_attribute a
+		 WHERE a.attrelid = NEW.relation AND a.attname = NEW.tenant_column
+		   AND a.attnum > 0 AND NOT a.attisdropped) THEN
+		PERFORM automation._err('22023', format('tenant_column %s does not exist', automation._show(NEW.tenant_column)),
+								format('table %s has no column %s', NEW.relation::text, automation._show(NEW.tenant_column)),
+								'name an existing column (column names are case-sensitive)');
+	END IF;
+	/*
+	 * The key must identify one row: a database action writes the row of
+	 * the job's key.  A valid, non-partial unique index (or the primary key)
+	 * on exactly the key column, or, with a tenant column, on the tenant and
+	 * key columns (in either order; then keys are unique per tenant and
+	 * actions find the row by tenant and key).
+	 */
+	IF NOT EXISTS (
+		SELECT 1 FROM pg_catalog.pg_index i
+		 WHERE i.indrelid = NEW.relation AND i.indisunique AND i.indisvalid
+		   AND i.indpred IS NULL AND i.indexprs IS NULL
+		   AND (SELECT array_agg(a.attname::text ORDER BY a.attname)
+				  FROM unnest((i.indkey::int2[])[0:i.indnkeyatts - 1]) AS k(attnum)
+				  JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum)
+			   IN (ARRAY[NEW.key_column::text],
+				   (SELECT array_agg(c ORDER BY c) FROM unnest(ARRAY[NEW.key_column::text, NEW.tenant_column::text]) c
+					 WHERE NEW.tenant_column IS NOT NULL AND NEW.tenant_column <> NEW.key_column))) THEN
+		PERFORM automation._err('22023', format('key_column %s is not unique', automation._show(NEW.key_column)),
+								format('table %s has no primary key or unique index on (%s)%s', NEW.relation::text,
+									   NEW.key_column,
+									   CASE WHEN NEW.tenant_column IS NOT NULL AND NEW.tenant_column <> NEW.key_column
+											THEN format(' or on (%s, %s)', NEW.tenant_column, NEW.key_column) ELSE '' END),
+								CASE WHEN NEW.tenant_column IS NOT NULL AND NEW.tenant_column <> NEW.key_column
+									 THEN format('create a unique index on (%I) or on (%I, %I), without WHERE or expressions',
+												 NEW.key_column, NEW.tenant_column, NEW.key_column)
+									 ELSE format('create a unique index on (%I) (without WHERE or expressions), or pass tenant_column when keys are unique per tenant',
+												 NEW.key_column) END);
+	END IF;
+	IF TG_OP = 'INSERT' THEN
+		IF EXISTS (SELECT 1 FROM automation.entities e WHERE e.name = NEW.name) THEN
+			PERFORM automation._err('23505', format('entity %s is already watched', automation._show(NEW.name)),
+									format('entity %s watches %s', automation._show(NEW.name),
+										   (SELECT e.relation::text FROM automation.entities e WHERE e.name = NEW.name)),
+									'call automation.unwatch() first');
+		END IF;
+		IF EXISTS (SELECT 1 FROM automation.entities e WHERE e.relation = NEW.relation) THEN
+			PERFORM automation._err('23505', format('table %s is already watched', NEW.relation::text),
+									format('watched as entity %s',
+										   automation._show((SELECT e.name FROM automation.entities e WHERE e.relation = NEW.relation))),
+									'a table is watched under one entity name');
+		END IF;
+	END IF;
+	/* the columns by number too: renames are followed (_follow_columns) */
+	NEW.key_attnum := (SELECT a.attnum FROM pg_catalog.pg_attribute a
+						WHERE a.attrelid = NEW.relation AND a.attname = NEW.key_column
+						  AND a.attnum > 0 AND NOT a.attisdropped);
+	NEW.tenant_attnum := (SELECT a.attnum FROM pg_catalog.pg_attribute a
+						   WHERE a.attrelid = NEW.relation AND a.attname = NEW.tenant_column
+							 AND a.attnum > 0 AND NOT a.attisdropped);
+	RETURN NEW;
+END
+$$;

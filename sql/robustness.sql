@@ -80,3 +80,26 @@ UPDATE notes SET stage = 'won' WHERE id = 1;
 SELECT record_key, payload -> 'new' -> 'doc' AS doc, payload -> 'new' -> 'meta' AS meta,
 	   payload -> 'config' -> 'body' AS body
   FROM automation.jobs WHERE entity = 'note' ORDER BY id;
+
+-- 5. A definition its table no longer fits is skipped, shown by explain()
+-- with the reason, and reported once as an alert; writes go on.
+CREATE TABLE opps (id int PRIMARY KEY, stage text, amount int);
+SELECT automation.watch('opp', 'robustness.opps') ->> 'entity' AS watched;
+DO $$ BEGIN
+	PERFORM automation.create_workflow('{"name": "won opp", "condition_entity": "opp",
+		"condition_field": "stage", "condition_operator": "equals", "condition_value": "won",
+		"action_type": "webhook", "action_config": {"url": "https://example.com/o"}}');
+	PERFORM automation.create_rule('{"name": "big opp", "entity_type": "opp", "trigger_type": "OPP_CREATED",
+		"conditions": [{"field_path": "amount", "operator": "GT", "value_int": 10}],
+		"actions": [{"action_type": "NOTIFY", "recipient": "ops", "message": "big"}]}');
+END $$;
+ALTER TABLE opps ALTER COLUMN stage TYPE integer USING 0;
+ALTER TABLE opps DROP COLUMN amount;
+INSERT INTO opps VALUES (1, 0);
+INSERT INTO opps VALUES (2, 0);
+SELECT source, name, fires, reason FROM automation.explain('opp', '{"id": 3, "stage": 0}') ORDER BY source;
+-- a reload (any definition change) does not report them again
+SELECT automation.disable_workflow(id) ->> 'enabled' AS other_disabled FROM automation.workflows WHERE condition_entity = 'note';
+INSERT INTO opps VALUES (3, 0);
+SELECT kind, message, workflow_id IS NOT NULL AS workflow, rule_id IS NOT NULL AS rule
+  FROM automation.alerts WHERE kind = 'definition_skipped' ORDER BY id;

@@ -182,6 +182,13 @@ typedef struct ValueColumn
 	CompiledCondition *sample;	/* how to hash this column's NEW value */
 } ValueColumn;
 
+/* An active definition that cannot be compiled against its table, and why. */
+typedef struct SkippedDefinition
+{
+	Definition *definition;		/* id, name, tenant; no conditions */
+	char	   *reason;
+} SkippedDefinition;
+
 typedef struct EntityCache
 {
 	Oid			relid;			/* hash key */
@@ -193,6 +200,8 @@ typedef struct EntityCache
 	int			definitions_capacity;
 	Definition **definitions;	/* workflows by creation, then rules by priority */
 	EventIndex	events[3];		/* INSERT, UPDATE, DELETE */
+	List	   *skipped;		/* SkippedDefinition *: active definitions
+								 * the table no longer fits */
 	MemoryContext context;
 } EntityCache;
 

@@ -72,6 +72,8 @@ static EntityCache *load_entity_cache(Oid relid);
 static void load_workflows(EntityCache *cache, Relation rel);
 static void load_rules(EntityCache *cache, Relation rel);
 static void build_event_indexes(EntityCache *cache);
+static void add_skipped(EntityCache *cache, Definition *definition, const char *reason);
+static void report_skipped(EntityCache *cache);
 
 /*
  * automation_cache_init
@@ -442,6 +444,7 @@ load_entity_cache(Oid relid)
 			PG_END_TRY();
 			RelationClose(rel);
 			build_event_indexes(cache);
+			report_skipped(cache);
 		}
 	}
 
@@ -590,6 +593,42 @@ parse_constant(CompiledCondition *condition, const char *text, int i)
 }
 
 /*
+ * skip
+ *		A definition the table no longer fits: LOG it and keep the reason
+ *		for the caller (skip_reason, in the current memory context).
+ *		Returns false, for compile_condition's callers.
+ */
+static char *skip_reason = NULL;
+
+static bool
+skip(const char *definition_name, const char *fmt,...)
+pg_attribute_printf(2, 3);
+
+static bool
+skip(const char *definition_name, const char *fmt,...)
+{
+	StringInfoData reason;
+
+	initStringInfo(&reason);
+	for (;;)
+	{
+		va_list		args;
+		int			needed;
+
+		va_start(args, fmt);
+		needed = appendStringInfoVA(&reason, fmt, args);
+		va_end(args);
+		if (needed == 0)
+			break;
+		enlargeStringInfo(&reason, needed);
+	}
+	skip_reason = reason.data;
+	ereport(LOG,
+			(errmsg("automation: skipping \"%s\": %s", definition_name, reason.data)));
+	return false;
+}
+
+/*
  * parse_constant_safely
  *		parse_constant, with an input error (a column retyped since the
  *		definition was validated, a value that no longer parses) trapped in a
@@ -627,10 +666,8 @@ parse_constant_safely(CompiledCondition *condition, const char *text, int i,
 	}
 	if (automation_try(parse_constant_call, &p, &message))
 		return true;
-	ereport(LOG,
-			(errmsg("automation: skipping \"%s\": value \"%s\" of field \"%s\" does not parse: %s",
-					definition_name, text, field_path, message)));
-	return false;
+	return skip(definition_name, "value \"%s\" of field \"%s\" does not parse: %s",
+				text, field_path, message);
 }
 
 /*
@@ -657,10 +694,7 @@ compile_condition(CompiledCondition *condition, EntityCache *cache, Relation rel
 	memset(condition, 0, sizeof(*condition));
 	if (!parse_operator(operator_name, &condition->operator, &condition->operator_label))
 	{
-		ereport(LOG,
-				(errmsg("automation: skipping \"%s\": unknown operator \"%s\"",
-						definition_name, operator_name)));
-		return false;
+		return skip(definition_name, "unknown operator \"%s\"", operator_name);
 	}
 	condition->negated = negated;
 	condition->field_label = pstrdup(field_path);
@@ -673,10 +707,8 @@ compile_condition(CompiledCondition *condition, EntityCache *cache, Relation rel
 	if (parts == NIL ||
 		(attnum = get_attnum(RelationGetRelid(rel), linitial(parts))) <= 0)
 	{
-		ereport(LOG,
-				(errmsg("automation: skipping \"%s\": field \"%s\" is not a column of %s",
-						definition_name, field_path, RelationGetRelationName(rel))));
-		return false;
+		return skip(definition_name, "field \"%s\" is not a column of %s",
+					field_path, RelationGetRelationName(rel));
 	}
 	attr = TupleDescAttr(tupdesc, attnum - 1);
 	condition->attnum = attnum;
@@ -687,10 +719,8 @@ compile_condition(CompiledCondition *condition, EntityCache *cache, Relation rel
 	{
 		if (attr->atttypid != JSONBOID && attr->atttypid != JSONOID)
 		{
-			ereport(LOG,
-					(errmsg("automation: skipping \"%s\": field \"%s\" goes below a column that is not json",
-							definition_name, field_path)));
-			return false;
+			return skip(definition_name, "field \"%s\" goes below a column that is not json",
+						field_path);
 		}
 		condition->kind = VALUE_JSON;
 		condition->json_path_length = list_length(parts) - 1;
@@ -718,20 +748,16 @@ compile_condition(CompiledCondition *condition, EntityCache *cache, Relation rel
 		set_compare_type(condition, getBaseType(attr->atttypid));
 		if (!condition->has_compare_proc)
 		{
-			ereport(LOG,
-					(errmsg("automation: skipping \"%s\": values of field \"%s\" cannot be compared",
-							definition_name, field_path)));
-			return false;
+			return skip(definition_name, "values of field \"%s\" cannot be compared",
+						field_path);
 		}
 	}
 
 	if (condition->kind != VALUE_TEXT && condition->kind != VALUE_JSON &&
 		!condition->text_elements && !input_runs_no_user_code(condition->compare_type))
 	{
-		ereport(LOG,
-				(errmsg("automation: skipping \"%s\": values of field \"%s\" have a type whose input function may run its owner's code",
-						definition_name, field_path)));
-		return false;
+		return skip(definition_name, "values of field \"%s\" have a type whose input function may run its owner's code",
+					field_path);
 	}
 
 	condition->nconstants = nconstants;
@@ -765,6 +791,64 @@ parse_action(CompiledAction *action, const char *action_type, const char *config
 																  NumericGetDatum(delay->val.numeric)));
 	else if (delay != NULL && delay->type == jbvString)
 		action->delay_minutes = pg_strtoint32(pnstrdup(delay->val.string.val, delay->val.string.len));
+}
+
+/*
+ * add_skipped
+ *		Remember a definition the table no longer fits, for explain() and
+ *		the alert (report_skipped).
+ */
+static void
+add_skipped(EntityCache *cache, Definition *definition, const char *reason)
+{
+	MemoryContext old = MemoryContextSwitchTo(cache->context);
+	SkippedDefinition *skipped = palloc0(sizeof(SkippedDefinition));
+
+	skipped->definition = definition;
+	skipped->reason = pstrdup(reason ? reason : "it does not fit its table");
+	cache->skipped = lappend(cache->skipped, skipped);
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * report_skipped
+ *		One 'definition_skipped' alert per definition and reason (not
+ *		repeated by every backend that compiles it), in the owner scope.
+ *		Trapped: a schema without that alert kind (before 0.3.0) or a
+ *		read-only transaction must not fail the write.
+ */
+static void
+raise_skipped_alert(void *arg)
+{
+	SkippedDefinition *skipped = arg;
+	Definition *definition = skipped->definition;
+	Datum		values[5];
+	char		nulls[5] = "     ";
+
+	values[0] = definition->is_rule ? (nulls[0] = 'n', (Datum) 0) : CStringGetTextDatum(definition->id);
+	values[1] = definition->is_rule ? CStringGetTextDatum(definition->id) : (nulls[1] = 'n', (Datum) 0);
+	values[2] = CStringGetTextDatum(definition->name);
+	values[3] = CStringGetTextDatum(skipped->reason);
+	values[4] = definition->tenant_id ? CStringGetTextDatum(definition->tenant_id)
+		: (nulls[4] = 'n', (Datum) 0);
+	if (SPI_execute_with_args("SELECT automation._raise_alert('definition_skipped', "
+							  "  format('%s %s is skipped: %s', CASE WHEN $1 IS NULL THEN 'rule' ELSE 'workflow' END, $3, $4), "
+							  "  jsonb_build_object('reason', $4), $1, $2::uuid, NULL, $5) "
+							  "WHERE NOT EXISTS (SELECT 1 FROM automation.alerts a "
+							  "  WHERE a.kind = 'definition_skipped' AND a.workflow_id IS NOT DISTINCT FROM $1 "
+							  "    AND a.rule_id IS NOT DISTINCT FROM $2::uuid AND a.details ->> 'reason' = $4)",
+							  5, (Oid[]) {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID},
+							  values, nulls, false, 0) < 0)
+		elog(ERROR, "could not raise the definition_skipped alert");
+}
+
+static void
+report_skipped(EntityCache *cache)
+{
+	ListCell   *lc;
+
+	foreach(lc, cache->skipped)
+		(void) automation_try(raise_skipped_alert, lfirst(lc), NULL);
 }
 
 /*
@@ -832,7 +916,10 @@ load_workflows(EntityCache *cache, Relation rel)
 		if (!compile_condition(&definition->conditions[0], cache, rel,
 							   definition->name, spi_text(tuple, desc, 6),
 							   operator_name, false, &value, nconstants, value))
+		{
+			add_skipped(cache, definition, skip_reason);
 			continue;
+		}
 		definition->nactions = 1;
 		definition->actions = palloc0(sizeof(CompiledAction));
 		parse_action(&definition->actions[0], spi_text(tuple, desc, 9),
@@ -900,6 +987,7 @@ load_rules(EntityCache *cache, Relation rel)
 	uint64		nrules;
 	Definition **loaded;
 	bool	   *ok;
+	char	  **reasons;
 	uint64		rule_index;
 	HTAB	   *ids;
 	HASHCTL		ctl;
@@ -918,6 +1006,7 @@ load_rules(EntityCache *cache, Relation rel)
 	old = MemoryContextSwitchTo(cache->context);
 	loaded = palloc0(sizeof(Definition *) * nrules);
 	ok = palloc0(sizeof(bool) * nrules);
+	reasons = palloc0(sizeof(char *) * nrules);
 	for (uint64 i = 0; i < nrules; i++)
 	{
 		HeapTuple	tuple = rules->vals[i];
@@ -934,6 +1023,8 @@ load_rules(EntityCache *cache, Relation rel)
 		definition->cooldown_hours = spi_int(tuple, desc, 7, -1);
 		loaded[i] = definition;
 		ok[i] = definition->event_mask != 0;
+		if (!ok[i])
+			reasons[i] = psprintf("unknown trigger_type \"%s\"", spi_text(tuple, desc, 5));
 	}
 	MemoryContextSwitchTo(old);
 	memset(&ctl, 0, sizeof(ctl));
@@ -1015,7 +1106,11 @@ load_rules(EntityCache *cache, Relation rel)
 							   cache, rel, definition->name,
 							   spi_text(tuple, desc, 2), operator_name, negated,
 							   constants, nconstants, label.data))
+		{
+			if (ok[rule_index])
+				reasons[rule_index] = skip_reason;
 			ok[rule_index] = false;
+		}
 		definition->nconditions++;
 	}
 	MemoryContextSwitchTo(old);
@@ -1049,6 +1144,8 @@ load_rules(EntityCache *cache, Relation rel)
 	{
 		if (ok[i] && loaded[i]->nconditions > 0 && loaded[i]->nactions > 0)
 			add_definition(cache, loaded[i]);
+		else if (reasons[i] != NULL)
+			add_skipped(cache, loaded[i], reasons[i]);
 	}
 	MemoryContextSwitchTo(old);
 }

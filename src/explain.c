@@ -263,6 +263,29 @@ automation_explain(PG_FUNCTION_ARGS)
 		values[5] = DirectFunctionCall1(jsonb_in, CStringGetDatum(conditions.data));
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
+	/* active definitions the table no longer fits: skipped, and why */
+	{
+		ListCell   *lc;
+
+		foreach(lc, cache->skipped)
+		{
+			SkippedDefinition *skipped = lfirst(lc);
+			Definition *definition = skipped->definition;
+			Datum		values[6];
+			bool		nulls[6] = {false, false, false, false, false, false};
+
+			if (!sees_all && definition->tenant_id != NULL &&
+				(viewer_tenant == NULL || strcmp(viewer_tenant, definition->tenant_id) != 0))
+				continue;
+			values[0] = CStringGetTextDatum(definition->is_rule ? "rule" : "workflow");
+			values[1] = CStringGetTextDatum(definition->id);
+			values[2] = CStringGetTextDatum(definition->name);
+			values[3] = BoolGetDatum(false);
+			values[4] = CStringGetTextDatum(psprintf("skipped: %s", skipped->reason));
+			values[5] = DirectFunctionCall1(jsonb_in, CStringGetDatum("[]"));
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		}
+	}
 	automation_cache_unpin();
 	return (Datum) 0;
 }

@@ -224,7 +224,7 @@ CREATE TABLE automation.alerts (
 	id bigserial PRIMARY KEY,
 	kind text NOT NULL
 		CONSTRAINT alerts_kind_check CHECK (kind IN
-			('circuit_breaker', 'job_dead', 'depth_limit')),
+			('circuit_breaker', 'job_dead', 'depth_limit', 'definition_skipped')),
 	workflow_id text,
 	rule_id uuid,
 	job_id bigint,
