@@ -7,6 +7,10 @@
  * execute_job, and records outcomes in batches.
  *
  * Invariants:
+ *   - a claim takes no more jobs than can start within their lease
+ *     (lease.c), and a job starts only while its lease outlasts the
+ *     delivery; a job that cannot is handed back unstarted with a warning,
+ *     never delivered after its lease (another worker may hold it then);
  *   - a held job (pending or in flight) is always finished, also after
  *     SIGTERM/SIGINT, which only stop claiming; the exit status is then 0;
  *   - while the database is away, transfers go on, outcomes wait in memory
@@ -25,6 +29,7 @@
 #include "worker.h"
 
 WorkerOptions options;
+static LeasePlan plan;
 
 static int	signal_pipe[2] = {-1, -1};
 static volatile sig_atomic_t stop_requested = 0;
@@ -275,6 +280,7 @@ static Job *pending_head = NULL;
 static Job **pending_tail = &pending_head;
 static int	pending_count = 0;
 static int	inflight = 0;
+static Job *release_head = NULL;	/* claimed, not started, to hand back */
 static Outcome *outcomes = NULL;
 static int	outcome_count = 0;
 static double oldest_outcome_ms = 0;
@@ -310,6 +316,34 @@ record_outcomes(void)
 	if (outcomes)
 		oldest_outcome_ms = now_ms();
 	return had_failure;
+}
+
+/*
+ * hand_back: a claimed job whose lease is too short to start it: warn, and
+ * keep it for queue_release (flush_releases).
+ */
+static void
+hand_back(Job *job, double remaining_ms, double need_ms)
+{
+	if (remaining_ms <= 0)
+		log_info("warning: job=%lld type=%s not started: its lease expired %.1fs ago "
+				 "(the worker was held up); handed back to the queue unless another worker has it",
+				 (long long) job->id, job->action_type, -remaining_ms / 1000);
+	else
+		log_info("warning: job=%lld type=%s not started: its lease ends in %.1fs, less than the %.1fs "
+				 "a delivery may take; handed back to the queue",
+				 (long long) job->id, job->action_type, remaining_ms / 1000, need_ms / 1000);
+	job->next = release_head;
+	release_head = job;
+}
+
+/* flush_releases: hand back what hand_back kept; true when something was. */
+static bool
+flush_releases(void)
+{
+	if (release_head == NULL || !queue_connected())
+		return false;
+	return queue_release(&release_head);
 }
 
 /* fail_before_start: a job that cannot be delivered at all. */
@@ -452,14 +486,25 @@ main(int argc, char **argv)
 		fprintf(stderr, "automation-worker: curl_global_init failed\n");
 		return 1;
 	}
-	if (options.timeout_ms / 1000 + 5 > options.lease_seconds)
-		log_info("warning: --timeout %lds is close to --lease %ds: a slow delivery may be claimed and sent again by another worker",
-				 options.timeout_ms / 1000, options.lease_seconds);
+	lease_plan(&plan, options.lease_seconds * 1000L, options.timeout_ms, options.concurrency,
+			   options.batch);
+	if (plan.timeout_ms < options.timeout_ms)
+		log_info("warning: --timeout %gs does not fit in --lease %ds: deliveries time out after %gs, "
+				 "so that each ends %gs before its lease (raise --lease to allow longer deliveries)",
+				 options.timeout_ms / 1000.0, options.lease_seconds, plan.timeout_ms / 1000.0,
+				 plan.margin_ms / 1000.0);
+	options.timeout_ms = plan.timeout_ms;
+	if (plan.claim_max < options.batch)
+		log_info("claims at most %d job(s) at a time (not --batch %d): --concurrency %d x %lld round(s) "
+				 "of deliveries of up to %gs fit in --lease %ds less %gs",
+				 plan.claim_max, options.batch, options.concurrency, plan.rounds,
+				 plan.timeout_ms / 1000.0, options.lease_seconds, 2 * plan.margin_ms / 1000.0);
 	multi = curl_multi_init();
 	curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, (long) options.concurrency * 4);
-	log_info("worker %s starting: concurrency=%d batch=%d lease=%ds poll=%gs%s",
+	log_info("worker %s starting: concurrency=%d batch=%d lease=%ds timeout=%gs poll=%gs%s",
 			 options.worker_id, options.concurrency, options.batch,
-			 options.lease_seconds, options.poll_seconds, options.once ? " once" : "");
+			 options.lease_seconds, options.timeout_ms / 1000.0, options.poll_seconds,
+			 options.once ? " once" : "");
 
 	for (;;)
 	{
@@ -505,13 +550,18 @@ main(int argc, char **argv)
 			record_outcomes())
 			want_claim = true;
 
+		/* hand back the jobs not started (a claim may then take them again) */
+		if (flush_releases())
+			want_claim = true;
+
 		/* claim when nothing waits to start and a slot is free */
 		if (!stop_requested && queue_connected() && pending_count == 0 &&
 			inflight < options.concurrency &&
 			(want_claim || now >= next_poll || now >= next_due))
 		{
 			int			count = 0;
-			Job		   *jobs = queue_claim(options.batch, &count);
+			int			limit = lease_claim_limit(&plan, inflight);
+			Job		   *jobs = queue_claim(limit, &count);
 
 			if (count >= 0)
 			{
@@ -520,9 +570,9 @@ main(int argc, char **argv)
 					pending_tail = &(*pending_tail)->next;
 				pending_count += count;
 				next_poll = now + options.poll_seconds * 1000;
-				want_claim = count == options.batch;
+				want_claim = count == limit;
 				claim_found_nothing = count == 0;
-				if (count < options.batch)
+				if (count < limit)
 				{
 					double		due = queue_next_due_ms();
 
@@ -532,13 +582,24 @@ main(int argc, char **argv)
 			}
 		}
 
-		/* start what the concurrency allows */
+		/* start what the concurrency allows, while the lease outlasts it */
 		while (pending_head && inflight < options.concurrency)
 		{
 			Job		   *job = pending_head;
 			Job		   *rest = job->next;
+			double		need = lease_start_need_ms(&plan, is_database_action(job->action_type));
+			double		remaining = job->lease_deadline_ms - now_ms();
 
 			job->next = NULL;
+			if (remaining < need)
+			{
+				pending_head = rest;
+				if (pending_head == NULL)
+					pending_tail = &pending_head;
+				pending_count--;
+				hand_back(job, remaining, need);
+				continue;
+			}
 			if (!start_job(multi, job))
 			{
 				job->next = rest;
@@ -558,7 +619,9 @@ main(int argc, char **argv)
 			(stop_requested || (options.once && claim_found_nothing)))
 		{
 			record_outcomes();
-			if (outcomes == NULL || (stop_requested && stop_deadline > 0 && now_ms() > stop_deadline))
+			flush_releases();
+			if ((outcomes == NULL && release_head == NULL) ||
+				(stop_requested && stop_deadline > 0 && now_ms() > stop_deadline))
 				break;
 		}
 		if (stop_requested && stop_deadline > 0 && now_ms() > stop_deadline)
@@ -615,6 +678,8 @@ main(int argc, char **argv)
 	if (outcomes)
 		log_error("exiting with %d outcome(s) not recorded; those jobs will be delivered again after their lease",
 				  outcome_count);
+	if (release_head)
+		log_error("exiting with unstarted job(s) not handed back; they are claimable when their lease ends");
 	queue_disconnect();
 	curl_multi_cleanup(multi);
 	curl_global_cleanup();

@@ -42,7 +42,7 @@ static const char *const claim_sql =
 "            ELSE jsonb_build_object('event', j.payload->'event', 'new', j.payload->'new',\n"
 "                                    'old', j.payload->'old')::text END,\n"
 "       coalesce(jsonb_typeof(j.payload->'config'->'body') = 'string', false),\n"
-"       c.format, c.url\n"
+"       c.format, c.url, j.locked_until::text\n"
 "  FROM automation.claim_jobs($1, $2::integer, $3::interval, $4::text[]) j\n"
 "  LEFT JOIN LATERAL (SELECT c.format, c.url FROM automation.channels c\n"
 "                     WHERE j.action_type = 'send_channel_message'\n"
@@ -62,6 +62,27 @@ static const char *const fail_sql =
 "SELECT (e->>'id')::bigint, automation.fail_job((e->>'id')::bigint, e->>'error',\n"
 "       (e->>'retryable')::boolean, (e->>'retry_after')::interval)\n"
 "  FROM jsonb_array_elements($1::jsonb) e";
+
+/*
+ * The hand-back of claimed jobs the worker did not start (their lease was
+ * too short, main.c): queued again at once, the attempt counted at claim
+ * refunded.  Only while the job is still under this very lease (locked_by
+ * and locked_until unchanged): a job another worker claimed after the lease
+ * ended is left alone.  A plain UPDATE of the queue columns a worker role
+ * may update (grant_role), so it works with every installed version of the
+ * extension; the jobs guard does not fire (no identity column changes).
+ * Other workers are woken as for a new job.
+ */
+static const char *const release_sql =
+"WITH released AS (\n"
+"  UPDATE automation.jobs j\n"
+"     SET status = 'queued', attempts = greatest(j.attempts - 1, 0),\n"
+"         run_after = now(), locked_until = NULL\n"
+"    FROM jsonb_to_recordset($2::jsonb) AS r(id bigint, locked_until timestamptz)\n"
+"   WHERE j.id = r.id AND j.status = 'running' AND j.locked_by = $1\n"
+"     AND j.locked_until = r.locked_until\n"
+"  RETURNING j.id, j.action_type)\n"
+"SELECT id, pg_notify('automation_jobs', action_type) FROM released";
 
 /* queue_connected: whether the connection is up. */
 bool
@@ -127,6 +148,10 @@ queue_connect(void)
 		goto fail;
 	PQclear(res);
 	res = PQprepare(conn, "fail", fail_sql, 1, NULL);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		goto fail;
+	PQclear(res);
+	res = PQprepare(conn, "release", release_sql, 2, NULL);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		goto fail;
 	PQclear(res);
@@ -224,6 +249,7 @@ queue_claim(int max_jobs, int *count)
 	PGresult   *res;
 	Job		   *head = NULL,
 			  **tail = &head;
+	double		sent_ms = now_ms();	/* the lease starts later, at the database */
 
 	snprintf(max_text, sizeof(max_text), "%d", max_jobs);
 	snprintf(lease_text, sizeof(lease_text), "%d seconds", options.lease_seconds);
@@ -256,6 +282,8 @@ queue_claim(int max_jobs, int *count)
 		job->body_is_text = PQgetvalue(res, i, 7)[0] == 't';
 		job->channel_format = dup_or_null(res, i, 8);
 		job->channel_url = dup_or_null(res, i, 9);
+		job->locked_until = dup_or_null(res, i, 10);
+		job->lease_deadline_ms = sent_ms + options.lease_seconds * 1000.0;
 		if (job->config_json == NULL)
 			job->config_json = strdup("null");
 		*tail = job;
@@ -418,6 +446,67 @@ queue_record(Outcome **outcomes)
 }
 
 /*
+ * queue_release: hand the jobs of the list back to the queue unstarted
+ * (release_sql).  Returns false when the connection failed (the list is
+ * kept, to be handed back after the reconnection); otherwise the list is
+ * freed: handed back, or already someone else's, or refused by the database
+ * (logged; those jobs wait for their lease to end).
+ */
+bool
+queue_release(Job **jobs)
+{
+	json_t	   *batch = json_array();
+	char	   *text;
+	const char *params[2];
+	PGresult   *res;
+	size_t		n;
+
+	if (conn == NULL)
+	{
+		json_decref(batch);
+		return false;
+	}
+	for (Job *j = *jobs; j; j = j->next)
+	{
+		json_t	   *e = json_object();
+
+		json_object_set_new(e, "id", json_integer(j->id));
+		json_object_set_new(e, "locked_until", j->locked_until ? json_string(j->locked_until) : json_null());
+		json_array_append_new(batch, e);
+	}
+	n = json_array_size(batch);
+	text = json_dumps(batch, JSON_COMPACT);
+	json_decref(batch);
+	params[0] = options.worker_id;
+	params[1] = text;
+	res = PQexecPrepared(conn, "release", 2, params, NULL, NULL, 0);
+	free(text);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		check_connection();
+		if (conn == NULL)
+		{
+			PQclear(res);
+			return false;
+		}
+		log_error("could not hand back %zu unstarted job(s) (their leases will expire): %s",
+				  n, PQresultErrorMessage(res));
+	}
+	else
+		log_info("handed back %d unstarted job(s) to the queue, their attempts refunded; %zu already taken by another worker",
+				 PQntuples(res), n - (size_t) PQntuples(res));
+	PQclear(res);
+	while (*jobs)
+	{
+		Job		   *next = (*jobs)->next;
+
+		job_free(*jobs);
+		*jobs = next;
+	}
+	return true;
+}
+
+/*
  * queue_execute_database_job: run a database action with execute_job, which
  * completes the job itself.  On error, fills outcome for fail_job: data,
  * privilege and missing-object errors are permanent, the rest retry.
@@ -504,6 +593,7 @@ job_free(Job *job)
 	free(job->body);
 	free(job->channel_format);
 	free(job->channel_url);
+	free(job->locked_until);
 	free(job);
 }
 

@@ -11,6 +11,8 @@
  *     recording, or still held (pending / in flight); an outcome that cannot
  *     be recorded stays queued until the database is back, and if the
  *     process dies the lease makes the job claimable again (at-least-once);
+ *   - a claimed job starts only while its lease outlasts the delivery
+ *     (lease.c); otherwise it is handed back unstarted (queue_release);
  *   - nothing from a job's data reaches a header line unencoded.
  */
 #ifndef AUTOMATION_WORKER_H
@@ -59,6 +61,8 @@ typedef struct Job
 	bool		body_is_text;	/* body came from a JSON string */
 	char	   *channel_format; /* NULL when no channel matched */
 	char	   *channel_url;
+	char	   *locked_until;	/* the lease as the database wrote it (text) */
+	double		lease_deadline_ms;	/* now_ms() at the claim's send + lease */
 	struct Job *next;
 } Job;
 
@@ -92,6 +96,16 @@ typedef struct Delivery
 	double		started_ms;
 } Delivery;
 
+/* The lease arithmetic (lease.c). */
+typedef struct LeasePlan
+{
+	long		margin_ms;		/* M: min(1 s, lease / 20) */
+	long		timeout_ms;		/* T': min(--timeout, lease - 2M) */
+	long long	rounds;			/* W: floor((lease - 2M) / T'), at least 1 */
+	int			claim_max;		/* min(--batch, concurrency * W) */
+	int			concurrency;
+} LeasePlan;
+
 /* log.c */
 extern void log_info(const char *fmt,...) __attribute__((format(printf, 1, 2)));
 extern void log_error(const char *fmt,...) __attribute__((format(printf, 1, 2)));
@@ -121,6 +135,12 @@ extern char *email_build_message(const Job *job, const char *from,
 								 const char *const *reply_to, const char *subject,
 								 const char *body, time_t date);
 
+/* lease.c */
+extern void lease_plan(LeasePlan *plan, long lease_ms, long timeout_ms, int concurrency,
+					   int batch);
+extern int	lease_claim_limit(const LeasePlan *plan, int inflight);
+extern double lease_start_need_ms(const LeasePlan *plan, bool database_action);
+
 /* queue.c */
 extern bool queue_connected(void);
 extern bool queue_connect(void);
@@ -129,6 +149,7 @@ extern int	queue_socket(void);
 extern bool queue_consume_notifications(void);
 extern Job *queue_claim(int max_jobs, int *count);
 extern bool queue_record(Outcome **outcomes);
+extern bool queue_release(Job **jobs);
 extern bool queue_execute_database_job(Job *job, Outcome *outcome);
 extern double queue_next_due_ms(void);
 extern void job_free(Job *job);

@@ -387,6 +387,62 @@ main(int argc, char **argv)
 		prepared_free(d);
 	}
 
+	/* the lease arithmetic (lease.c, doc/worker.md "Leases and the backlog") */
+	{
+		static const struct
+		{
+			long		lease_ms, timeout_ms;
+			int			concurrency, batch;
+			long		margin_ms, eff_timeout_ms;
+			long long	rounds;
+			int			claim_max;
+		}			cases[] = {
+			/* the defaults: 4 x 5 rounds of 10 s in 60 s - 2 s = 20 = --batch */
+			{60000, 10000, 4, 20, 1000, 10000, 5, 20},
+			/* the issue: one 5 s delivery fits in 6 s - 0.6 s, so 1, not 10 */
+			{6000, 5000, 1, 10, 300, 5000, 1, 1},
+			/* 6 s lease, 2 s timeout: two rounds */
+			{6000, 2000, 1, 10, 300, 2000, 2, 2},
+			/* --timeout longer than the lease: capped at lease - 2M */
+			{2000, 10000, 4, 20, 100, 1800, 1, 4},
+			{1000, 10000, 1, 1, 50, 900, 1, 1},
+			/* fast endpoints: --batch is the bound */
+			{60000, 1000, 4, 200, 1000, 1000, 58, 200},
+			/* a huge product does not overflow */
+			{86400000, 1, 1000, 10000, 1000, 1, 86398000LL, 10000},
+		};
+
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		{
+			LeasePlan	p;
+			char		d[200];
+
+			lease_plan(&p, cases[i].lease_ms, cases[i].timeout_ms, cases[i].concurrency, cases[i].batch);
+			snprintf(d, sizeof(d), "lease %ld timeout %ld: margin %ld timeout %ld rounds %lld claim %d",
+					 cases[i].lease_ms, cases[i].timeout_ms, p.margin_ms, p.timeout_ms, p.rounds, p.claim_max);
+			expect(p.margin_ms == cases[i].margin_ms && p.timeout_ms == cases[i].eff_timeout_ms &&
+				   p.rounds == cases[i].rounds && p.claim_max == cases[i].claim_max,
+				   "lease plan", d);
+			/* the bound holds: the last claimed job starts in time for a full delivery */
+			expect((p.rounds * p.timeout_ms) + p.margin_ms <= cases[i].lease_ms - p.margin_ms,
+				   "lease plan: W rounds of T' end M before the lease, with M for the claim", d);
+		}
+		{
+			LeasePlan	p;
+
+			lease_plan(&p, 60000, 10000, 4, 20);
+			expect(lease_claim_limit(&p, 0) == 20 && lease_claim_limit(&p, 3) == 17 &&
+				   lease_claim_limit(&p, 4) == 16, "claim limit: C*W minus the transfers in flight", NULL);
+			lease_plan(&p, 60000, 1000, 4, 20);
+			expect(lease_claim_limit(&p, 3) == 20, "claim limit: never above --batch", NULL);
+			lease_plan(&p, 6000, 5000, 2, 10);
+			expect(lease_claim_limit(&p, 1) == 1 && lease_claim_limit(&p, 5) == 1,
+				   "claim limit: at least 1 while a slot is free", NULL);
+			expect(lease_start_need_ms(&p, false) == 5300 && lease_start_need_ms(&p, true) == 300,
+				   "start rule: T' + M for a delivery, M for a database action", NULL);
+		}
+	}
+
 	printf("units: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }
