@@ -45,12 +45,12 @@ $$;
 -- 1. search_path: SECURITY DEFINER functions, then any SQL / PL/pgSQL
 -- function without the pinned path (none)
 SELECT p.oid::regprocedure AS security_definer, p.proconfig
-  FROM pg_proc p WHERE p.pronamespace = 'automation'::regnamespace AND p.prosecdef ORDER BY 1::text;
+  FROM pg_proc p WHERE p.pronamespace = 'automation'::regnamespace AND p.prosecdef ORDER BY p.oid::regprocedure::text COLLATE "C";
 SELECT p.oid::regprocedure AS unpinned
   FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
  WHERE p.pronamespace = 'automation'::regnamespace AND l.lanname IN ('sql', 'plpgsql')
    AND p.proconfig IS DISTINCT FROM '{"search_path=pg_catalog, pg_temp"}'
- ORDER BY 1::text;
+ ORDER BY p.oid::regprocedure::text COLLATE "C";
 
 -- 2. every internal function, classified; the explicit list is what this
 -- test checks below, and a new internal function that is neither a

@@ -1049,7 +1049,7 @@ load_rules(EntityCache *cache, Relation rel)
 			  "  CASE WHEN c.operator IN ('EXISTS','NOT_EXISTS','CHANGED') THEN NULL ELSE c.value_bool::text END, "
 			  "  to_char(c.value_datetime AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00\"')), "
 			  "c.value_array, c.value_bool, "
-			  "(SELECT count(*) FROM automation.rule_conditions c2 WHERE c2.rule_id = r.id)::int4 "
+			  "(count(*) OVER (PARTITION BY c.rule_id))::int4 "
 			  "FROM automation.rules r JOIN automation.rule_conditions c ON c.rule_id = r.id "
 			  "WHERE r.entity_type OPERATOR(pg_catalog.=) $1 AND r.is_active "
 			  "ORDER BY r.priority, r.created_at, r.id, c.sort_order, c.id",
@@ -1117,7 +1117,7 @@ load_rules(EntityCache *cache, Relation rel)
 
 	/* actions */
 	run_query("SELECT a.rule_id::text, a.action_type, a.config::text, "
-			  "(SELECT count(*) FROM automation.rule_actions a2 WHERE a2.rule_id = r.id)::int4 "
+			  "(count(*) OVER (PARTITION BY a.rule_id))::int4 "
 			  "FROM automation.rules r JOIN automation.rule_actions a ON a.rule_id = r.id "
 			  "WHERE r.entity_type OPERATOR(pg_catalog.=) $1 AND r.is_active "
 			  "ORDER BY r.priority, r.created_at, r.id, a.sort_order, a.id",
