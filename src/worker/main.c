@@ -635,6 +635,7 @@ main(int argc, char **argv)
 
 		/* wait for a transfer, a notification, a signal or a timer */
 		if ((pending_head && inflight < options.concurrency && queue_connected()) ||
+			(release_head && queue_connected()) ||
 			(want_claim && queue_connected() && !stop_requested && pending_count == 0 &&
 			 inflight < options.concurrency) ||
 			(options.once && claim_found_nothing && inflight == 0 && pending_count == 0 &&
