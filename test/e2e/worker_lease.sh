@@ -32,6 +32,7 @@ cleanup() {
 	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
 	wait 2>/dev/null
 	$PGBIN/dropdb --if-exists -f "$DB" >/dev/null 2>&1
+	sql -d postgres -c 'DROP ROLE IF EXISTS lease_worker' 2>/dev/null
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -80,7 +81,10 @@ stop() { for p in "$@"; do kill -TERM "$p" 2>/dev/null; done; for p in "$@"; do 
 
 [ -x "$WORKER" ] || { echo "worker not installed at $WORKER"; echo "0 passed, 1 failed"; exit 1; }
 $PGBIN/dropdb --if-exists -f "$DB" >/dev/null 2>&1
-$PGBIN/createdb "$DB" && sql -c 'CREATE EXTENSION automation' || { echo "0 passed, 1 failed"; exit 1; }
+sql -d postgres -c 'DROP ROLE IF EXISTS lease_worker' 2>/dev/null
+$PGBIN/createdb "$DB" && sql -c 'CREATE EXTENSION automation' &&
+	sql -c "CREATE ROLE lease_worker LOGIN" -c "SELECT automation.grant_role('lease_worker', 'worker')" >/dev/null ||
+	{ echo "0 passed, 1 failed"; exit 1; }
 python3 test/worker/http_receiver.py "$TMP/http.port" "$TMP/http.log" & pids+=($!)
 for _ in $(seq 100); do [ -s "$TMP/http.port" ] && break; sleep 0.05; done
 HTTP="http://127.0.0.1:$(cat "$TMP/http.port")"
@@ -141,14 +145,18 @@ check "stuck worker: a warning names the job it did not start" \
 	grep -q "warning: job=$h2 type=webhook not started: its lease expired" "$TMP/a2.log"
 
 # ------ 3. a lease too short for a delivery: handed back, attempt refunded
+# (as a role with grant_role(..., 'worker') only: the hand-back needs no more)
 s3=$(stall 3 4)
 h3=$(webhook /slow/1/short)
-"$WORKER" "${OPTS[@]}" --lease 6 --timeout 2 --worker-id short-a 2>"$TMP/a3.log" & a=$!; pids+=($a)
+"$WORKER" "${OPTS[@]}" --dbname "dbname=$DB user=lease_worker" --lease 6 --timeout 2 --worker-id short-a 2>"$TMP/a3.log" &
+a=$!; pids+=($a)
 check "short lease: the webhook is delivered" \
 	wait_for 15 "SELECT status = 'succeeded' FROM automation.jobs WHERE id = $h3"
 stop $a
 check "short lease: released unstarted with a warning, then claimed again with a fresh lease" \
 	grep -q "warning: job=$h3 type=webhook not started: its lease ends in [0-9.]*s, less than the 2.[0-9]*s a delivery may take; handed back to the queue" "$TMP/a3.log"
+check "short lease: a worker role (grant_role 'worker') hands the job back" \
+	grep -q "handed back 1 unstarted job(s) to the queue" "$TMP/a3.log"
 check "short lease: one delivery, one attempt counted (the unstarted claim was refunded)" \
 	eq "$(deliveries /slow/1/short) $(sql -c "SELECT attempts FROM automation.jobs WHERE id = $h3")" "/slow/1/short=1 1"
 
