@@ -103,3 +103,24 @@ SELECT automation.disable_workflow(id) ->> 'enabled' AS other_disabled FROM auto
 INSERT INTO opps VALUES (3, 0);
 SELECT kind, message, workflow_id IS NOT NULL AS workflow, rule_id IS NOT NULL AS rule
   FROM automation.alerts WHERE kind = 'definition_skipped' ORDER BY id;
+
+-- 6. A payload is bounded: a column value over automation.payload_column_limit
+-- (kB, default 64) is sent as null and named in event.omitted_columns.
+CREATE TABLE docs (id int PRIMARY KEY, stage text, body text, blob bytea);
+SELECT automation.watch('doc', 'robustness.docs') ->> 'entity' AS watched;
+DO $$ BEGIN
+	PERFORM automation.create_workflow('{"name": "published", "condition_entity": "doc",
+		"condition_field": "stage", "condition_operator": "equals", "condition_value": "published",
+		"action_type": "webhook", "action_config": {"url": "https://example.com/d"}}');
+END $$;
+SHOW automation.payload_column_limit;
+INSERT INTO docs VALUES (1, 'published', repeat('x', 70000), 'small');
+INSERT INTO docs VALUES (2, 'published', 'small', convert_to(repeat('y', 100), 'UTF8'));
+UPDATE docs SET body = repeat('z', 2000), stage = 'published' WHERE id = 1;
+SET automation.payload_column_limit = '1kB';
+UPDATE docs SET stage = 'published' WHERE id = 1;
+RESET automation.payload_column_limit;
+SELECT record_key, payload -> 'event' -> 'omitted_columns' AS omitted,
+	   length(payload -> 'new' ->> 'body') AS new_body, length(payload -> 'old' ->> 'body') AS old_body,
+	   pg_column_size(payload) < 10000 AS small
+  FROM automation.jobs WHERE entity = 'doc' ORDER BY id;

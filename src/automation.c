@@ -26,6 +26,7 @@
 
 PG_MODULE_MAGIC;
 
+int			automation_payload_column_limit = 64;
 int			automation_max_depth = 5;
 int			automation_current_depth = 0;
 char	   *automation_tenant = NULL;
@@ -73,6 +74,14 @@ _PG_init(void)
 							   "",
 							   PGC_USERSET, 0,
 							   NULL, NULL, NULL);
+
+	DefineCustomIntVariable("automation.payload_column_limit",
+							"Largest column value a job's payload carries, in kB; 0: no limit.",
+							"A larger value is sent as null and its column named in event.omitted_columns.",
+							&automation_payload_column_limit,
+							64, 0, INT_MAX / 1024,
+							PGC_SUSET, GUC_UNIT_KB,
+							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("automation");
 

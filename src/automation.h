@@ -25,6 +25,7 @@
 
 /* settings (automation.c) */
 extern int	automation_max_depth;
+extern int	automation_payload_column_limit;	/* kB */
 extern int	automation_current_depth;
 extern char *automation_tenant;
 

@@ -24,12 +24,15 @@
  */
 #include "postgres.h"
 
+#include "access/detoast.h"
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "nodes/value.h"
+#include "utils/array.h"
 #include "utils/fmgroids.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
@@ -198,7 +201,48 @@ typedef struct FiringPayload
 	Datum		old_row;
 	char		row_nulls[2];
 	Jsonb	  **configs;		/* one per action */
+	Datum		omitted;		/* text[] of columns left out, or 0 */
 } FiringPayload;
+
+/*
+ * without_large_values
+ *		The tuple with every value larger than automation.payload_column_limit
+ *		set to NULL (the tuple itself when none is), adding the columns'
+ *		names to *omitted.  A payload is bounded: a 32 MB column would
+ *		otherwise be copied into every job and to every worker.
+ */
+static HeapTuple
+without_large_values(HeapTuple tuple, TupleDesc tupdesc, List **omitted)
+{
+	Size		limit = (Size) automation_payload_column_limit * 1024;
+	Datum	   *values = NULL;
+	bool	   *isnull = NULL;
+
+	if (tuple == NULL || limit == 0)
+		return tuple;
+	for (int a = 0; a < tupdesc->natts; a++)
+	{
+		Form_pg_attribute attr = TupleDescAttr(tupdesc, a);
+		bool		null;
+		Datum		value;
+
+		if (attr->attisdropped || attr->attlen != -1)
+			continue;
+		value = heap_getattr(tuple, a + 1, tupdesc, &null);
+		if (null || toast_raw_datum_size(value) <= limit)
+			continue;
+		if (values == NULL)
+		{
+			values = palloc(sizeof(Datum) * tupdesc->natts);
+			isnull = palloc(sizeof(bool) * tupdesc->natts);
+			heap_deform_tuple(tuple, tupdesc, values, isnull);
+		}
+		isnull[a] = true;
+		if (!list_member(*omitted, makeString(NameStr(attr->attname))))
+			*omitted = lappend(*omitted, makeString(pstrdup(NameStr(attr->attname))));
+	}
+	return values == NULL ? tuple : heap_form_tuple(tupdesc, values, isnull);
+}
 
 /*
  * prepare_payload
@@ -215,8 +259,25 @@ prepare_payload(FiringPayload *payload, Definition *definition, FiringContext *f
 	to_jsonb.fn_expr = (Node *) makeFuncExpr(F_TO_JSONB, JSONBOID,
 											 list_make1(makeNullConst(firing->tupdesc->tdtypeid, -1, InvalidOid)),
 											 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
-	payload->new_row = row_jsonb_safe(&to_jsonb, firing->newtuple, firing->tupdesc, payload->row_nulls, 0);
-	payload->old_row = row_jsonb_safe(&to_jsonb, firing->oldtuple, firing->tupdesc, payload->row_nulls, 1);
+	{
+		List	   *omitted = NIL;
+		HeapTuple	newtuple = without_large_values(firing->newtuple, firing->tupdesc, &omitted);
+		HeapTuple	oldtuple = without_large_values(firing->oldtuple, firing->tupdesc, &omitted);
+
+		payload->new_row = row_jsonb_safe(&to_jsonb, newtuple, firing->tupdesc, payload->row_nulls, 0);
+		payload->old_row = row_jsonb_safe(&to_jsonb, oldtuple, firing->tupdesc, payload->row_nulls, 1);
+		if (omitted != NIL)
+		{
+			Datum	   *names = palloc(sizeof(Datum) * list_length(omitted));
+			int			n = 0;
+			ListCell   *lc;
+
+			foreach(lc, omitted)
+				names[n++] = CStringGetTextDatum(strVal(lfirst(lc)));
+			payload->omitted = PointerGetDatum(construct_array(names, n, TEXTOID, -1,
+															   false, TYPALIGN_INT));
+		}
+	}
 	payload->configs = palloc(sizeof(Jsonb *) * Max(definition->nactions, 1));
 	for (int i = 0; i < definition->nactions; i++)
 		payload->configs[i] = automation_render_config(&definition->actions[i],
@@ -230,7 +291,8 @@ prepare_payload(FiringPayload *payload, Definition *definition, FiringContext *f
 	"jsonb_build_object('event', jsonb_build_object('operation', $8, " \
 	"  'entity', $5, 'record_key', $6, 'at', now(), 'depth', $10, " \
 	"  'source', $1, CASE WHEN $1 = 'workflow' THEN 'workflow_id' ELSE 'rule_id' END, " \
-	"  coalesce($2, $3), 'name', $11, 'tenant_id', $7, 'definition_tenant_id', $16), " \
+	"  coalesce($2, $3), 'name', $11, 'tenant_id', $7, 'definition_tenant_id', $16) " \
+"  || CASE WHEN $17 IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('omitted_columns', $17) END, " \
 	"  'config', $9, 'new', $12, 'old', $13), " \
 	"now() + make_interval(mins => $14), $10, $15)"
 
@@ -242,23 +304,23 @@ prepare_payload(FiringPayload *payload, Definition *definition, FiringContext *f
 static void
 enqueue_actions(Definition *definition, FiringContext *firing, FiringPayload *payload)
 {
-	Oid			argtypes[16] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	Oid			argtypes[17] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
 		TEXTOID, TEXTOID, JSONBOID, INT4OID, TEXTOID, JSONBOID, JSONBOID,
-	INT4OID, TEXTOID, TEXTOID};
+	INT4OID, TEXTOID, TEXTOID, TEXTARRAYOID};
 
-	prepare_saved(&job_plan, JOB_INSERT, 16, argtypes);
+	prepare_saved(&job_plan, JOB_INSERT, 17, argtypes);
 	/* the firing row and the first job in one statement: one executor start */
 	prepare_saved(&fired_plan,
 				  "WITH firing AS (INSERT INTO automation.firings (source, workflow_id, "
 				  "rule_id, entity, record_key, tenant_id, operation, outcome, depth) "
 				  "VALUES ($1, $2, $3::uuid, $5, $6, $7, $8, 'fired', $10)) "
-				  JOB_INSERT, 16, argtypes);
+				  JOB_INSERT, 17, argtypes);
 
 	for (int i = 0; i < definition->nactions; i++)
 	{
 		CompiledAction *action = &definition->actions[i];
-		Datum		job_values[16];
-		char		job_nulls[16];
+		Datum		job_values[17];
+		char		job_nulls[17];
 
 		memset(job_nulls, ' ', sizeof(job_nulls));
 		job_values[0] = CStringGetTextDatum(definition->is_rule ? "rule" : "workflow");
@@ -279,6 +341,8 @@ enqueue_actions(Definition *definition, FiringContext *firing, FiringPayload *pa
 		job_values[13] = Int32GetDatum(action->delay_minutes);
 		job_values[14] = CStringGetTextDatum(definition->created_by);
 		job_values[15] = text_or_null(definition->tenant_id, job_nulls, 15);
+		job_values[16] = payload->omitted;
+		job_nulls[16] = payload->omitted == (Datum) 0 ? 'n' : ' ';
 		if (SPI_execute_plan(i == 0 ? fired_plan : job_plan, job_values, job_nulls,
 							 false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not enqueue automation job");
