@@ -348,8 +348,9 @@ constant_decimal(const char *constant, Decimal *d)
  * of nesting), no error: the table accepted the text, so reading it must
  * not fail the write (SPEC section 10).  Only the keys on the path and the
  * value found are decoded; duplicate keys: the last one counts, as in jsonb.
- * Unreadable: a string with \u0000 or an escape the database encoding
- * cannot hold, a number whose exponent is beyond 10^15 (present, but never
+ * Unreadable: a string with \u0000, or with a \u escape above U+007F when
+ * the database is not UTF-8 (PostgreSQL 15 has no converter that does not
+ * raise), a number whose exponent is beyond 10^15 (present, but never
  * compared); text that is not JSON at all (not even known to be present).
  */
 typedef enum JsonRead
@@ -479,8 +480,9 @@ json_hex4(const char *p, const char *end)
  * json_decode_string
  *		The JSON string between its quotes, start (after the opening quote)
  *		to end (at the closing quote), without its escapes, into out.
- *		False if it cannot be text in this database: \u0000, a lone
- *		surrogate, a character the encoding lacks, a bad escape.
+ *		False if it cannot be read as text in this database: \u0000, a
+ *		lone surrogate, an escape above U+007F in a database that is not
+ *		UTF-8, a bad escape.
  */
 static bool
 json_decode_string(const char *p, const char *end, StringInfo out)
