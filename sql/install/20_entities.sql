@@ -34,6 +34,7 @@ AS $$
 DECLARE
 	cls record;
 	pk name[];
+	citus_type text;
 BEGIN
 	/* rows a restore loads were validated when first written (10_common.sql) */
 	IF TG_OP = 'INSERT' AND automation._restoring(TG_RELID) THEN
@@ -80,6 +81,30 @@ BEGIN
 	IF cls.nspname IN ('automation', 'pg_catalog', 'information_schema') OR cls.nspname LIKE 'pg\_toast%' THEN
 		PERFORM automation._err('22023', format('relation %s is in system schema %s', NEW.relation::text, cls.nspname),
 								NULL, 'watch a table of the application');
+	END IF;
+	/*
+	 * A Citus table (distributed, reference or Citus local) is refused
+	 * (0A000): Citus writes its rows in shards, other relations (on the
+	 * workers, or on the coordinator for a local table), where the row
+	 * trigger finds no watched entity: nothing would ever fire, silently.
+	 * Read through Citus's catalog only when citus is installed, by
+	 * dynamic SQL: without Citus the table does not exist.  See doc/citus.md.
+	 */
+	IF TG_OP = 'INSERT' AND EXISTS (SELECT 1 FROM pg_catalog.pg_extension x WHERE x.extname = 'citus')
+	   AND pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL THEN
+		EXECUTE 'SELECT CASE WHEN p.partkey IS NOT NULL THEN ''distributed'' '
+				'WHEN p.repmodel = ''t'' THEN ''reference'' '
+				'WHEN p.colocationid = 0 THEN ''local'' ELSE ''distributed'' END '
+				'FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid = $1'
+		   INTO citus_type USING NEW.relation;
+		IF citus_type IS NOT NULL THEN
+			PERFORM automation._err('0A000',
+				format('cannot watch %s: it is a Citus %s table', NEW.relation::text, citus_type),
+				'Citus writes the rows of its tables in shards, where no entity is watched: '
+				'no write to it would fire automation',
+				format('watch a table Citus does not manage (undistribute_table(%L) makes it one); see doc/citus.md',
+					   NEW.relation::text));
+		END IF;
 	END IF;
 	IF NEW.key_column IS NULL THEN
 		SELECT array_agg(a.attname ORDER BY k.ord) INTO pk
