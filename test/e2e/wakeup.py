@@ -142,7 +142,9 @@ app_cur.execute("""
             '{"url": "https://hooks.example.com/hot"}', 3)""")
 app_cur.execute("UPDATE deals SET status = 'hot' WHERE id IN (401, 402)")
 subprocess.run(["runuser", "-u", "postgres", "--", "/usr/lib/postgresql/15/bin/pg_ctl",
-                "-D", os.environ["CLUSTER_DIR"] + "/data", "-m", "fast", "-w", "restart"],
+                "-D", os.environ["CLUSTER_DIR"] + "/data",
+                "-l", os.environ["CLUSTER_DIR"] + "/server.log",  # later tests read it
+                "-m", "fast", "-w", "restart"],
                check=True, stdout=subprocess.DEVNULL)
 app = connect()
 app_cur = app.cursor()
