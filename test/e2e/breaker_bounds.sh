@@ -68,6 +68,16 @@ check "degraded: 3 of 3 fire, the 4th trips, the 5th no longer matches" "circuit
 	        SELECT 'disabled ' || disabled_reason FROM automation.workflows WHERE name = 'three'" | paste -sd'|')"
 check "degraded: the workflow has no entry" 0 "$(q a "SELECT count(*) FROM automation._breaker_state() s JOIN automation.workflows w ON w.id = s.workflow_id WHERE w.name = 'three'")"
 
+# a rolled-back subtransaction gives its degraded slot back
+q a "INSERT INTO automation.workflows (name, condition_entity, condition_field,
+		condition_operator, condition_value, action_type, action_config, max_triggers_per_day)
+	VALUES ('two', 'deal', 'status', 'equals', 'warm', 'webhook', '{\"url\": \"https://hooks.example.com/warm\"}', 2)" >/dev/null
+psql -X -q -d a -c "BEGIN; SAVEPOINT s; INSERT INTO deals VALUES (201, 'warm'); ROLLBACK TO SAVEPOINT s;
+	INSERT INTO deals VALUES (202, 'warm'); INSERT INTO deals VALUES (203, 'warm'); INSERT INTO deals VALUES (204, 'warm'); COMMIT;" 2>&1
+check "degraded: a savepoint's slot comes back, 2 of 2 fire, one trip" "circuit_breaker 1|fired 2" \
+	"$(q a "SELECT f.outcome || ' ' || count(*) FROM automation.firings f JOIN automation.workflows w ON w.id = f.workflow_id
+	         WHERE w.name = 'two' GROUP BY f.outcome ORDER BY f.outcome" | paste -sd'|')"
+
 # concurrently: 4 clients, 200 matching inserts, a budget of 50
 q a "TRUNCATE automation.alerts;
 	INSERT INTO automation.workflows (name, condition_entity, condition_field,
