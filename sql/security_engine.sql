@@ -306,7 +306,7 @@ CREATE FUNCTION crm.esc(t text) RETURNS boolean LANGUAGE sql AS
   $$ INSERT INTO security_engine.canary VALUES ('regress_sec_appowner', current_user, 'domain CHECK') RETURNING true $$;
 CREATE DOMAIN crm.tag AS text CHECK (crm.esc(VALUE));
 CREATE DOMAIN crm.tags AS crm.tag[];
-CREATE TABLE crm.deals (id int PRIMARY KEY, tags crm.tag[], labels crm.tags, close_date date, stage text);
+CREATE TABLE crm.deals (id int PRIMARY KEY, tags text[], labels text[], close_date date, stage text);
 GRANT USAGE ON SCHEMA crm TO regress_sec_writer;
 GRANT INSERT, UPDATE ON crm.deals TO regress_sec_writer;
 GRANT EXECUTE ON FUNCTION crm.esc(text) TO PUBLIC;
@@ -320,17 +320,23 @@ DO $$ BEGIN
 	PERFORM automation.create_workflow('{"name": "vip labels", "condition_entity": "cdeal",
 		"condition_field": "labels", "condition_operator": "equals", "condition_value": "{vip}",
 		"action_type": "webhook", "action_config": {"url": "https://example.com/l"}}');
-	PERFORM automation.create_workflow('{"name": "christmas", "condition_entity": "cdeal",
-		"condition_field": "close_date", "condition_operator": "equals", "condition_value": "25/12/2026",
-		"action_type": "webhook", "action_config": {"url": "https://example.com/c"}}');
 	PERFORM automation.create_workflow('{"name": "won", "condition_entity": "cdeal",
 		"condition_field": "stage", "condition_operator": "equals", "condition_value": "won",
 		"action_type": "webhook", "action_config": {"url": "https://example.com/w"}}');
 END $$;
+-- a date is validated as the engine reads it (ISO, MDY), whatever the
+-- creator's DateStyle: DMY's 25/12/2026 is refused, not skipped later
+SELECT try($$SELECT automation.create_workflow('{"name": "christmas", "condition_entity": "cdeal",
+	"condition_field": "close_date", "condition_operator": "equals", "condition_value": "25/12/2026",
+	"action_type": "webhook", "action_config": {"url": "https://example.com/c"}}')$$);
 RESET DateStyle;
+-- the table owner retypes the columns the definitions compare (red team S1)
+SET ROLE regress_sec_appowner;
+ALTER TABLE crm.deals ALTER COLUMN tags TYPE crm.tag[], ALTER COLUMN labels TYPE crm.tags;
+RESET ROLE;
 DELETE FROM canary;
 -- the writer, in another DateStyle: its write succeeds, 'won' fires, the
--- three definitions that cannot be compiled safely are skipped
+-- two definitions that can no longer be compiled safely are skipped
 SET ROLE regress_sec_writer;
 SET DateStyle = 'ISO, MDY';
 INSERT INTO crm.deals VALUES (1, '{vip,hot}', '{vip}', '2026-12-25', 'won');
@@ -368,3 +374,24 @@ SET ROLE regress_sec_mgr;
 SELECT automation.watch('managed', 'security_engine.managed') ->> 'entity' AS watched;
 RESET ROLE;
 DROP OWNED BY regress_sec_mgr;
+
+-- 12. A table owner's domain CHECK never runs as whoever explains a row of
+-- its table or validates a definition on it (a superuser here).
+DELETE FROM canary;
+SELECT automation.create_workflow('{"name": "christmas again", "condition_entity": "cdeal",
+	"condition_field": "close_date", "condition_operator": "equals", "condition_value": "2026-12-25",
+	"action_type": "webhook", "action_config": {"url": "https://example.com/c"}}') ->> 'name' AS created;
+SET ROLE regress_sec_appowner;
+CREATE DOMAIN crm.score AS int CHECK (crm.esc(VALUE::text));
+ALTER TABLE crm.deals ADD COLUMN score crm.score;
+RESET ROLE;
+SELECT automation.create_workflow('{"name": "high score", "condition_entity": "cdeal",
+	"condition_field": "score", "condition_operator": "greater_than", "condition_value": "90",
+	"action_type": "webhook", "action_config": {"url": "https://example.com/s"}}') ->> 'name' AS created;
+SELECT try($$SELECT automation.create_workflow('{"name": "tagged", "condition_entity": "cdeal",
+	"condition_field": "tags", "condition_operator": "equals", "condition_value": "{vip}",
+	"action_type": "webhook", "action_config": {"url": "https://example.com/t"}}')$$);
+SELECT name, fires FROM automation.explain('cdeal', '{"id": 9, "score": 95, "tags": ["vip"]}')
+ WHERE name = 'high score';
+SELECT try($$SELECT * FROM automation.explain('cdeal', '{"id": 9, "score": "high"}')$$);
+SELECT ran_as, what, count(*) FROM canary GROUP BY 1, 2 ORDER BY 1;

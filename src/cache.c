@@ -374,10 +374,7 @@ load_entity_cache(Oid relid)
 	 * DateStyle or IntervalStyle (the owner scope's nest level restores
 	 * them).
 	 */
-	(void) set_config_option("datestyle", "ISO, MDY", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-	(void) set_config_option("intervalstyle", "postgres", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
+	automation_fixed_styles();
 
 	/*
 	 * A partition fires as the watched partitioned table it belongs to (the

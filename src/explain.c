@@ -24,6 +24,9 @@
 #include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
+#include "utils/datum.h"
+#include "catalog/pg_class.h"
 
 #include "automation.h"
 
@@ -31,19 +34,66 @@ PG_FUNCTION_INFO_V1(automation_explain);
 
 /*
  * row_from_jsonb
- *		jsonb_populate_record(NULL::<table>, value) as a HeapTuple.
+ *		jsonb_populate_record(NULL::<table>, value) as a HeapTuple, built as
+ *		the table's owner in a security-restricted owner scope: the input
+ *		functions and domain CHECKs of the table's column types are the
+ *		owner's code, and must not run with the rights of whoever calls
+ *		explain() (a superuser, an administrator).  A value that does not
+ *		fit is 22023 naming the argument.
  */
-static HeapTuple
-row_from_jsonb(Oid relid, Jsonb *value)
+static Oid
+rel_owner(Oid relid)
 {
-	Oid			argtypes[1] = {JSONBOID};
+	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tuple))
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("the watched table %u no longer exists", relid)));
+	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	return owner;
+}
+
+typedef struct RowBuild
+{
+	const char *query;
+	Jsonb	   *value;
+	Datum		result;
+	MemoryContext context;
+} RowBuild;
+
+static void
+row_build(void *arg)
+{
+	RowBuild   *b = arg;
 	Datum		values[1];
 	bool		isnull;
+
+	values[0] = JsonbPGetDatum(b->value);
+	if (SPI_execute_with_args(b->query, 1, (Oid[]) {JSONBOID}, values, NULL, true, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "could not build a row for explain");
+	b->result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	/* into the caller's memory, out of SPI's */
+	{
+		MemoryContext old = MemoryContextSwitchTo(b->context);
+
+		b->result = datumCopy(b->result, false, -1);
+		MemoryContextSwitchTo(old);
+	}
+}
+
+static HeapTuple
+row_from_jsonb(Oid relid, Jsonb *value, const char *argument)
+{
 	HeapTupleHeader header;
 	HeapTuple	tuple;
-	Datum		result;
-	MemoryContext caller = CurrentMemoryContext;
-	char	   *query;
+	RowBuild	build;
+	OwnerScope	scope;
+	char	   *message = NULL;
+	bool		ok;
 
 	if (value == NULL)
 		return NULL;
@@ -53,20 +103,25 @@ row_from_jsonb(Oid relid, Jsonb *value)
 				 errmsg("row must be a json object"),
 				 errdetail("Got: %s.", JsonbToCString(NULL, &value->root, 60)),
 				 errhint("Pass the row as {\"column\": value, ...}.")));
-	query = psprintf("SELECT pg_catalog.jsonb_populate_record(NULL::%s, $1)",
-					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-												get_rel_name(relid)));
-	values[0] = JsonbPGetDatum(value);
-	SPI_connect();
-	if (SPI_execute_with_args(query, 1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT ||
-		SPI_processed != 1)
-		elog(ERROR, "could not build a row for explain");
-	result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	result = SPI_datumTransfer(result, false, -1);
-	SPI_finish();
-	MemoryContextSwitchTo(caller);
+	build.query = psprintf("SELECT pg_catalog.jsonb_populate_record(NULL::%s, $1)",
+						   quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+													  get_rel_name(relid)));
+	build.value = value;
+	build.result = (Datum) 0;
+	build.context = CurrentMemoryContext;
+	automation_role_enter(&scope, rel_owner(relid), "pg_catalog, pg_temp");
+	ok = automation_try(row_build, &build, &message);
+	automation_owner_leave(&scope);
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid %s: it does not fit table %s", argument,
+						quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+												   get_rel_name(relid))),
+				 errdetail("%s", message),
+				 errhint("Give each column a value of its type, e.g. {\"id\": 42, \"status\": \"won\"}.")));
 
-	header = DatumGetHeapTupleHeader(result);
+	header = DatumGetHeapTupleHeader(build.result);
 	tuple = palloc(sizeof(HeapTupleData));
 	tuple->t_len = HeapTupleHeaderGetDatumLength(header);
 	ItemPointerSetInvalid(&tuple->t_self);
@@ -150,8 +205,8 @@ automation_explain(PG_FUNCTION_ARGS)
 				 errhint("Unwatch the entity with automation.unwatch().")));
 	tupdesc = CreateTupleDescCopy(RelationGetDescr(rel));
 	RelationClose(rel);
-	newtuple = row_from_jsonb(cache->relid, new_json);
-	oldtuple = row_from_jsonb(cache->relid, old_json);
+	newtuple = row_from_jsonb(cache->relid, new_json, "new_row");
+	oldtuple = row_from_jsonb(cache->relid, old_json, "old_row");
 	/* the row building may have reloaded the cache */
 	cache = automation_get_entity_cache(cache->relid);
 

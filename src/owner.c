@@ -37,9 +37,11 @@
 #include "access/htup_details.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
@@ -106,6 +108,21 @@ automation_role_enter(OwnerScope *scope, Oid role, const char *search_path)
 }
 
 /*
+ * automation_fixed_styles
+ *		DateStyle ISO, MDY and IntervalStyle postgres until the scope is
+ *		left: constants are validated and compiled the same way in every
+ *		session.
+ */
+void
+automation_fixed_styles(void)
+{
+	(void) set_config_option("datestyle", "ISO, MDY", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("intervalstyle", "postgres", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+}
+
+/*
  * automation_owner_leave
  *		Back to the caller's user id, security context and settings.
  */
@@ -168,4 +185,64 @@ automation_jobs_insert_guard(PG_FUNCTION_ARGS)
 						   GetUserNameFromId(user, false)),
 				 errhint("jobs are enqueued by the engine only")));
 	return PointerGetDatum(trigdata->tg_trigtuple);
+}
+
+/*
+ * automation_value_parses
+ *		SQL: automation._value_parses_as_owner(v text, typ oid, typmod int)
+ *		RETURNS boolean: does v parse as typ (a domain's CHECK included)?
+ *		The input function runs as the type's owner, in a security-restricted
+ *		owner scope: validating a definition on another role's table must not
+ *		run that role's domain CHECK with the rights of whoever validates it
+ *		(a superuser editing a tenant's workflow).  The caller refuses types
+ *		whose input could reach another owner's code (automation._input_type).
+ */
+typedef struct ValueParse
+{
+	Oid			typ;
+	int32		typmod;
+	char	   *text;
+} ValueParse;
+
+static void
+value_parse(void *arg)
+{
+	ValueParse *p = arg;
+	Oid			typinput;
+	Oid			typioparam;
+
+	getTypeInputInfo(p->typ, &typinput, &typioparam);
+	(void) OidInputFunctionCall(typinput, p->text, typioparam, p->typmod);
+}
+
+PG_FUNCTION_INFO_V1(automation_value_parses);
+
+Datum
+automation_value_parses(PG_FUNCTION_ARGS)
+{
+	ValueParse	p;
+	HeapTuple	tuple;
+	Oid			owner;
+	OwnerScope	scope;
+	bool		ok;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_BOOL(true);
+	if (PG_ARGISNULL(1))
+		PG_RETURN_BOOL(false);
+	p.text = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	p.typ = PG_GETARG_OID(1);
+	p.typmod = PG_ARGISNULL(2) ? -1 : PG_GETARG_INT32(2);
+	tuple = SearchSysCache1(TYPEOID, ObjectIdGetDatum(p.typ));
+	if (!HeapTupleIsValid(tuple))
+		PG_RETURN_BOOL(false);
+	owner = ((Form_pg_type) GETSTRUCT(tuple))->typowner;
+	ReleaseSysCache(tuple);
+
+	automation_role_enter(&scope, owner, "pg_catalog, pg_temp");
+	/* as the engine will read it, whatever the session's settings (cache.c) */
+	automation_fixed_styles();
+	ok = automation_try(value_parse, &p, NULL);
+	automation_owner_leave(&scope);
+	PG_RETURN_BOOL(ok);
 }

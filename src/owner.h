@@ -20,6 +20,7 @@ extern Oid	automation_owner(void);
 extern void automation_owner_enter(OwnerScope *scope);
 extern void automation_role_enter(OwnerScope *scope, Oid role, const char *search_path);
 extern void automation_owner_leave(OwnerScope *scope);
+extern void automation_fixed_styles(void);
 extern void automation_require_owner(const char *function);
 
 #endif							/* AUTOMATION_OWNER_H */

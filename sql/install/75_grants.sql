@@ -48,7 +48,8 @@ DECLARE
 	worker_entry constant text[] := ARRAY['claim_jobs', 'complete_job', 'complete_jobs', 'fail_job',
 										  'next_job_at', 'execute_job', 'run_database_jobs'];
 	c_helpers constant text[] := ARRAY['_new_workflow_id', '_form_key_parse', '_merge_token_paths',
-									   '_invoker', '_breaker_state', '_breaker_reset', '_explain'];
+									   '_invoker', '_breaker_state', '_breaker_reset', '_explain',
+									   '_value_parses_as_owner'];
 	stmts text[] := '{}';
 	funcs text;
 	s text;
