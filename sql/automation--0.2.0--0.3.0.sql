@@ -1514,3 +1514,20 @@ BEGIN
 	END LOOP;
 END
 $$;
+
+/*
+ * Red team, pass 2: a long record key no longer fails the write (the
+ * cooldown index hashes it); a tenant deletes only finished jobs.
+ * (Fresh installs: sql/install/00_schema.sql, 70_tenancy.sql.)
+ */
+DROP INDEX automation.firings_rule_record_idx;
+/* the key hashed: a record key of any length is indexable (a long key failed the write) */
+CREATE INDEX firings_rule_record_idx ON automation.firings (rule_id, pg_catalog.md5(record_key), fired_at)
+	WHERE rule_id IS NOT NULL;
+/*
+ * Jobs that have not finished are not deleted by anyone subject to
+ * row-level security: a tenant cleans up its history (prune), it does not
+ * cancel the queued work of global definitions.
+ */
+CREATE POLICY jobs_finished ON automation.jobs AS RESTRICTIVE FOR DELETE
+	USING (status IN ('succeeded', 'dead'));

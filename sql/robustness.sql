@@ -124,3 +124,32 @@ SELECT record_key, payload -> 'event' -> 'omitted_columns' AS omitted,
 	   length(payload -> 'new' ->> 'body') AS new_body, length(payload -> 'old' ->> 'body') AS old_body,
 	   pg_column_size(payload) < 10000 AS small
   FROM automation.jobs WHERE entity = 'doc' ORDER BY id;
+
+-- 7. Record keys: of any length (the cooldown index hashes them), and
+-- printed the same way in every session (a date key in the writer's
+-- DateStyle was read back as another date by the worker).
+CREATE TABLE tokens (k bytea PRIMARY KEY, stage text);
+SELECT automation.watch('token', 'robustness.tokens') ->> 'entity' AS watched;
+SELECT automation.create_rule('{"name": "seen", "entity_type": "token", "trigger_type": "TOKEN_UPDATED",
+	"cooldown_hours": 1, "conditions": [{"field_path": "stage", "operator": "EXISTS"}],
+	"actions": [{"action_type": "NOTIFY", "recipient": "ops", "message": "seen"}]}') ->> 'name' AS created;
+INSERT INTO tokens SELECT decode(string_agg(md5(g::text), ''), 'hex'), 'new' FROM generate_series(1, 94) g;
+UPDATE tokens SET stage = 'a';
+UPDATE tokens SET stage = 'b';
+SELECT length(record_key), outcome FROM automation.firings WHERE rule_id IS NOT NULL
+   AND record_key IN (SELECT k::text FROM tokens) ORDER BY id;
+CREATE TABLE days (d date PRIMARY KEY, approved boolean NOT NULL DEFAULT false);
+INSERT INTO days VALUES ('2026-01-02'), ('2026-02-01');
+SELECT automation.watch('day', 'robustness.days') ->> 'entity' AS watched;
+SELECT automation.create_rule('{"name": "approve", "entity_type": "day", "trigger_type": "DAY_UPDATED",
+	"cooldown_hours": 24, "conditions": [{"field_path": "approved", "operator": "EQUALS", "value_bool": false}],
+	"actions": [{"action_type": "UPDATE_FIELD", "field": "approved", "value": true}]}') ->> 'name' AS created;
+SET DateStyle = 'SQL, DMY';
+UPDATE days SET approved = false WHERE d = '2026-02-01';
+SET DateStyle = 'German';
+UPDATE days SET approved = false WHERE d = '2026-02-01';
+RESET DateStyle;
+SELECT record_key, outcome FROM automation.firings f JOIN automation.rules r ON r.id = f.rule_id
+ WHERE r.name = 'approve' ORDER BY f.id;
+SELECT automation.run_database_jobs() AS ran;
+SELECT to_char(d, 'YYYY-MM-DD') AS day, approved FROM days ORDER BY d;

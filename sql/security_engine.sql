@@ -395,3 +395,12 @@ SELECT name, fires FROM automation.explain('cdeal', '{"id": 9, "score": 95, "tag
  WHERE name = 'high score';
 SELECT try($$SELECT * FROM automation.explain('cdeal', '{"id": 9, "score": "high"}')$$);
 SELECT ran_as, what, count(*) FROM canary GROUP BY 1, 2 ORDER BY 1;
+
+-- 13. A tenant deletes only finished jobs (prune), never the queued work
+-- of global definitions on its rows.
+SELECT count(*) AS queued_acme_jobs FROM automation.jobs WHERE tenant_id = 'regress_acme' AND status = 'queued';
+SET ROLE regress_sec_acme;
+SET automation.tenant = 'regress_acme';
+DELETE FROM automation.jobs;
+RESET ROLE;
+SELECT count(*) AS queued_acme_jobs FROM automation.jobs WHERE tenant_id = 'regress_acme' AND status = 'queued';

@@ -50,7 +50,8 @@ static SPIPlanPtr cooldown_plan = NULL;
  * $2 record, $3 hours, $4 tenant): record keys may be unique per tenant only
  */
 #define COOLDOWN_WINDOW \
-	"FROM automation.firings WHERE rule_id = $1::uuid AND record_key = $2 " \
+	"FROM automation.firings WHERE rule_id = $1::uuid " \
+	"AND md5(record_key) = md5($2) AND record_key = $2 " \
 	"AND tenant_id IS NOT DISTINCT FROM $4 " \
 	"AND outcome = 'fired' AND fired_at > now() - make_interval(hours => $3)"
 static SPIPlanPtr trip_plan = NULL;

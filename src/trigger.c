@@ -20,12 +20,27 @@
 
 #include "access/htup_details.h"
 #include "commands/trigger.h"
+#include "parser/parse_coerce.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
 #include "automation.h"
 
 PG_FUNCTION_INFO_V1(automation_row_trigger);
+
+/*
+ * style_dependent
+ *		Does a value of this type print differently under another DateStyle,
+ *		IntervalStyle or TimeZone?
+ */
+static bool
+style_dependent(Oid type)
+{
+	char		category = TypeCategory(getBaseType(type));
+
+	return category == TYPCATEGORY_DATETIME || category == TYPCATEGORY_TIMESPAN;
+}
 
 /*
  * column_text
@@ -46,6 +61,23 @@ automation_column_text(HeapTuple tuple, TupleDesc tupdesc, AttrNumber attnum)
 		return NULL;
 	getTypeOutputInfo(TupleDescAttr(tupdesc, attnum - 1)->atttypid,
 					  &typoutput, &typisvarlena);
+	if (style_dependent(TupleDescAttr(tupdesc, attnum - 1)->atttypid))
+	{
+		/*
+		 * A record key or tenant is read back by other sessions (database
+		 * actions, cooldowns): print dates and times the same way in every
+		 * session, not in the writer's DateStyle or TimeZone.
+		 */
+		int			level = NewGUCNestLevel();
+		char	   *text;
+
+		automation_fixed_styles();
+		(void) set_config_option("timezone", "UTC", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+		text = OidOutputFunctionCall(typoutput, value);
+		AtEOXact_GUC(true, level);
+		return text;
+	}
 	return OidOutputFunctionCall(typoutput, value);
 }
 

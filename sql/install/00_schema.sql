@@ -216,7 +216,8 @@ CREATE TABLE automation.firings (
 );
 CREATE INDEX firings_workflow_idx ON automation.firings (workflow_id, fired_at)
 	WHERE workflow_id IS NOT NULL;
-CREATE INDEX firings_rule_record_idx ON automation.firings (rule_id, record_key, fired_at)
+/* the key hashed: a record key of any length is indexable (a long key failed the write) */
+CREATE INDEX firings_rule_record_idx ON automation.firings (rule_id, pg_catalog.md5(record_key), fired_at)
 	WHERE rule_id IS NOT NULL;
 /* no index on fired_at alone: prune scans, firings stay cheap to insert */
 

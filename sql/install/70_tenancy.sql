@@ -200,6 +200,14 @@ CREATE POLICY tenant_insert ON automation.alerts FOR INSERT
 				AND EXISTS (SELECT 1 FROM automation.jobs j WHERE j.id = job_id AND j.status = 'dead'));
 
 /*
+ * Jobs that have not finished are not deleted by anyone subject to
+ * row-level security: a tenant cleans up its history (prune), it does not
+ * cancel the queued work of global definitions.
+ */
+CREATE POLICY jobs_finished ON automation.jobs AS RESTRICTIVE FOR DELETE
+	USING (status IN ('succeeded', 'dead'));
+
+/*
  * Watched tables are shared by all tenants: everyone may read them (the
  * definitions API resolves fields through them); only a session without a
  * tenant may watch or unwatch.
