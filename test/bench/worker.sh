@@ -6,6 +6,8 @@
 # (non-daemon, temp config, free port, `return 200`), then measures:
 #   1. throughput: N webhook jobs already queued, drained by
 #      `automation-worker --once` at --concurrency 1 and 4 (jobs/s);
+#      (--timeout 1: the local endpoint answers at once; a claim holds at most
+#      what can start within the lease, doc/worker.md "Leases and the backlog")
 #   2. latency: a workflow with a webhook action fires on INSERTs paced by
 #      pgbench (RATE/s for SECS s) while a worker runs; commit-to-receipt =
 #      nginx's $msec at the request minus jobs.created_at (the inserting
@@ -62,7 +64,7 @@ for C in 1 4; do
 		       'postgres'
 		  FROM generate_series(1, $N) g" -c "VACUUM ANALYZE automation.jobs"
 	start=$(date +%s.%N)
-	"$WORKER" --once --concurrency $C --batch 200 --allow-host 127.0.0.1 2>"$T/worker-$C.log"
+	"$WORKER" --once --concurrency $C --batch 200 --timeout 1 --allow-host 127.0.0.1 2>"$T/worker-$C.log"
 	end=$(date +%s.%N)
 	done_count=$(sql -c "SELECT count(*) FROM automation.jobs WHERE status = 'succeeded'")
 	python3 -c "import sys; n, d, s, e = map(float, sys.argv[1:5]); print(f'throughput concurrency {int(sys.argv[5])}: {int(d)}/{int(n)} delivered in {e - s:.2f} s = {d / (e - s):.0f} jobs/s')" "$N" "$done_count" "$start" "$end" "$C"
@@ -80,7 +82,7 @@ SELECT automation.create_workflow(jsonb_build_object(
 SQL
 sql -c "TRUNCATE automation.jobs"
 : >"$T/access.log.mark"
-"$WORKER" --concurrency 4 --batch 200 --allow-host 127.0.0.1 --poll 5 2>"$T/worker-lat.log" &
+"$WORKER" --concurrency 4 --batch 200 --timeout 1 --allow-host 127.0.0.1 --poll 5 2>"$T/worker-lat.log" &
 WPID=$!
 sleep 0.5
 echo "INSERT INTO deals (name, amount) VALUES ('d', 10);" >"$T/insert.sql"
