@@ -165,8 +165,7 @@ automation_row_trigger(PG_FUNCTION_ARGS)
 	tupdesc = RelationGetDescr(trigdata->tg_relation);
 	orders = cache->ndefinitions <= lengthof(stack_orders) ? stack_orders
 		: palloc(sizeof(int) * cache->ndefinitions);
-	matched = cache->ndefinitions <= lengthof(stack_matched) ? stack_matched
-		: palloc(sizeof(Definition *) * cache->ndefinitions);
+	matched = stack_matched;	/* larger only once a 65th definition matches */
 	automation_row_init(&row, tupdesc, event, newtuple, oldtuple);
 	automation_row_use_slots(&row, event == EVENT_UPDATE ? trigdata->tg_newslot : trigdata->tg_trigslot,
 							 event == EVENT_INSERT ? NULL : trigdata->tg_trigslot);
@@ -191,6 +190,11 @@ automation_row_trigger(PG_FUNCTION_ARGS)
 			continue;
 		if (!automation_definition_matches(definition, &row))
 			continue;
+		if (nmatched == lengthof(stack_matched))
+		{
+			matched = palloc(sizeof(Definition *) * cache->ndefinitions);
+			memcpy(matched, stack_matched, sizeof(stack_matched));
+		}
 		matched[nmatched++] = definition;
 		if (definition->is_rule && definition->stop_subsequent)
 			rules_stopped = true;
