@@ -115,6 +115,9 @@ typedef struct Definition
 	CompiledCondition *conditions;
 	int			nactions;
 	CompiledAction *actions;
+	int			npayload_columns;	/* -1: every column (payload_columns null) */
+	AttrNumber *payload_attnums;	/* the chosen columns, in the given order */
+	TupleDesc	payload_tupdesc;	/* blessed record type of those columns */
 } Definition;
 
 /* One bucket of the per-event index: definitions guarded by one column. */
