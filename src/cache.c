@@ -35,6 +35,7 @@
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
+#include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "parser/parse_coerce.h"
@@ -767,6 +768,58 @@ compile_condition(CompiledCondition *condition, EntityCache *cache, Relation rel
 }
 
 /*
+ * compile_payload_columns
+ *		Resolve a definition's payload_columns (text[], or NULL: every
+ *		column) against the table once: the attribute numbers and a blessed
+ *		record type of just those columns, which enqueue.c serialises
+ *		instead of the whole row.  A name that is no longer a column skips
+ *		the definition, like a dropped condition column.
+ */
+static bool
+compile_payload_columns(Definition *definition, Relation rel, Datum columns, bool isnull)
+{
+	Datum	   *names;
+	bool	   *nulls;
+	int			n;
+	TupleDesc	tupdesc;
+
+	definition->npayload_columns = -1;
+	if (isnull)
+		return true;
+	deconstruct_array(DatumGetArrayTypeP(columns), TEXTOID, -1, false, TYPALIGN_INT,
+					  &names, &nulls, &n);
+	definition->payload_attnums = palloc0(sizeof(AttrNumber) * Max(n, 1));
+	tupdesc = CreateTemplateTupleDesc(n);
+	for (int i = 0; i < n; i++)
+	{
+		char	   *name = nulls[i] ? NULL : TextDatumGetCString(names[i]);
+		AttrNumber	attnum = name ? get_attnum(RelationGetRelid(rel), name) : InvalidAttrNumber;
+
+		if (attnum <= 0)
+			return skip(definition->name, "payload column \"%s\" is not a column of %s",
+						name ? name : "null", RelationGetRelationName(rel));
+		definition->payload_attnums[i] = attnum;
+		TupleDescCopyEntry(tupdesc, i + 1, RelationGetDescr(rel), attnum);
+	}
+	definition->payload_tupdesc = BlessTupleDesc(tupdesc);
+	definition->npayload_columns = n;
+	return true;
+}
+
+/*
+ * has_payload_columns
+ *		Does this schema's definition table have payload_columns (0.3.0)?
+ *		The library also runs on 0.1.0 / 0.2.0 schemas before the upgrade.
+ */
+static bool
+has_payload_columns(const char *table)
+{
+	Oid			relid = get_relname_relid(table, get_namespace_oid("automation", false));
+
+	return OidIsValid(relid) && get_attnum(relid, "payload_columns") != InvalidAttrNumber;
+}
+
+/*
  * parse_action
  *		Fill a CompiledAction from its type and jsonb config.
  */
@@ -880,12 +933,14 @@ load_workflows(EntityCache *cache, Relation rel)
 	MemoryContext old;
 
 	values[0] = CStringGetTextDatum(cache->entity);
-	run_query("SELECT id, name, tenant_id, created_by::text, max_triggers_per_day, "
-			  "condition_field, condition_operator, condition_value, action_type, "
-			  "action_config::text "
-			  "FROM automation.workflows "
-			  "WHERE condition_entity OPERATOR(pg_catalog.=) $1 AND enabled "
-			  "ORDER BY created_at, id", 1, argtypes, values);
+	run_query(psprintf("SELECT id, name, tenant_id, created_by::text, max_triggers_per_day, "
+					   "condition_field, condition_operator, condition_value, action_type, "
+					   "action_config::text, %s "
+					   "FROM automation.workflows "
+					   "WHERE condition_entity OPERATOR(pg_catalog.=) $1 AND enabled "
+					   "ORDER BY created_at, id",
+					   has_payload_columns("workflows") ? "payload_columns" : "NULL::text[]"),
+			  1, argtypes, values);
 
 	old = MemoryContextSwitchTo(cache->context);
 	for (uint64 i = 0; i < SPI_processed; i++)
@@ -916,6 +971,16 @@ load_workflows(EntityCache *cache, Relation rel)
 		{
 			add_skipped(cache, definition, skip_reason);
 			continue;
+		}
+		{
+			bool		isnull;
+			Datum		columns = SPI_getbinval(tuple, desc, 11, &isnull);
+
+			if (!compile_payload_columns(definition, rel, columns, isnull))
+			{
+				add_skipped(cache, definition, skip_reason);
+				continue;
+			}
 		}
 		definition->nactions = 1;
 		definition->actions = palloc0(sizeof(CompiledAction));
@@ -990,11 +1055,13 @@ load_rules(EntityCache *cache, Relation rel)
 	HASHCTL		ctl;
 
 	values[0] = CStringGetTextDatum(cache->entity);
-	run_query("SELECT id::text, name, tenant_id, created_by::text, trigger_type, "
-			  "stop_subsequent_rules, cooldown_hours "
-			  "FROM automation.rules "
-			  "WHERE entity_type OPERATOR(pg_catalog.=) $1 AND is_active "
-			  "ORDER BY priority, created_at, id", 1, argtypes, values);
+	run_query(psprintf("SELECT id::text, name, tenant_id, created_by::text, trigger_type, "
+					   "stop_subsequent_rules, cooldown_hours, %s "
+					   "FROM automation.rules "
+					   "WHERE entity_type OPERATOR(pg_catalog.=) $1 AND is_active "
+					   "ORDER BY priority, created_at, id",
+					   has_payload_columns("rules") ? "payload_columns" : "NULL::text[]"),
+			  1, argtypes, values);
 	rules = SPI_tuptable;
 	nrules = SPI_processed;
 	if (nrules == 0)
@@ -1022,6 +1089,17 @@ load_rules(EntityCache *cache, Relation rel)
 		ok[i] = definition->event_mask != 0;
 		if (!ok[i])
 			reasons[i] = psprintf("unknown trigger_type \"%s\"", spi_text(tuple, desc, 5));
+		else
+		{
+			bool		isnull;
+			Datum		columns = SPI_getbinval(tuple, desc, 8, &isnull);
+
+			if (!compile_payload_columns(definition, rel, columns, isnull))
+			{
+				ok[i] = false;
+				reasons[i] = skip_reason;
+			}
+		}
 	}
 	MemoryContextSwitchTo(old);
 	memset(&ctl, 0, sizeof(ctl));

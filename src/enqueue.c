@@ -185,8 +185,9 @@ row_jsonb_safe(FmgrInfo *to_jsonb, HeapTuple tuple, TupleDesc tupdesc, char *nul
 	isnull = palloc(sizeof(bool) * tupdesc->natts);
 	heap_deform_tuple(tuple, tupdesc, values, isnull);
 	for (int a = 0; a < tupdesc->natts; a++)
-		if (getBaseType(TupleDescAttr(tupdesc, a)->atttypid) == JSONOID)
-			isnull[a] = true;
+		if (!TupleDescAttr(tupdesc, a)->attisdropped &&
+			getBaseType(TupleDescAttr(tupdesc, a)->atttypid) == JSONOID)
+			isnull[a] = true;	/* a dropped column has no type left */
 	without = heap_form_tuple(tupdesc, values, isnull);
 	return row_jsonb(to_jsonb, without, tupdesc, nulls, i);
 }
@@ -246,6 +247,31 @@ without_large_values(HeapTuple tuple, TupleDesc tupdesc, List **omitted)
 }
 
 /*
+ * chosen_columns
+ *		The tuple projected onto the definition's payload_columns (a tuple
+ *		of definition->payload_tupdesc, compiled by cache.c), or the tuple
+ *		itself when the definition sends every column.  Only the chosen
+ *		values are serialised: a column left out never reaches to_jsonb
+ *		(nor a cast to json of its type), the size cap or the json
+ *		fallback.
+ */
+static HeapTuple
+chosen_columns(Definition *definition, HeapTuple tuple, TupleDesc tupdesc)
+{
+	Datum	   *values;
+	bool	   *isnull;
+	int			n = definition->npayload_columns;
+
+	if (tuple == NULL || n < 0)
+		return tuple;
+	values = palloc(sizeof(Datum) * Max(n, 1));
+	isnull = palloc(sizeof(bool) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+		values[i] = heap_getattr(tuple, definition->payload_attnums[i], tupdesc, &isnull[i]);
+	return heap_form_tuple(definition->payload_tupdesc, values, isnull);
+}
+
+/*
  * prepare_payload
  *		Serialise the rows and render every action's config, as the current
  *		(writing) role.
@@ -254,19 +280,23 @@ static void
 prepare_payload(FiringPayload *payload, Definition *definition, FiringContext *firing)
 {
 	FmgrInfo	to_jsonb;
+	TupleDesc	tupdesc = definition->npayload_columns < 0 ? firing->tupdesc
+		: definition->payload_tupdesc;
 
 	payload->row_nulls[0] = payload->row_nulls[1] = ' ';
 	fmgr_info(F_TO_JSONB, &to_jsonb);
 	to_jsonb.fn_expr = (Node *) makeFuncExpr(F_TO_JSONB, JSONBOID,
-											 list_make1(makeNullConst(firing->tupdesc->tdtypeid, -1, InvalidOid)),
+											 list_make1(makeNullConst(tupdesc->tdtypeid, tupdesc->tdtypmod, InvalidOid)),
 											 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
 	{
 		List	   *omitted = NIL;
-		HeapTuple	newtuple = without_large_values(firing->newtuple, firing->tupdesc, &omitted);
-		HeapTuple	oldtuple = without_large_values(firing->oldtuple, firing->tupdesc, &omitted);
+		HeapTuple	newtuple = chosen_columns(definition, firing->newtuple, firing->tupdesc);
+		HeapTuple	oldtuple = chosen_columns(definition, firing->oldtuple, firing->tupdesc);
 
-		payload->new_row = row_jsonb_safe(&to_jsonb, newtuple, firing->tupdesc, payload->row_nulls, 0);
-		payload->old_row = row_jsonb_safe(&to_jsonb, oldtuple, firing->tupdesc, payload->row_nulls, 1);
+		newtuple = without_large_values(newtuple, tupdesc, &omitted);
+		oldtuple = without_large_values(oldtuple, tupdesc, &omitted);
+		payload->new_row = row_jsonb_safe(&to_jsonb, newtuple, tupdesc, payload->row_nulls, 0);
+		payload->old_row = row_jsonb_safe(&to_jsonb, oldtuple, tupdesc, payload->row_nulls, 1);
 		if (omitted != NIL)
 		{
 			Datum	   *names = palloc(sizeof(Datum) * list_length(omitted));

@@ -50,7 +50,8 @@ CREATE TABLE automation.workflows (
 	breaker_reset_at timestamptz,	-- enable_workflow: fresh budget from here
 	created_by name NOT NULL DEFAULT current_user,
 	created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
-	updated_at timestamptz NOT NULL DEFAULT clock_timestamp()
+	updated_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+	payload_columns text[]			-- columns a job's new/old carry; NULL: all (0.3.0)
 );
 CREATE UNIQUE INDEX workflows_name_key
 	ON automation.workflows ((coalesce(tenant_id, '')), name);
@@ -70,7 +71,8 @@ CREATE TABLE automation.rules (
 	cooldown_hours integer,
 	created_by name NOT NULL DEFAULT current_user,
 	created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
-	updated_at timestamptz NOT NULL DEFAULT clock_timestamp()
+	updated_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+	payload_columns text[]			-- columns a job's new/old carry; NULL: all (0.3.0)
 );
 CREATE UNIQUE INDEX rules_name_key
 	ON automation.rules ((coalesce(tenant_id, '')), name);

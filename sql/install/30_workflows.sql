@@ -32,6 +32,7 @@ AS $$
 		'action_type', w.action_type,
 		'action_config', w.action_config,
 		'max_triggers_per_day', w.max_triggers_per_day,
+		'payload_columns', w.payload_columns,
 		'last_triggered_at', (SELECT automation._iso(max(f.fired_at)) FROM automation.firings f
 							   WHERE f.workflow_id = w.id AND f.outcome = 'fired'),
 		'triggers_today', (SELECT count(*) FROM automation.firings f
@@ -41,6 +42,85 @@ AS $$
 		'disabled_reason', w.disabled_reason,
 		'created_at', automation._iso(w.created_at),
 		'updated_at', automation._iso(w.updated_at))
+$$;
+
+/*
+ * _validate_payload_columns: the payload_columns of a workflow or rule of
+ * entity (NULL: every column).  At most 100 names, each a column of the
+ * entity's table, none twice; [] is allowed (new / old are {}).  The engine
+ * (src/cache.c) resolves the names again when it compiles the definition
+ * and skips the definition when one no longer names a column.
+ */
+CREATE FUNCTION automation._validate_payload_columns(entity text, cols text[])
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	rel regclass;
+	i integer;
+BEGIN
+	IF cols IS NULL THEN
+		RETURN;
+	END IF;
+	IF cardinality(cols) > 100 THEN
+		PERFORM automation._err('22023', 'payload_columns must have at most 100 elements',
+								format('got %s', cardinality(cols)),
+								'name the columns the action needs, or pass null for all of them');
+	END IF;
+	SELECT e.relation INTO rel FROM automation.entities e WHERE e.name = entity;
+	IF rel IS NULL THEN
+		RETURN;				/* the caller reports the unwatched entity */
+	END IF;
+	FOR i IN 1 .. coalesce(array_length(cols, 1), 0) LOOP
+		IF cols[i] IS NULL THEN
+			PERFORM automation._err('22023', format('payload_columns[%s] must not be null', i - 1),
+									NULL, 'give column names as strings');
+		END IF;
+		IF NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = rel AND a.attname = cols[i]
+						 AND a.attnum > 0 AND NOT a.attisdropped) THEN
+			PERFORM automation._err('22023', format('payload_columns[%s] %s is not a column of %s', i - 1,
+													automation._show(cols[i]), automation._show(entity)),
+									format('columns: %s', (SELECT string_agg(a.attname, ', ' ORDER BY a.attnum)
+															 FROM pg_attribute a WHERE a.attrelid = rel
+															  AND a.attnum > 0 AND NOT a.attisdropped)),
+									'name a column of the table (no entity prefix, no json keys)');
+		END IF;
+		IF cols[i] = ANY (cols[1:i - 1]) THEN
+			PERFORM automation._err('22023', format('payload_columns[%s] %s is given twice', i - 1,
+													automation._show(cols[i])),
+									NULL, 'name each column once');
+		END IF;
+	END LOOP;
+END
+$$;
+
+/*
+ * _json_text_array: key of body as text[]: null (SQL NULL) or an array of
+ * strings; field names it in errors.
+ */
+CREATE FUNCTION automation._json_text_array(body jsonb, key text, field text)
+RETURNS text[]
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v jsonb := body -> key;
+BEGIN
+	IF v IS NULL OR jsonb_typeof(v) = 'null' THEN
+		RETURN NULL;
+	END IF;
+	IF jsonb_typeof(v) <> 'array' THEN
+		PERFORM automation._err('22023', format('%s must be an array of column names or null', field),
+								'got ' || automation._json_desc(v),
+								format('give e.g. "%s": ["id", "status"]', field));
+	END IF;
+	IF EXISTS (SELECT 1 FROM jsonb_array_elements(v) e WHERE jsonb_typeof(e) <> 'string') THEN
+		PERFORM automation._err('22023', format('%s elements must be strings', field),
+								format('got %s', automation._show_json(v)));
+	END IF;
+	RETURN ARRAY(SELECT e #>> '{}' FROM jsonb_array_elements(v) WITH ORDINALITY AS t(e, o) ORDER BY o);
+END
 $$;
 
 /*
@@ -133,11 +213,11 @@ BEGIN
 		END IF;
 		IF (NEW.tenant_id, NEW.name, NEW.condition_entity, NEW.condition_field,
 			NEW.condition_operator, NEW.condition_value, NEW.action_type,
-			NEW.action_config, NEW.max_triggers_per_day, NEW.created_by)
+			NEW.action_config, NEW.max_triggers_per_day, NEW.created_by, NEW.payload_columns)
 		   IS NOT DISTINCT FROM
 		   (OLD.tenant_id, OLD.name, OLD.condition_entity, OLD.condition_field,
 			OLD.condition_operator, OLD.condition_value, OLD.action_type,
-			OLD.action_config, OLD.max_triggers_per_day, OLD.created_by) THEN
+			OLD.action_config, OLD.max_triggers_per_day, OLD.created_by, OLD.payload_columns) THEN
 			IF NEW IS DISTINCT FROM OLD AND NEW.updated_at = OLD.updated_at THEN
 				NEW.updated_at := clock_timestamp();
 			END IF;
@@ -224,6 +304,8 @@ BEGIN
 		END IF;
 	END IF;
 
+	PERFORM automation._validate_payload_columns(NEW.condition_entity, NEW.payload_columns);
+
 	IF NEW.max_triggers_per_day IS NULL OR NEW.max_triggers_per_day < 1 THEN
 		PERFORM automation._err('22023', 'max_triggers_per_day must be a positive integer',
 								format('got %s', coalesce(NEW.max_triggers_per_day::text, 'null')),
@@ -261,7 +343,7 @@ BEGIN
 								format('got %s', automation._show_json(body)),
 								'pass the seed''s JSON body, e.g. {"name": "...", "condition_entity": "deal", ...}');
 	END IF;
-	PERFORM automation._check_keys(body, req || '{max_triggers_per_day,enabled}'::text[],
+	PERFORM automation._check_keys(body, req || '{max_triggers_per_day,enabled,payload_columns}'::text[],
 								   CASE WHEN creating THEN 'body' ELSE 'patch' END);
 	IF creating THEN
 		FOREACH k IN ARRAY req LOOP
@@ -291,6 +373,9 @@ BEGIN
 	END IF;
 	IF body ? 'enabled' THEN
 		w.enabled := automation._json_bool(body, 'enabled', 'enabled');
+	END IF;
+	IF body ? 'payload_columns' THEN
+		w.payload_columns := automation._json_text_array(body, 'payload_columns', 'payload_columns');
 	END IF;
 	RETURN w;
 END
@@ -340,10 +425,10 @@ BEGIN
 	w := automation._workflow_apply(w, body, true);
 	INSERT INTO automation.workflows (tenant_id, name, enabled, condition_entity, condition_field,
 									  condition_operator, condition_value, action_type,
-									  action_config, max_triggers_per_day)
+									  action_config, max_triggers_per_day, payload_columns)
 	VALUES (nullif(current_setting('automation.tenant', true), ''), w.name, w.enabled,
 			w.condition_entity, w.condition_field, w.condition_operator, w.condition_value,
-			w.action_type, w.action_config, w.max_triggers_per_day)
+			w.action_type, w.action_config, w.max_triggers_per_day, w.payload_columns)
 	RETURNING * INTO w;
 	res := automation._workflow_json(w);
 	IF idempotency_key IS NOT NULL THEN
@@ -382,7 +467,7 @@ BEGIN
 		   condition_field = w.condition_field, condition_operator = w.condition_operator,
 		   condition_value = w.condition_value, action_type = w.action_type,
 		   action_config = w.action_config, max_triggers_per_day = w.max_triggers_per_day,
-		   updated_at = clock_timestamp()
+		   payload_columns = w.payload_columns, updated_at = clock_timestamp()
 	 WHERE x.id = w.id
 	RETURNING * INTO w;
 	RETURN automation._workflow_json(w);

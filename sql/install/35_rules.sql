@@ -240,6 +240,7 @@ BEGIN
 	   OR NEW.entity_type IS DISTINCT FROM OLD.entity_type THEN
 		PERFORM automation._check_creator(NEW.created_by);
 	END IF;
+	PERFORM automation._validate_payload_columns(NEW.entity_type, NEW.payload_columns);
 
 	/* a new entity, trigger type or creator: the existing rows must still fit */
 	IF TG_OP = 'UPDATE' AND (NEW.entity_type, NEW.trigger_type, NEW.created_by)
@@ -444,6 +445,8 @@ DECLARE
 	a_sub text[] := '{}';
 	a_n integer[] := '{}';
 	a_val jsonb[] := '{}';
+	p_idx text[] := '{}';
+	p_val jsonb[] := '{}';
 	lists jsonb;
 	bad text;
 BEGIN
@@ -462,6 +465,20 @@ BEGIN
 	FOR k, v IN SELECT e.key, e.value FROM jsonb_each(body) e LOOP
 		segs := automation._form_key_parse(k);
 		nseg := cardinality(segs);
+		/* payload_columns[i] / payload_columns[] (once): the list, in index order */
+		IF segs[1] = 'payload_columns' AND nseg > 1 THEN
+			IF nseg <> 2 OR segs[2] !~ '^[0-9]*$' THEN
+				PERFORM automation._err('22023', format('unsupported form key %s', automation._show(k)),
+										NULL, 'use payload_columns[<index>] or payload_columns[]');
+			END IF;
+			IF body ? 'payload_columns' THEN
+				PERFORM automation._err('22023', format('%s mixes nested payload_columns with form keys', what),
+										NULL, 'send either "payload_columns": [...] or payload_columns[0] keys, not both');
+			END IF;
+			p_idx := p_idx || segs[2];
+			p_val := p_val || v;
+			CONTINUE;
+		END IF;
 		IF nseg = 1 THEN
 			IF k IN ('conditions', 'actions') THEN
 				PERFORM automation._err('22023', format('%s mixes nested %s with form keys', what, k),
@@ -514,6 +531,11 @@ BEGIN
 	)
 	SELECT jsonb_object_agg(arr, list) INTO lists
 	  FROM (SELECT arr, jsonb_agg(obj ORDER BY idx) AS list FROM items GROUP BY arr) l;
+	IF cardinality(p_idx) > 0 THEN
+		top := top || jsonb_build_object('payload_columns',
+			(SELECT jsonb_agg(t.val ORDER BY t.idx = '', nullif(t.idx, '')::integer)
+			   FROM unnest(p_idx, p_val) AS t(idx, val)));
+	END IF;
 	RETURN top || coalesce(lists, '{}');
 END
 $$;
@@ -641,7 +663,7 @@ DECLARE
 	what text := CASE WHEN creating THEN 'body' ELSE 'patch' END;
 	req CONSTANT text[] := '{name,entity_type,trigger_type,conditions,actions}';
 BEGIN
-	PERFORM automation._check_keys(b, '{name,description,entity_type,trigger_type,priority,is_active,stop_subsequent_rules,cooldown_hours,conditions,actions}', what);
+	PERFORM automation._check_keys(b, '{name,description,entity_type,trigger_type,priority,is_active,stop_subsequent_rules,cooldown_hours,conditions,actions,payload_columns}', what);
 	IF creating THEN
 		FOREACH k IN ARRAY req LOOP
 			IF NOT b ? k THEN
@@ -663,6 +685,9 @@ BEGIN
 	IF b ? 'cooldown_hours' THEN
 		r.cooldown_hours := automation._json_int(b, 'cooldown_hours', 'cooldown_hours', 0, 87600, true, true);
 	END IF;
+	IF b ? 'payload_columns' THEN
+		r.payload_columns := automation._json_text_array(b, 'payload_columns', 'payload_columns');
+	END IF;
 	RETURN r;
 END
 $$;
@@ -683,6 +708,7 @@ AS $$
 		'is_active', r.is_active,
 		'stop_subsequent_rules', r.stop_subsequent_rules,
 		'cooldown_hours', r.cooldown_hours,
+		'payload_columns', r.payload_columns,
 		'conditions', coalesce((
 			SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
 						'id', c.id, 'field_path', c.field_path, 'operator', c.operator,
@@ -729,10 +755,10 @@ BEGIN
 	conds := automation._rule_list(b, 'conditions');
 	acts := automation._rule_list(b, 'actions');
 	INSERT INTO automation.rules (tenant_id, name, description, entity_type, trigger_type, priority,
-								  is_active, stop_subsequent_rules, cooldown_hours)
+								  is_active, stop_subsequent_rules, cooldown_hours, payload_columns)
 	VALUES (nullif(current_setting('automation.tenant', true), ''), r.name, r.description,
 			r.entity_type, r.trigger_type, r.priority, r.is_active, r.stop_subsequent_rules,
-			r.cooldown_hours)
+			r.cooldown_hours, r.payload_columns)
 	RETURNING * INTO r;
 	PERFORM automation._rule_insert_children(r.id, conds, acts);
 	res := automation._rule_json(r.id);
@@ -805,7 +831,7 @@ BEGIN
 	   SET name = r.name, description = r.description, entity_type = r.entity_type,
 		   trigger_type = r.trigger_type, priority = r.priority, is_active = r.is_active,
 		   stop_subsequent_rules = r.stop_subsequent_rules, cooldown_hours = r.cooldown_hours,
-		   updated_at = clock_timestamp()
+		   payload_columns = r.payload_columns, updated_at = clock_timestamp()
 	 WHERE x.id = r.id;
 	PERFORM automation._rule_insert_children(r.id, conds, acts);
 	RETURN automation._rule_json(r.id);
