@@ -1531,3 +1531,723 @@ CREATE INDEX firings_rule_record_idx ON automation.firings (rule_id, pg_catalog.
  */
 CREATE POLICY jobs_finished ON automation.jobs AS RESTRICTIVE FOR DELETE
 	USING (status IN ('succeeded', 'dead'));
+
+/*
+ * payload_columns (issue 11, item 13): a workflow or rule chooses which
+ * columns of its row a job's new / old carry (NULL: all of them).
+ * (Fresh installs: sql/install/00_schema.sql, 30_workflows.sql, 35_rules.sql.)
+ */
+ALTER TABLE automation.workflows ADD COLUMN payload_columns text[];
+ALTER TABLE automation.rules ADD COLUMN payload_columns text[];
+CREATE OR REPLACE FUNCTION automation._workflow_json(w automation.workflows)
+RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT pg_catalog.jsonb_build_object(
+		'id', w.id,
+		'name', w.name,
+		'enabled', w.enabled,
+		'condition_entity', w.condition_entity,
+		'condition_field', w.condition_field,
+		'condition_operator', w.condition_operator,
+		'condition_value', w.condition_value,
+		'action_type', w.action_type,
+		'action_config', w.action_config,
+		'max_triggers_per_day', w.max_triggers_per_day,
+		'payload_columns', w.payload_columns,
+		'last_triggered_at', (SELECT automation._iso(max(f.fired_at)) FROM automation.firings f
+							   WHERE f.workflow_id = w.id AND f.outcome = 'fired'),
+		'triggers_today', (SELECT count(*) FROM automation.firings f
+							WHERE f.workflow_id = w.id AND f.outcome = 'fired'
+							  AND f.fired_at >= GREATEST(pg_catalog.date_trunc('day', pg_catalog.now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',
+													  w.breaker_reset_at)),
+		'disabled_reason', w.disabled_reason,
+		'created_at', automation._iso(w.created_at),
+		'updated_at', automation._iso(w.updated_at))
+$$;
+
+CREATE FUNCTION automation._validate_payload_columns(entity text, cols text[])
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	rel regclass;
+	i integer;
+BEGIN
+	IF cols IS NULL THEN
+		RETURN;
+	END IF;
+	IF cardinality(cols) > 100 THEN
+		PERFORM automation._err('22023', 'payload_columns must have at most 100 elements',
+								format('got %s', cardinality(cols)),
+								'name the columns the action needs, or pass null for all of them');
+	END IF;
+	SELECT e.relation INTO rel FROM automation.entities e WHERE e.name = entity;
+	IF rel IS NULL THEN
+		RETURN;				/* the caller reports the unwatched entity */
+	END IF;
+	FOR i IN 1 .. coalesce(array_length(cols, 1), 0) LOOP
+		IF cols[i] IS NULL THEN
+			PERFORM automation._err('22023', format('payload_columns[%s] must not be null', i - 1),
+									NULL, 'give column names as strings');
+		END IF;
+		IF NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = rel AND a.attname = cols[i]
+						 AND a.attnum > 0 AND NOT a.attisdropped) THEN
+			PERFORM automation._err('22023', format('payload_columns[%s] %s is not a column of %s', i - 1,
+													automation._show(cols[i]), automation._show(entity)),
+									format('columns: %s', (SELECT string_agg(a.attname, ', ' ORDER BY a.attnum)
+															 FROM pg_attribute a WHERE a.attrelid = rel
+															  AND a.attnum > 0 AND NOT a.attisdropped)),
+									'name a column of the table (no entity prefix, no json keys)');
+		END IF;
+		IF cols[i] = ANY (cols[1:i - 1]) THEN
+			PERFORM automation._err('22023', format('payload_columns[%s] %s is given twice', i - 1,
+													automation._show(cols[i])),
+									NULL, 'name each column once');
+		END IF;
+	END LOOP;
+END
+$$;
+
+CREATE FUNCTION automation._json_text_array(body jsonb, key text, field text)
+RETURNS text[]
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v jsonb := body -> key;
+BEGIN
+	IF v IS NULL OR jsonb_typeof(v) = 'null' THEN
+		RETURN NULL;
+	END IF;
+	IF jsonb_typeof(v) <> 'array' THEN
+		PERFORM automation._err('22023', format('%s must be an array of column names or null', field),
+								'got ' || automation._json_desc(v),
+								format('give e.g. "%s": ["id", "status"]', field));
+	END IF;
+	IF EXISTS (SELECT 1 FROM jsonb_array_elements(v) e WHERE jsonb_typeof(e) <> 'string') THEN
+		PERFORM automation._err('22023', format('%s elements must be strings', field),
+								format('got %s', automation._show_json(v)));
+	END IF;
+	RETURN ARRAY(SELECT e #>> '{}' FROM jsonb_array_elements(v) WITH ORDINALITY AS t(e, o) ORDER BY o);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION automation._workflows_validate()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	actions CONSTANT text[] := '{send_email,create_task,send_channel_message,webhook,update_field}';
+	f automation._field;
+	t automation._field;
+	other text;
+	v jsonb;
+	tgt_type text;
+BEGIN
+	/* rows a restore loads were validated when first written (10_common.sql) */
+	IF TG_OP = 'INSERT' AND automation._restoring(TG_RELID) THEN
+		RETURN NEW;
+	END IF;
+	IF TG_OP = 'UPDATE' THEN
+		IF NEW.id IS DISTINCT FROM OLD.id THEN
+			PERFORM automation._err('22023', 'the id of a workflow cannot change',
+									format('workflow %s', OLD.id));
+		END IF;
+		IF NEW.enabled AND NOT OLD.enabled THEN
+			NEW.disabled_reason := NULL;
+		END IF;
+		IF (NEW.tenant_id, NEW.name, NEW.condition_entity, NEW.condition_field,
+			NEW.condition_operator, NEW.condition_value, NEW.action_type,
+			NEW.action_config, NEW.max_triggers_per_day, NEW.created_by, NEW.payload_columns)
+		   IS NOT DISTINCT FROM
+		   (OLD.tenant_id, OLD.name, OLD.condition_entity, OLD.condition_field,
+			OLD.condition_operator, OLD.condition_value, OLD.action_type,
+			OLD.action_config, OLD.max_triggers_per_day, OLD.created_by, OLD.payload_columns) THEN
+			IF NEW IS DISTINCT FROM OLD AND NEW.updated_at = OLD.updated_at THEN
+				NEW.updated_at := clock_timestamp();
+			END IF;
+			RETURN NEW;			/* enabled/disabled_reason only: no re-validation */
+		END IF;
+		NEW.updated_at := clock_timestamp();
+	ELSIF NEW.id IS NULL OR NEW.id !~ '^wf_[0-9A-HJKMNP-TV-Z]{26}$' THEN
+		PERFORM automation._err('22023', format('invalid workflow id %s', automation._show(NEW.id)),
+								'an id is wf_ followed by a 26-character ULID',
+								'leave id to its default');
+	END IF;
+
+	/* name: 1..120 characters, unique per tenant */
+	IF NEW.name IS NULL OR length(NEW.name) NOT BETWEEN 1 AND 120 OR btrim(NEW.name) = '' THEN
+		PERFORM automation._err('22023', 'name must be 1 to 120 characters',
+								format('got %s', automation._show(NEW.name)),
+								'give a non-blank name of at most 120 characters');
+	END IF;
+	SELECT w.id INTO other FROM automation.workflows w
+	 WHERE coalesce(w.tenant_id, '') = coalesce(NEW.tenant_id, '') AND w.name = NEW.name
+	   AND w.id <> NEW.id;
+	IF other IS NOT NULL THEN
+		PERFORM automation._err('23505', 'duplicate workflow name',
+								format('name %s is taken by workflow %s', automation._show(NEW.name), other),
+								'choose another name');
+	END IF;
+
+	IF NEW.condition_entity IS NULL OR NOT EXISTS (SELECT 1 FROM automation.entities e WHERE e.name = NEW.condition_entity) THEN
+		PERFORM automation._err('22023', format('condition_entity %s is not watched', automation._show(NEW.condition_entity)),
+								format('watched entities: %s', coalesce((SELECT string_agg(e.name, ', ' ORDER BY e.name) FROM automation.entities e), 'none')),
+								'call automation.watch(entity, table) first');
+	END IF;
+	IF TG_OP = 'INSERT' OR NEW.created_by IS DISTINCT FROM OLD.created_by
+	   OR (NEW.action_type, NEW.action_config, NEW.condition_entity)
+		  IS DISTINCT FROM (OLD.action_type, OLD.action_config, OLD.condition_entity) THEN
+		PERFORM automation._check_creator(NEW.created_by);
+	END IF;
+
+	f := automation._validate_workflow_condition(NEW.condition_entity, NEW.condition_field,
+												 NEW.condition_operator, NEW.condition_value);
+
+	IF NEW.action_type IS NULL OR NEW.action_type <> ALL (actions) THEN
+		PERFORM automation._err('22023', format('invalid action_type %s', automation._show(NEW.action_type)),
+								NULL, 'use one of: ' || array_to_string(actions, ', '));
+	END IF;
+	NEW.action_config := automation._validate_action(NEW.action_type, NEW.action_config,
+													 NEW.condition_entity, 'workflow',
+													 'action_config', NEW.created_by, NEW.tenant_id);
+
+	/* an update_field that writes its own condition field re-triggers itself */
+	IF NEW.action_type = 'update_field' THEN
+		t := automation._resolve_field(NEW.condition_entity, NEW.action_config ->> 'field', 'action_config.field');
+		IF t.attnum = f.attnum THEN
+			v := NEW.action_config -> 'value';
+			IF NEW.condition_operator <> 'changed_to' THEN
+				PERFORM automation._err('22023', 'unsupported operator/action combination',
+										format('update_field writes %s, the condition field, and condition_operator is %s',
+											   automation._show(f.column_name), automation._show(NEW.condition_operator)),
+										'the workflow would re-trigger itself; use changed_to with a different value, or write another field');
+			END IF;
+			IF jsonb_typeof(v) = 'string' AND automation._has_tokens(v #>> '{}') THEN
+				PERFORM automation._err('22023', 'unsupported operator/action combination',
+										format('update_field writes %s, the condition field, with merge tokens %s',
+											   automation._show(f.column_name), automation._show(v #>> '{}')),
+										'write a literal value different from condition_value');
+			END IF;
+			IF jsonb_typeof(v) <> 'null' THEN
+				tgt_type := format_type(f.type_oid, f.typmod);
+				IF automation._is_json_field(f) OR f.category = 'S' THEN
+					IF lower(v #>> '{}') = lower(NEW.condition_value) THEN
+						other := 'same';
+					END IF;
+				ELSE
+					EXECUTE format('SELECT CASE WHEN CAST(%L AS %s) = CAST(%L AS %s) THEN ''same'' END',
+								   v #>> '{}', tgt_type, NEW.condition_value, tgt_type) INTO other;
+				END IF;
+				IF other = 'same' THEN
+					PERFORM automation._err('22023', 'unsupported operator/action combination',
+											format('update_field writes %s = %s, the value the condition changes to',
+												   automation._show(f.column_name), automation._show(v #>> '{}')),
+											'write a value different from condition_value');
+				END IF;
+			END IF;
+		END IF;
+	END IF;
+
+	PERFORM automation._validate_payload_columns(NEW.condition_entity, NEW.payload_columns);
+
+	IF NEW.max_triggers_per_day IS NULL OR NEW.max_triggers_per_day < 1 THEN
+		PERFORM automation._err('22023', 'max_triggers_per_day must be a positive integer',
+								format('got %s', coalesce(NEW.max_triggers_per_day::text, 'null')),
+								'give an integer from 1 to 2147483647 (default 100)');
+	END IF;
+	IF NEW.enabled IS NULL THEN
+		PERFORM automation._err('22023', 'enabled must be a boolean', 'got null', 'give true or false');
+	END IF;
+	IF NEW.enabled THEN
+		NEW.disabled_reason := NULL;
+	END IF;
+	RETURN NEW;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION automation._workflow_apply(w automation.workflows, body jsonb, creating boolean)
+RETURNS automation.workflows
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	k text;
+	req CONSTANT text[] := '{name,condition_entity,condition_field,condition_operator,condition_value,action_type,action_config}';
+BEGIN
+	IF body IS NULL OR jsonb_typeof(body) <> 'object' THEN
+		PERFORM automation._err('22023', format('%s must be a JSON object', CASE WHEN creating THEN 'body' ELSE 'patch' END),
+								format('got %s', automation._show_json(body)),
+								'pass the seed''s JSON body, e.g. {"name": "...", "condition_entity": "deal", ...}');
+	END IF;
+	PERFORM automation._check_keys(body, req || '{max_triggers_per_day,enabled,payload_columns}'::text[],
+								   CASE WHEN creating THEN 'body' ELSE 'patch' END);
+	IF creating THEN
+		FOREACH k IN ARRAY req LOOP
+			IF NOT body ? k THEN
+				PERFORM automation._err('22023', format('%s is required', k),
+										format('the body has no key "%s"', k),
+										format('required keys: %s', array_to_string(req, ', ')));
+			END IF;
+		END LOOP;
+	END IF;
+	IF body ? 'name' THEN w.name := automation._json_text(body, 'name', 'name'); END IF;
+	IF body ? 'condition_entity' THEN w.condition_entity := automation._json_text(body, 'condition_entity', 'condition_entity'); END IF;
+	IF body ? 'condition_field' THEN w.condition_field := automation._json_text(body, 'condition_field', 'condition_field'); END IF;
+	IF body ? 'condition_operator' THEN w.condition_operator := automation._json_text(body, 'condition_operator', 'condition_operator'); END IF;
+	IF body ? 'condition_value' THEN w.condition_value := automation._json_text(body, 'condition_value', 'condition_value'); END IF;
+	IF body ? 'action_type' THEN w.action_type := automation._json_text(body, 'action_type', 'action_type'); END IF;
+	IF body ? 'action_config' THEN
+		IF jsonb_typeof(body -> 'action_config') <> 'object' THEN
+			PERFORM automation._err('22023', 'action_config must be an object',
+									'got ' || automation._json_desc(body -> 'action_config'),
+									'give the action''s keys as a JSON object');
+		END IF;
+		w.action_config := body -> 'action_config';
+	END IF;
+	IF body ? 'max_triggers_per_day' THEN
+		w.max_triggers_per_day := automation._json_int(body, 'max_triggers_per_day', 'max_triggers_per_day', 1, 2147483647);
+	END IF;
+	IF body ? 'enabled' THEN
+		w.enabled := automation._json_bool(body, 'enabled', 'enabled');
+	END IF;
+	IF body ? 'payload_columns' THEN
+		w.payload_columns := automation._json_text_array(body, 'payload_columns', 'payload_columns');
+	END IF;
+	RETURN w;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION automation.create_workflow(body jsonb, idempotency_key uuid DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	w automation.workflows;
+	prior jsonb;
+	res jsonb;
+BEGIN
+	IF idempotency_key IS NOT NULL THEN
+		prior := automation._idempotency_lookup('workflow', idempotency_key, body);
+		IF prior IS NOT NULL THEN
+			RETURN prior;
+		END IF;
+	END IF;
+	w.enabled := true;
+	w.max_triggers_per_day := 100;
+	w := automation._workflow_apply(w, body, true);
+	INSERT INTO automation.workflows (tenant_id, name, enabled, condition_entity, condition_field,
+									  condition_operator, condition_value, action_type,
+									  action_config, max_triggers_per_day, payload_columns)
+	VALUES (nullif(current_setting('automation.tenant', true), ''), w.name, w.enabled,
+			w.condition_entity, w.condition_field, w.condition_operator, w.condition_value,
+			w.action_type, w.action_config, w.max_triggers_per_day, w.payload_columns)
+	RETURNING * INTO w;
+	res := automation._workflow_json(w);
+	IF idempotency_key IS NOT NULL THEN
+		PERFORM automation._idempotency_store('workflow', idempotency_key, body, res);
+	END IF;
+	RETURN res;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION automation.update_workflow(id text, patch jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	w automation.workflows := automation._workflow_get(id, true);
+BEGIN
+	w := automation._workflow_apply(w, patch, false);
+	UPDATE automation.workflows x
+	   SET name = w.name, enabled = w.enabled, condition_entity = w.condition_entity,
+		   condition_field = w.condition_field, condition_operator = w.condition_operator,
+		   condition_value = w.condition_value, action_type = w.action_type,
+		   action_config = w.action_config, max_triggers_per_day = w.max_triggers_per_day,
+		   payload_columns = w.payload_columns, updated_at = clock_timestamp()
+	 WHERE x.id = w.id
+	RETURNING * INTO w;
+	RETURN automation._workflow_json(w);
+END
+$$;
+REVOKE ALL ON FUNCTION automation._validate_payload_columns(text, text[]),
+	automation._json_text_array(jsonb, text, text) FROM PUBLIC;
+/*
+ * Roles that may write definitions (EXECUTE on _validate_workflow_condition,
+ * which the workflow trigger calls as the writer) need the two new helpers;
+ * grant them what they had (grant_role computes the same set).
+ */
+DO $$
+DECLARE
+	r record;
+BEGIN
+	FOR r IN SELECT DISTINCT a.grantee::regrole::text AS grantee
+			   FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a
+			  WHERE p.oid = 'automation._validate_workflow_condition(text, text, text, text)'::regprocedure
+				AND a.privilege_type = 'EXECUTE' AND a.grantee <> 0
+				AND a.grantee <> p.proowner
+	LOOP
+		EXECUTE format('GRANT EXECUTE ON FUNCTION automation._validate_payload_columns(text, text[]), '
+					   'automation._json_text_array(jsonb, text, text) TO %s', r.grantee);
+	END LOOP;
+END
+$$;
+CREATE OR REPLACE FUNCTION automation._rules_validate()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	other uuid;
+	c automation.rule_conditions;
+	a automation.rule_actions;
+	i integer;
+	valid text[];
+BEGIN
+	/* rows a restore loads were validated when first written (10_common.sql) */
+	IF TG_OP = 'INSERT' AND automation._restoring(TG_RELID) THEN
+		RETURN NEW;
+	END IF;
+	IF TG_OP = 'UPDATE' THEN
+		IF NEW.id IS DISTINCT FROM OLD.id THEN
+			PERFORM automation._err('22023', 'the id of a rule cannot change', format('rule %s', OLD.id));
+		END IF;
+		IF NEW IS NOT DISTINCT FROM OLD THEN
+			RETURN NEW;
+		END IF;
+		NEW.updated_at := clock_timestamp();
+	ELSIF NEW.id IS NULL THEN
+		PERFORM automation._err('22023', 'id must not be null', NULL, 'leave id to its default');
+	END IF;
+	IF NEW.name IS NULL OR length(NEW.name) NOT BETWEEN 1 AND 191 OR btrim(NEW.name) = '' THEN
+		PERFORM automation._err('22023', 'name must be 1 to 191 characters',
+								format('got %s', automation._show(NEW.name)),
+								'give a non-blank name of at most 191 characters');
+	END IF;
+	SELECT r.id INTO other FROM automation.rules r
+	 WHERE coalesce(r.tenant_id, '') = coalesce(NEW.tenant_id, '') AND r.name = NEW.name
+	   AND r.id <> NEW.id;
+	IF other IS NOT NULL THEN
+		PERFORM automation._err('23505', 'duplicate rule name',
+								format('name %s is taken by rule %s', automation._show(NEW.name), other),
+								'choose another name');
+	END IF;
+	IF length(NEW.description) > 1000 THEN
+		PERFORM automation._err('22023', 'description must be at most 1000 characters',
+								format('got %s characters', length(NEW.description)));
+	END IF;
+	IF NEW.entity_type IS NULL OR NOT EXISTS (SELECT 1 FROM automation.entities e WHERE e.name = NEW.entity_type) THEN
+		PERFORM automation._err('22023', format('entity_type %s is not watched', automation._show(NEW.entity_type)),
+								format('watched entities: %s', coalesce((SELECT string_agg(e.name, ', ' ORDER BY e.name) FROM automation.entities e), 'none')),
+								'call automation.watch(entity, table) first');
+	END IF;
+	valid := ARRAY[upper(NEW.entity_type) || '_CREATED', upper(NEW.entity_type) || '_UPDATED',
+				   upper(NEW.entity_type) || '_DELETED'];
+	IF NEW.trigger_type IS NULL OR NEW.trigger_type <> ALL (valid) THEN
+		PERFORM automation._err('22023', format('invalid trigger_type %s', automation._show(NEW.trigger_type)),
+								format('entity_type %s allows %s', automation._show(NEW.entity_type), array_to_string(valid, ', ')),
+								'use one of those');
+	END IF;
+	IF NEW.priority IS NULL OR NEW.priority NOT BETWEEN 0 AND 100 THEN
+		PERFORM automation._err('22023', 'priority is out of range',
+								format('got %s, allowed 0 to 100', coalesce(NEW.priority::text, 'null')),
+								'give an integer from 0 (first) to 100 (last); default 50');
+	END IF;
+	IF NEW.is_active IS NULL THEN
+		PERFORM automation._err('22023', 'is_active must be a boolean', 'got null', 'give true or false');
+	END IF;
+	IF NEW.stop_subsequent_rules IS NULL THEN
+		PERFORM automation._err('22023', 'stop_subsequent_rules must be a boolean', 'got null', 'give true or false');
+	END IF;
+	IF NEW.cooldown_hours < 0 OR NEW.cooldown_hours > 87600 THEN
+		PERFORM automation._err('22023', 'cooldown_hours is out of range',
+								format('got %s, allowed 0 to 87600 or null', NEW.cooldown_hours),
+								'give a number of hours, or null for no cooldown');
+	END IF;
+	IF TG_OP = 'INSERT' OR NEW.created_by IS DISTINCT FROM OLD.created_by
+	   OR NEW.entity_type IS DISTINCT FROM OLD.entity_type THEN
+		PERFORM automation._check_creator(NEW.created_by);
+	END IF;
+	PERFORM automation._validate_payload_columns(NEW.entity_type, NEW.payload_columns);
+
+	/* a new entity, trigger type or creator: the existing rows must still fit */
+	IF TG_OP = 'UPDATE' AND (NEW.entity_type, NEW.trigger_type, NEW.created_by)
+	   IS DISTINCT FROM (OLD.entity_type, OLD.trigger_type, OLD.created_by) THEN
+		i := 0;
+		FOR c IN SELECT * FROM automation.rule_conditions x WHERE x.rule_id = NEW.id ORDER BY x.sort_order, x.id LOOP
+			PERFORM automation._validate_rule_condition(NEW.entity_type, NEW.trigger_type, c, format('conditions[%s]', i));
+			i := i + 1;
+		END LOOP;
+		i := 0;
+		FOR a IN SELECT * FROM automation.rule_actions x WHERE x.rule_id = NEW.id ORDER BY x.sort_order, x.id LOOP
+			PERFORM automation._validate_action(lower(a.action_type), a.config, NEW.entity_type, 'rule',
+												format('actions[%s]', i), NEW.created_by, NEW.tenant_id);
+			i := i + 1;
+		END LOOP;
+	END IF;
+	RETURN NEW;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION automation._rule_body(body jsonb, what text)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	k text;
+	v jsonb;
+	segs text[];
+	nseg integer;
+	top jsonb := '{}';
+	a_arr text[] := '{}';
+	a_idx integer[] := '{}';
+	a_key text[] := '{}';
+	a_sub text[] := '{}';
+	a_n integer[] := '{}';
+	a_val jsonb[] := '{}';
+	p_idx text[] := '{}';
+	p_val jsonb[] := '{}';
+	lists jsonb;
+	bad text;
+BEGIN
+	IF body IS NULL OR jsonb_typeof(body) <> 'object' THEN
+		PERFORM automation._err('22023', format('%s must be a JSON object', what),
+								format('got %s', automation._show_json(body)),
+								'pass nested JSON {"name": ..., "conditions": [...], "actions": [...]} or the form fields as a flat object');
+	END IF;
+	IF (SELECT count(*) FROM jsonb_object_keys(body)) > 2000 THEN
+		PERFORM automation._err('22023', format('%s has too many keys', what),
+								format('%s keys, limit 2000', (SELECT count(*) FROM jsonb_object_keys(body))));
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM jsonb_object_keys(body) x WHERE strpos(x, '[') > 0) THEN
+		RETURN body;
+	END IF;
+	FOR k, v IN SELECT e.key, e.value FROM jsonb_each(body) e LOOP
+		segs := automation._form_key_parse(k);
+		nseg := cardinality(segs);
+		/* payload_columns[i] / payload_columns[] (once): the list, in index order */
+		IF segs[1] = 'payload_columns' AND nseg > 1 THEN
+			IF nseg <> 2 OR segs[2] !~ '^[0-9]*$' THEN
+				PERFORM automation._err('22023', format('unsupported form key %s', automation._show(k)),
+										NULL, 'use payload_columns[<index>] or payload_columns[]');
+			END IF;
+			IF body ? 'payload_columns' THEN
+				PERFORM automation._err('22023', format('%s mixes nested payload_columns with form keys', what),
+										NULL, 'send either "payload_columns": [...] or payload_columns[0] keys, not both');
+			END IF;
+			p_idx := p_idx || segs[2];
+			p_val := p_val || v;
+			CONTINUE;
+		END IF;
+		IF nseg = 1 THEN
+			IF k IN ('conditions', 'actions') THEN
+				PERFORM automation._err('22023', format('%s mixes nested %s with form keys', what, k),
+										NULL, format('send either "%s": [...] or %s[0][...] keys, not both', k, k));
+			END IF;
+			top := top || jsonb_build_object(k, v);
+			CONTINUE;
+		END IF;
+		IF segs[1] NOT IN ('conditions', 'actions') THEN
+			PERFORM automation._err('22023', format('unknown form key %s', automation._show(k)),
+									'only conditions[i][...] and actions[i][...] have brackets',
+									'check the key''s spelling');
+		END IF;
+		IF segs[2] !~ '^[0-9]+$' OR nseg < 3 OR segs[3] = '' OR segs[3] ~ '^[0-9]+$' OR nseg > 4
+		   OR (nseg = 4 AND segs[1] = 'conditions' AND (segs[3] <> 'value_array' OR segs[4] !~ '^[0-9]*$'))
+		   OR (nseg = 4 AND segs[1] = 'actions' AND segs[4] ~ '^[0-9]*$') THEN
+			PERFORM automation._err('22023', format('unsupported form key %s', automation._show(k)),
+									NULL, format('use %s[<index>][<key>]%s', segs[1],
+												 CASE segs[1] WHEN 'conditions' THEN ' or conditions[<index>][value_array][<index>]'
+												 ELSE ' or actions[<index>][<key>][<name>]' END));
+		END IF;
+		a_arr := a_arr || segs[1];
+		a_idx := a_idx || segs[2]::integer;
+		a_key := a_key || segs[3];
+		a_sub := a_sub || CASE WHEN nseg = 4 THEN segs[4] END;
+		a_n := a_n || nseg;
+		a_val := a_val || v;
+	END LOOP;
+	/* a key given both whole and by parts */
+	SELECT format('%s[%s][%s]', t.arr, t.idx, t.key) INTO bad
+	  FROM unnest(a_arr, a_idx, a_key, a_n) AS t(arr, idx, key, n)
+	 GROUP BY t.arr, t.idx, t.key HAVING count(DISTINCT t.n) > 1
+	 ORDER BY 1 LIMIT 1;
+	IF bad IS NOT NULL THEN
+		PERFORM automation._err('22023', format('form key %s is given both whole and by parts', bad),
+								NULL, 'send one of them');
+	END IF;
+	WITH t AS (
+		SELECT * FROM unnest(a_arr, a_idx, a_key, a_sub, a_n, a_val) AS t(arr, idx, key, sub, n, val)
+	), members AS (
+		SELECT arr, idx, key, val FROM t WHERE n = 3
+		UNION ALL
+		SELECT arr, idx, key,
+			   CASE WHEN arr = 'conditions'
+					THEN jsonb_agg(val ORDER BY sub = '', nullif(sub, '')::integer)
+					ELSE jsonb_object_agg(sub, val) END
+		  FROM t WHERE n = 4 GROUP BY arr, idx, key
+	), items AS (
+		SELECT arr, idx, jsonb_object_agg(key, val) AS obj FROM members GROUP BY arr, idx
+	)
+	SELECT jsonb_object_agg(arr, list) INTO lists
+	  FROM (SELECT arr, jsonb_agg(obj ORDER BY idx) AS list FROM items GROUP BY arr) l;
+	IF cardinality(p_idx) > 0 THEN
+		top := top || jsonb_build_object('payload_columns',
+			(SELECT jsonb_agg(t.val ORDER BY t.idx = '', nullif(t.idx, '')::integer)
+			   FROM unnest(p_idx, p_val) AS t(idx, val)));
+	END IF;
+	RETURN top || coalesce(lists, '{}');
+END
+$$;
+
+CREATE OR REPLACE FUNCTION automation._rule_apply(r automation.rules, b jsonb, creating boolean)
+RETURNS automation.rules
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	k text;
+	what text := CASE WHEN creating THEN 'body' ELSE 'patch' END;
+	req CONSTANT text[] := '{name,entity_type,trigger_type,conditions,actions}';
+BEGIN
+	PERFORM automation._check_keys(b, '{name,description,entity_type,trigger_type,priority,is_active,stop_subsequent_rules,cooldown_hours,conditions,actions,payload_columns}', what);
+	IF creating THEN
+		FOREACH k IN ARRAY req LOOP
+			IF NOT b ? k THEN
+				PERFORM automation._err('22023', format('%s is required', k),
+										format('the body has no key "%s"', k),
+										format('required keys: %s', array_to_string(req, ', ')));
+			END IF;
+		END LOOP;
+	END IF;
+	IF b ? 'name' THEN r.name := automation._json_text(b, 'name', 'name'); END IF;
+	IF b ? 'description' THEN r.description := automation._json_text(b, 'description', 'description', false, true); END IF;
+	IF b ? 'entity_type' THEN r.entity_type := automation._json_text(b, 'entity_type', 'entity_type'); END IF;
+	IF b ? 'trigger_type' THEN r.trigger_type := automation._json_text(b, 'trigger_type', 'trigger_type'); END IF;
+	IF b ? 'priority' THEN r.priority := automation._json_int(b, 'priority', 'priority', 0, 100); END IF;
+	IF b ? 'is_active' THEN r.is_active := automation._json_bool(b, 'is_active', 'is_active'); END IF;
+	IF b ? 'stop_subsequent_rules' THEN
+		r.stop_subsequent_rules := automation._json_bool(b, 'stop_subsequent_rules', 'stop_subsequent_rules');
+	END IF;
+	IF b ? 'cooldown_hours' THEN
+		r.cooldown_hours := automation._json_int(b, 'cooldown_hours', 'cooldown_hours', 0, 87600, true, true);
+	END IF;
+	IF b ? 'payload_columns' THEN
+		r.payload_columns := automation._json_text_array(b, 'payload_columns', 'payload_columns');
+	END IF;
+	RETURN r;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION automation._rule_json(rid uuid)
+RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT pg_catalog.jsonb_build_object(
+		'id', r.id,
+		'name', r.name,
+		'description', r.description,
+		'entity_type', r.entity_type,
+		'trigger_type', r.trigger_type,
+		'priority', r.priority,
+		'is_active', r.is_active,
+		'stop_subsequent_rules', r.stop_subsequent_rules,
+		'cooldown_hours', r.cooldown_hours,
+		'payload_columns', r.payload_columns,
+		'conditions', coalesce((
+			SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+						'id', c.id, 'field_path', c.field_path, 'operator', c.operator,
+						'sort_order', c.sort_order, 'value_int', c.value_int,
+						'value_string', c.value_string, 'value_bool', c.value_bool,
+						'value_datetime', automation._iso(c.value_datetime),
+						'value_array', c.value_array)) ORDER BY c.sort_order, c.id)
+			  FROM automation.rule_conditions c WHERE c.rule_id = r.id), '[]'),
+		'actions', coalesce((
+			SELECT pg_catalog.jsonb_agg(a.config || pg_catalog.jsonb_build_object(
+						'id', a.id, 'action_type', a.action_type, 'sort_order', a.sort_order)
+						ORDER BY a.sort_order, a.id)
+			  FROM automation.rule_actions a WHERE a.rule_id = r.id), '[]'),
+		'created_at', automation._iso(r.created_at),
+		'updated_at', automation._iso(r.updated_at))
+	  FROM automation.rules r WHERE r.id = rid
+$$;
+
+CREATE OR REPLACE FUNCTION automation.create_rule(body jsonb, idempotency_key uuid DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	b jsonb;
+	r automation.rules;
+	conds jsonb;
+	acts jsonb;
+	prior jsonb;
+	res jsonb;
+BEGIN
+	IF idempotency_key IS NOT NULL THEN
+		prior := automation._idempotency_lookup('rule', idempotency_key, body);
+		IF prior IS NOT NULL THEN
+			RETURN prior;
+		END IF;
+	END IF;
+	b := automation._rule_body(body, 'body');
+	r.priority := 50;
+	r.is_active := true;
+	r.stop_subsequent_rules := false;
+	r := automation._rule_apply(r, b, true);
+	conds := automation._rule_list(b, 'conditions');
+	acts := automation._rule_list(b, 'actions');
+	INSERT INTO automation.rules (tenant_id, name, description, entity_type, trigger_type, priority,
+								  is_active, stop_subsequent_rules, cooldown_hours, payload_columns)
+	VALUES (nullif(current_setting('automation.tenant', true), ''), r.name, r.description,
+			r.entity_type, r.trigger_type, r.priority, r.is_active, r.stop_subsequent_rules,
+			r.cooldown_hours, r.payload_columns)
+	RETURNING * INTO r;
+	PERFORM automation._rule_insert_children(r.id, conds, acts);
+	res := automation._rule_json(r.id);
+	IF idempotency_key IS NOT NULL THEN
+		PERFORM automation._idempotency_store('rule', idempotency_key, body, res);
+	END IF;
+	RETURN res;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION automation.update_rule(id uuid, patch jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r automation.rules := automation._rule_get(id, true);
+	b jsonb := automation._rule_body(patch, 'patch');
+	conds jsonb;
+	acts jsonb;
+BEGIN
+	r := automation._rule_apply(r, b, false);
+	conds := automation._rule_list(b, 'conditions');
+	acts := automation._rule_list(b, 'actions');
+	IF conds IS NOT NULL THEN
+		DELETE FROM automation.rule_conditions c WHERE c.rule_id = r.id;
+	END IF;
+	IF acts IS NOT NULL THEN
+		DELETE FROM automation.rule_actions a WHERE a.rule_id = r.id;
+	END IF;
+	UPDATE automation.rules x
+	   SET name = r.name, description = r.description, entity_type = r.entity_type,
+		   trigger_type = r.trigger_type, priority = r.priority, is_active = r.is_active,
+		   stop_subsequent_rules = r.stop_subsequent_rules, cooldown_hours = r.cooldown_hours,
+		   payload_columns = r.payload_columns, updated_at = clock_timestamp()
+	 WHERE x.id = r.id;
+	PERFORM automation._rule_insert_children(r.id, conds, acts);
+	RETURN automation._rule_json(r.id);
+END
+$$;

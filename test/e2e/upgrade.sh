@@ -120,8 +120,8 @@ SELECT line FROM (
 content="SELECT string_agg(x, E'\n' ORDER BY x) FROM (
   SELECT 'entities ' || row(e.name, e.relation, e.key_column, e.tenant_column, e.created_at)::text
     FROM automation.entities e UNION ALL
-  SELECT 'workflows ' || row(w.*)::text FROM automation.workflows w UNION ALL
-  SELECT 'rules ' || row(r.*)::text FROM automation.rules r UNION ALL
+  SELECT 'workflows ' || (to_jsonb(w) - 'payload_columns')::text FROM automation.workflows w UNION ALL
+  SELECT 'rules ' || (to_jsonb(r) - 'payload_columns')::text FROM automation.rules r UNION ALL
   SELECT 'rule_conditions ' || row(c.*)::text FROM automation.rule_conditions c UNION ALL
   SELECT 'rule_actions ' || row(a.*)::text FROM automation.rule_actions a UNION ALL
   SELECT 'user_pools ' || row(p.*)::text FROM automation.user_pools p UNION ALL
@@ -221,6 +221,9 @@ for script in $(ls sql/automation--*.sql | grep -v -- '--.*--' | sort -V); do
 		check "$from: the updated catalog equals a fresh install" same "different (diff: - fresh, + updated)"
 		sed 's/^/#   /' "$TMP/catalog.diff" | head -60
 	fi
+	check "$from: (0.3.0) payload_columns is added empty (every column, as before)" "0 0" \
+		"$(q "$OLD" "SELECT (SELECT count(payload_columns) FROM automation.workflows) || ' ' ||
+		             (SELECT count(payload_columns) FROM automation.rules)")"
 	case "$before" in
 		''|*ERROR*) check "$from: the rows can be listed" "rows" "$before" ;;
 		*) check "$from: every row unchanged by the update ($(grep -c '' <<<"$before") rows)" "$before" "$(q "$OLD" "$content")" ;;
