@@ -132,6 +132,8 @@ ALTER TABLE docs DROP COLUMN body;
 UPDATE docs SET stage = 'published', score = 13 WHERE id = 1;
 SELECT source, payload -> 'new' AS new FROM automation.jobs WHERE entity = 'doc' ORDER BY id;
 SELECT kind, message FROM automation.alerts WHERE kind = 'definition_skipped' ORDER BY id;
+SELECT source, name, fires, reason FROM automation.explain('doc', '{"id": 1, "stage": "published"}')
+ WHERE name = 'published';
 
 -- 7. A rule or workflow without payload_columns is unchanged: every column
 -- (here also with a dropped column and the json fallback: meta still holds
@@ -142,5 +144,20 @@ SELECT automation.create_workflow('{"name": "every", "condition_entity": "doc",
 DELETE FROM automation.jobs;
 UPDATE docs SET stage = 'all' WHERE id = 1;
 SELECT source, payload -> 'new' AS new FROM automation.jobs WHERE entity = 'doc' ORDER BY id;
+
+-- 8. A partition fires as its watched parent; the names are resolved
+-- against the partition, whose columns may sit at other positions.
+CREATE TABLE events (id int, kind text, note text, extra text, PRIMARY KEY (kind, id)) PARTITION BY LIST (kind);
+CREATE TABLE events_a (junk int, extra text, note text, kind text NOT NULL, id int NOT NULL);
+ALTER TABLE events_a DROP COLUMN junk;
+ALTER TABLE events ATTACH PARTITION events_a FOR VALUES IN ('a');
+SELECT automation.watch('happening', 'pc.events', key_column => 'id', tenant_column => 'kind') ->> 'entity' AS watched;
+SELECT automation.create_rule('{"name": "happening", "entity_type": "happening", "trigger_type": "HAPPENING_CREATED",
+	"payload_columns": ["note", "id"],
+	"conditions": [{"field_path": "kind", "operator": "EQUALS", "value_string": "a"}],
+	"actions": [{"action_type": "NOTIFY", "recipient": "ops", "message": "{{happening.extra}}"}]}') -> 'payload_columns' AS columns;
+INSERT INTO events VALUES (1, 'a', 'n1', 'x1');
+SELECT payload -> 'new' AS new, payload -> 'config' ->> 'message' AS message
+  FROM automation.jobs WHERE entity = 'happening' ORDER BY id;
 
 DROP SCHEMA pc CASCADE;
