@@ -2110,3 +2110,83 @@ BEGIN
 	RETURN automation._rule_json(r.id);
 END
 $$;
+
+/* at most 100 conditions and 100 actions per rule, direct SQL included (35_rules.sql) */
+CREATE OR REPLACE FUNCTION automation._rule_conditions_validate()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r automation.rules;
+	label text;
+BEGIN
+	/* rows a restore loads were validated when first written (10_common.sql) */
+	IF TG_OP = 'INSERT' AND automation._restoring(TG_RELID) THEN
+		RETURN NEW;
+	END IF;
+	SELECT * INTO r FROM automation.rules x WHERE x.id = NEW.rule_id;
+	IF NOT FOUND THEN
+		RETURN NEW;				/* the foreign key reports it */
+	END IF;
+	IF TG_OP = 'INSERT' THEN
+		label := format('conditions[%s]', (SELECT count(*) FROM automation.rule_conditions x WHERE x.rule_id = NEW.rule_id));
+		/* the API's limit holds for direct SQL too (the engine loads every one) */
+		IF (SELECT count(*) FROM automation.rule_conditions x WHERE x.rule_id = NEW.rule_id) >= 100 THEN
+			PERFORM automation._err('22023', format('a rule has at most 100 conditions'),
+									format('rule %s already has 100', NEW.rule_id),
+									'split it into several rules');
+		END IF;
+	ELSE
+		label := format('condition %s', OLD.id);
+	END IF;
+	IF NEW.sort_order IS NULL THEN
+		PERFORM automation._err('22023', format('%s.sort_order must be an integer', label), 'got null');
+	END IF;
+	PERFORM automation._validate_rule_condition(r.entity_type, r.trigger_type, NEW, label);
+	RETURN NEW;
+END
+$$;
+
+/* at most 100 conditions and 100 actions per rule, direct SQL included (35_rules.sql) */
+CREATE OR REPLACE FUNCTION automation._rule_actions_validate()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r automation.rules;
+	label text;
+BEGIN
+	/* rows a restore loads were validated when first written (10_common.sql) */
+	IF TG_OP = 'INSERT' AND automation._restoring(TG_RELID) THEN
+		RETURN NEW;
+	END IF;
+	SELECT * INTO r FROM automation.rules x WHERE x.id = NEW.rule_id;
+	IF NOT FOUND THEN
+		RETURN NEW;				/* the foreign key reports it */
+	END IF;
+	IF TG_OP = 'INSERT' THEN
+		label := format('actions[%s]', (SELECT count(*) FROM automation.rule_actions x WHERE x.rule_id = NEW.rule_id));
+		/* the API's limit holds for direct SQL too (the engine loads every one) */
+		IF (SELECT count(*) FROM automation.rule_actions x WHERE x.rule_id = NEW.rule_id) >= 100 THEN
+			PERFORM automation._err('22023', format('a rule has at most 100 actions'),
+									format('rule %s already has 100', NEW.rule_id),
+									'split it into several rules');
+		END IF;
+	ELSE
+		label := format('action %s', OLD.id);
+	END IF;
+	IF NEW.sort_order IS NULL THEN
+		PERFORM automation._err('22023', format('%s.sort_order must be an integer', label), 'got null');
+	END IF;
+	IF NEW.action_type IS NULL OR NEW.action_type <> ALL (automation._rule_action_types()) THEN
+		PERFORM automation._err('22023', format('invalid %s.action_type %s', label, automation._show(NEW.action_type)),
+								NULL, 'use one of: ' || array_to_string(automation._rule_action_types(), ', '));
+	END IF;
+	PERFORM automation._check_creator(r.created_by);
+	NEW.config := automation._validate_action(lower(NEW.action_type), NEW.config, r.entity_type, 'rule',
+											  label, r.created_by, r.tenant_id);
+	RETURN NEW;
+END
+$$;

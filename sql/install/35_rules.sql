@@ -288,6 +288,12 @@ BEGIN
 	END IF;
 	IF TG_OP = 'INSERT' THEN
 		label := format('conditions[%s]', (SELECT count(*) FROM automation.rule_conditions x WHERE x.rule_id = NEW.rule_id));
+		/* the API's limit holds for direct SQL too (the engine loads every one) */
+		IF (SELECT count(*) FROM automation.rule_conditions x WHERE x.rule_id = NEW.rule_id) >= 100 THEN
+			PERFORM automation._err('22023', format('a rule has at most 100 conditions'),
+									format('rule %s already has 100', NEW.rule_id),
+									'split it into several rules');
+		END IF;
 	ELSE
 		label := format('condition %s', OLD.id);
 	END IF;
@@ -323,6 +329,12 @@ BEGIN
 	END IF;
 	IF TG_OP = 'INSERT' THEN
 		label := format('actions[%s]', (SELECT count(*) FROM automation.rule_actions x WHERE x.rule_id = NEW.rule_id));
+		/* the API's limit holds for direct SQL too (the engine loads every one) */
+		IF (SELECT count(*) FROM automation.rule_actions x WHERE x.rule_id = NEW.rule_id) >= 100 THEN
+			PERFORM automation._err('22023', format('a rule has at most 100 actions'),
+									format('rule %s already has 100', NEW.rule_id),
+									'split it into several rules');
+		END IF;
 	ELSE
 		label := format('action %s', OLD.id);
 	END IF;
