@@ -6,7 +6,8 @@
 # the flags to compiling and linking), starts a throwaway cluster, runs
 # test/e2e/worker.sh with WORKER pointing at that binary, and fails if any
 # sanitizer report appears in the worker logs.  The pure parsers run under the
-# same sanitizers in `make -C test/unit check`; the server-side library runs
+# same sanitizers in `make -C test/unit check`; test/e2e/worker_lease.sh runs
+# with it too; the server-side library runs
 # under valgrind (test/memcheck.sh).  Not part of test/run-all.sh (about 2 min).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -34,6 +35,8 @@ export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:log_path=$logs/asan"
 export UBSAN_OPTIONS="print_stacktrace=1:log_path=$logs/ubsan"
 WORKER="$build/automation-worker" bash test/e2e/worker.sh
 status=$?
+# the lease arithmetic and the hand-back path, with two workers
+WORKER="$build/automation-worker" bash test/e2e/worker_lease.sh || status=1
 
 reports=$(cat "$logs"/asan* "$logs"/ubsan* 2>/dev/null | grep -E "ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error" | sort | uniq -c)
 rm -rf "$build"
