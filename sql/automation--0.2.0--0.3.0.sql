@@ -1023,6 +1023,23 @@ DECLARE
 	key_name name;
 	tenant_name name;
 BEGIN
+	IF TG_EVENT = 'sql_drop' THEN
+		/* a column dropped by a cascade (DROP DOMAIN / TYPE ... CASCADE) */
+		SELECT x.* INTO e FROM automation.entities x,
+			   pg_catalog.pg_event_trigger_dropped_objects() d
+		 WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = x.relation::oid
+		   AND d.objsubid > 0 AND d.objsubid IN (x.key_attnum, x.tenant_attnum)
+		   AND d.object_type = 'table column'
+		 LIMIT 1;
+		IF FOUND THEN
+			PERFORM automation._err('2BP01',
+				format('cannot drop a column of %s: it is the key or tenant column of watched entity %s',
+					   e.relation::text, automation._show(e.name)),
+				'the record key and the tenant of every firing are read from it',
+				format('call automation.unwatch(%L) first', e.name));
+		END IF;
+		RETURN;
+	END IF;
 	FOR e IN SELECT x.* FROM automation.entities x
 			  WHERE x.relation::oid IN (SELECT c.objid FROM pg_catalog.pg_event_trigger_ddl_commands() c
 										 WHERE c.classid = 'pg_catalog.pg_class'::regclass)
@@ -1048,8 +1065,14 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION automation._follow_columns() FROM PUBLIC;
+/*
+ * PostgreSQL lets RENAME COLUMN name the relation as a view, foreign table
+ * or materialized view whatever it is: every such tag is followed.
+ */
 CREATE EVENT TRIGGER automation_follow_columns ON ddl_command_end
-	WHEN TAG IN ('ALTER TABLE')
+	WHEN TAG IN ('ALTER TABLE', 'ALTER VIEW', 'ALTER FOREIGN TABLE', 'ALTER MATERIALIZED VIEW')
+	EXECUTE FUNCTION automation._follow_columns();
+CREATE EVENT TRIGGER automation_keep_columns ON sql_drop
 	EXECUTE FUNCTION automation._follow_columns();
 
 /* explain: a dropped watched table is P0002, not a syntax error (sql/install/60_engine.sql) */

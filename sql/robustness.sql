@@ -162,3 +162,17 @@ SELECT :'big_rule', g, 'stage', 'EXISTS' FROM generate_series(1, 99) g;
 SELECT try(format($$INSERT INTO automation.rule_conditions (rule_id, sort_order, field_path, operator)
 				   VALUES (%L, 100, 'stage', 'EXISTS')$$, :'big_rule'));
 SELECT count(*) AS conditions FROM automation.rule_conditions WHERE rule_id = :'big_rule';
+
+-- 9. Renames through any ALTER tag and drops through a cascade are caught too.
+ALTER VIEW leads RENAME COLUMN account TO org;
+ALTER FOREIGN TABLE leads RENAME COLUMN lead_id TO id;
+SELECT key_column, tenant_column FROM automation.entities WHERE name = 'lead';
+CREATE DOMAIN robustness.code AS text;
+CREATE TABLE coded (c robustness.code PRIMARY KEY, note text);
+SELECT automation.watch('coded', 'robustness.coded') ->> 'entity' AS watched;
+SELECT try('DROP DOMAIN robustness.code CASCADE');
+SELECT attname FROM pg_attribute WHERE attrelid = 'robustness.coded'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum;
+-- dropping a watched table itself stays possible (explain then answers P0002)
+DROP TABLE coded;
+SELECT automation.unwatch('coded');
+SELECT count(*) AS still_watched FROM automation.entities WHERE name = 'coded';

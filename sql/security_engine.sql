@@ -404,3 +404,13 @@ SET automation.tenant = 'regress_acme';
 DELETE FROM automation.jobs;
 RESET ROLE;
 SELECT count(*) AS queued_acme_jobs FROM automation.jobs WHERE tenant_id = 'regress_acme' AND status = 'queued';
+
+-- 14. The validation helper parses only a type's own code: a row type (its
+-- columns' domains belong to other roles) or a domain over a domain is
+-- refused, whoever calls it (red team pass 3, T1).
+SELECT 'crm.deals'::regtype::oid AS row_type, 'crm.score'::regtype::oid AS score_type \gset
+SET ROLE regress_sec_acme;
+SELECT try(format('SELECT automation._value_parses_as_owner(%L, %s, -1)', '(1,x)', :row_type));
+SELECT automation._value_parses_as_owner('95', :score_type, -1) AS domain_value_parses;
+RESET ROLE;
+SELECT ran_as, what, count(*) FROM canary GROUP BY 1, 2 ORDER BY 1;

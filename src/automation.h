@@ -216,6 +216,7 @@ extern EntityCache *automation_get_entity_cache_by_name(const char *entity);
 extern int	automation_event_index(int event);
 extern void automation_cache_pin(void);
 extern void automation_cache_unpin(void);
+extern bool automation_input_runs_no_user_code(Oid type);
 
 /* evaluate.c */
 typedef struct ConditionResult

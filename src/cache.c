@@ -542,8 +542,8 @@ set_compare_type(CompiledCondition *condition, Oid type)
  *		one, would run the domain's CHECK, the type owner's code: such
  *		conditions are skipped (doc/security.md).
  */
-static bool
-input_runs_no_user_code(Oid type)
+bool
+automation_input_runs_no_user_code(Oid type)
 {
 	char		typtype;
 	Oid			element;
@@ -555,7 +555,7 @@ input_runs_no_user_code(Oid type)
 	if (typtype != TYPTYPE_BASE)
 		return false;
 	element = get_element_type(type);
-	return !OidIsValid(element) || input_runs_no_user_code(element);
+	return !OidIsValid(element) || automation_input_runs_no_user_code(element);
 }
 
 /*
@@ -752,7 +752,7 @@ compile_condition(CompiledCondition *condition, EntityCache *cache, Relation rel
 	}
 
 	if (condition->kind != VALUE_TEXT && condition->kind != VALUE_JSON &&
-		!condition->text_elements && !input_runs_no_user_code(condition->compare_type))
+		!condition->text_elements && !automation_input_runs_no_user_code(condition->compare_type))
 	{
 		return skip(definition_name, "values of field \"%s\" have a type whose input function may run its owner's code",
 					field_path);

@@ -225,6 +225,7 @@ automation_value_parses(PG_FUNCTION_ARGS)
 	Oid			owner;
 	OwnerScope	scope;
 	bool		ok;
+	Oid			basetype;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_BOOL(true);
@@ -237,7 +238,22 @@ automation_value_parses(PG_FUNCTION_ARGS)
 	if (!HeapTupleIsValid(tuple))
 		PG_RETURN_BOOL(false);
 	owner = ((Form_pg_type) GETSTRUCT(tuple))->typowner;
+	basetype = ((Form_pg_type) GETSTRUCT(tuple))->typbasetype;
 	ReleaseSysCache(tuple);
+
+	/*
+	 * Only the type's own code, run as its owner: a built-in, base or enum
+	 * type (or an array of them), or one domain directly over such a type.
+	 * A composite, range, a domain over a domain or an array of domains
+	 * would run other owners' input code and CHECKs as this type's owner.
+	 */
+	if (!(OidIsValid(basetype) ? get_typtype(basetype) != TYPTYPE_DOMAIN &&
+		  automation_input_runs_no_user_code(basetype)
+		  : automation_input_runs_no_user_code(p.typ)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("values of type %s are not parsed by automation", format_type_be(p.typ)),
+				 errdetail("Its input could run the code of a role other than its owner.")));
 
 	automation_role_enter(&scope, owner, "pg_catalog, pg_temp");
 	/* as the engine will read it, whatever the session's settings (cache.c) */
