@@ -6,7 +6,7 @@
 AUTOMATION_PACKAGES="postgresql-15 postgresql-server-dev-15 postgresql-contrib
 	libjansson-dev libcurl4-openssl-dev libssl-dev libpq-dev pkg-config python3-psycopg2
 	gcc make clang libclang-rt-14-dev python3
-	ca-certificates util-linux"
+	ca-certificates util-linux libfaketime"
 
 # install_deps [EXTRA_PACKAGE...]: the packages above, and those given
 install_deps() {
