@@ -672,6 +672,8 @@ BEGIN
 				OR (l.lanname = 'c' AND p.proname = ANY (c_helpers))
 				/* watch() creates the row trigger as the caller; it acts only on watched tables */
 				OR (kind = 'admin' AND p.proname = '_row_trigger')
+				/* the INSERT policy on alerts asks it as the worker (fail_job's job_dead alert) */
+				OR p.proname = '_job_dead_alerted'
 		   WHEN kind = 'worker' THEN p.proname = ANY (worker_entry)
 		   ELSE NOT (p.proname = ANY (worker_entry) OR p.proname = 'grant_role')
 		   END;
@@ -2211,5 +2213,41 @@ BEGIN
 	NEW.config := automation._validate_action(lower(NEW.action_type), NEW.config, r.entity_type, 'rule',
 											  label, r.created_by, r.tenant_id);
 	RETURN NEW;
+END
+$$;
+
+/* one job_dead alert per dead job from a tenant's worker (70_tenancy.sql) */
+/*
+ * _job_dead_alerted: has job_id its job_dead alert already?  SECURITY
+ * DEFINER so that the INSERT policy on alerts can ask without reading alerts
+ * under its own policies (a policy may not query its table).  Reads only.
+ */
+CREATE FUNCTION automation._job_dead_alerted(job_id bigint)
+RETURNS boolean
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT EXISTS (SELECT 1 FROM automation.alerts a
+					WHERE a.kind = 'job_dead' AND a.job_id = _job_dead_alerted.job_id)
+$$;
+
+REVOKE ALL ON FUNCTION automation._job_dead_alerted(bigint) FROM PUBLIC;
+DROP POLICY tenant_insert ON automation.alerts;
+CREATE POLICY tenant_insert ON automation.alerts FOR INSERT
+	WITH CHECK (kind = 'job_dead' AND tenant_id IS NOT DISTINCT FROM (SELECT automation._tenant())
+				AND EXISTS (SELECT 1 FROM automation.jobs j WHERE j.id = job_id AND j.status = 'dead')
+				AND NOT automation._job_dead_alerted(job_id));
+DO $$
+DECLARE
+	r record;
+BEGIN
+	FOR r IN SELECT DISTINCT a.grantee::regrole::text AS grantee
+			   FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a
+			  WHERE p.oid = 'automation.fail_job(bigint, text, boolean, interval)'::regprocedure
+				AND a.privilege_type = 'EXECUTE' AND a.grantee <> 0 AND a.grantee <> p.proowner
+	LOOP
+		EXECUTE format('GRANT EXECUTE ON FUNCTION automation._job_dead_alerted(bigint) TO %s', r.grantee);
+	END LOOP;
 END
 $$;

@@ -41,7 +41,8 @@ SELECT count(*) AS public_function_grants FROM pg_proc p, aclexplode(p.proacl) a
 -- the SECURITY DEFINER functions: execute_job runs actions as their
 -- creator through _execute_as, which only the owner may call; the trigger
 -- _channels_in_use counts the actions of every tenant using a channel;
--- the event trigger _follow_columns updates watched tables' column names
+-- the event trigger _follow_columns updates watched tables' column names;
+-- _job_dead_alerted answers the alerts INSERT policy without recursion
 SELECT p.proname AS security_definer_functions FROM pg_proc p
  WHERE p.pronamespace = 'automation'::regnamespace AND p.prosecdef ORDER BY 1;
 SELECT count(*) AS functions_without_search_path FROM pg_proc p

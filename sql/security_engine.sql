@@ -10,6 +10,7 @@ DROP ROLE IF EXISTS regress_sec_appowner;
 DROP ROLE IF EXISTS regress_sec_acme;
 DROP ROLE IF EXISTS regress_sec_beta;
 DROP ROLE IF EXISTS regress_sec_mgr;
+DROP ROLE IF EXISTS regress_sec_worker;
 DROP ROLE IF EXISTS automation_tenant_regress_acme;
 DROP ROLE IF EXISTS automation_tenant_regress_beta;
 RESET client_min_messages;
@@ -414,3 +415,22 @@ SELECT try(format('SELECT automation._value_parses_as_owner(%L, %s, -1)', '(1,x)
 SELECT automation._value_parses_as_owner('95', :score_type, -1) AS domain_value_parses;
 RESET ROLE;
 SELECT ran_as, what, count(*) FROM canary GROUP BY 1, 2 ORDER BY 1;
+
+-- 15. A tenant's worker records one job_dead alert per dead job of its own
+-- tenant, not more (red team pass 2, N7).
+UPDATE automation.jobs SET status = 'dead', finished_at = now()
+ WHERE id = (SELECT min(id) FROM automation.jobs WHERE tenant_id = 'regress_acme' AND status = 'queued');
+SELECT max(id) AS dead_job FROM automation.jobs WHERE tenant_id = 'regress_acme' AND status = 'dead' \gset
+CREATE ROLE regress_sec_worker NOLOGIN IN ROLE automation_tenant_regress_acme;
+SELECT automation.grant_role('regress_sec_worker', 'worker') IS NOT NULL AS granted;
+SET ROLE regress_sec_worker;
+SET automation.tenant = 'regress_acme';
+SELECT try(format($$INSERT INTO automation.alerts (kind, message, job_id, tenant_id)
+				   VALUES ('job_dead', 'recorded', %s, 'regress_acme')$$, :dead_job));
+SELECT try(format($$INSERT INTO automation.alerts (kind, message, job_id, tenant_id)
+				   VALUES ('job_dead', 'again', %s, 'regress_acme')$$, :dead_job));
+RESET ROLE;
+RESET automation.tenant;
+SELECT message FROM automation.alerts WHERE kind = 'job_dead' AND job_id = :dead_job;
+DROP OWNED BY regress_sec_worker;
+DROP ROLE regress_sec_worker;

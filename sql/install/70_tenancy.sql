@@ -191,13 +191,30 @@ CREATE POLICY firings_settled ON automation.firings AS RESTRICTIVE FOR DELETE
 
 /*
  * A tenant's worker records the 'job_dead' alert of its own tenant's dead
- * job (fail_job, claim_jobs); no other alert is inserted but by the engine.
+ * job (fail_job, claim_jobs), once per job; no other alert is inserted but
+ * by the engine.
  * (0.3.0; before, a worker subject to row-level security could not fail a
  * job for good.)
  */
+/*
+ * _job_dead_alerted: has job_id its job_dead alert already?  SECURITY
+ * DEFINER so that the INSERT policy on alerts can ask without reading alerts
+ * under its own policies (a policy may not query its table).  Reads only.
+ */
+CREATE FUNCTION automation._job_dead_alerted(job_id bigint)
+RETURNS boolean
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT EXISTS (SELECT 1 FROM automation.alerts a
+					WHERE a.kind = 'job_dead' AND a.job_id = _job_dead_alerted.job_id)
+$$;
+
 CREATE POLICY tenant_insert ON automation.alerts FOR INSERT
 	WITH CHECK (kind = 'job_dead' AND tenant_id IS NOT DISTINCT FROM (SELECT automation._tenant())
-				AND EXISTS (SELECT 1 FROM automation.jobs j WHERE j.id = job_id AND j.status = 'dead'));
+				AND EXISTS (SELECT 1 FROM automation.jobs j WHERE j.id = job_id AND j.status = 'dead')
+				AND NOT automation._job_dead_alerted(job_id));
 
 /*
  * Jobs that have not finished are not deleted by anyone subject to

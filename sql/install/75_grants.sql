@@ -78,6 +78,8 @@ BEGIN
 				OR (l.lanname = 'c' AND p.proname = ANY (c_helpers))
 				/* watch() creates the row trigger as the caller; it acts only on watched tables */
 				OR (kind = 'admin' AND p.proname = '_row_trigger')
+				/* the INSERT policy on alerts asks it as the worker (fail_job's job_dead alert) */
+				OR p.proname = '_job_dead_alerted'
 		   WHEN kind = 'worker' THEN p.proname = ANY (worker_entry)
 		   ELSE NOT (p.proname = ANY (worker_entry) OR p.proname = 'grant_role')
 		   END;
