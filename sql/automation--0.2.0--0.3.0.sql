@@ -587,9 +587,27 @@ $$;
  * A tenant's worker records the 'job_dead' alert of its own tenant's dead
  * job (70_tenancy.sql).
  */
+/* one job_dead alert per dead job from a tenant's worker (70_tenancy.sql) */
+/*
+ * _job_dead_alerted: has job_id its job_dead alert already?  SECURITY
+ * DEFINER so that the INSERT policy on alerts can ask without reading alerts
+ * under its own policies (a policy may not query its table).  Reads only.
+ */
+CREATE FUNCTION automation._job_dead_alerted(job_id bigint)
+RETURNS boolean
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT EXISTS (SELECT 1 FROM automation.alerts a
+					WHERE a.kind = 'job_dead' AND a.job_id = _job_dead_alerted.job_id)
+$$;
+
+REVOKE ALL ON FUNCTION automation._job_dead_alerted(bigint) FROM PUBLIC;
 CREATE POLICY tenant_insert ON automation.alerts FOR INSERT
 	WITH CHECK (kind = 'job_dead' AND tenant_id IS NOT DISTINCT FROM (SELECT automation._tenant())
-				AND EXISTS (SELECT 1 FROM automation.jobs j WHERE j.id = job_id AND j.status = 'dead'));
+				AND EXISTS (SELECT 1 FROM automation.jobs j WHERE j.id = job_id AND j.status = 'dead')
+				AND NOT automation._job_dead_alerted(job_id));
 
 /* grant_role: the exact grants of a role kind (75_grants.sql). */
 /*
@@ -643,7 +661,7 @@ DECLARE
 										  'next_job_at', 'execute_job', 'run_database_jobs'];
 	c_helpers constant text[] := ARRAY['_new_workflow_id', '_form_key_parse', '_merge_token_paths',
 									   '_invoker', '_breaker_state', '_breaker_reset', '_explain',
-									   '_value_parses_as_owner'];
+									   '_value_parses_as_owner', '_input_type'];
 	stmts text[] := '{}';
 	funcs text;
 	s text;
@@ -1353,27 +1371,7 @@ $$;
  */
 CREATE FUNCTION automation._input_type(typ oid)
 RETURNS oid
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	base oid := automation._base_type(typ);
-	t record;
-BEGIN
-	SELECT p.typtype, p.typelem, p.typlen INTO t FROM pg_catalog.pg_type p WHERE p.oid = base;
-	IF t.typtype = 'e' THEN
-		RETURN base;
-	END IF;
-	IF t.typtype IS DISTINCT FROM 'b' THEN
-		RETURN NULL;
-	END IF;
-	IF t.typelem <> 0 AND t.typlen = -1
-	   AND automation._input_type(t.typelem) IS DISTINCT FROM t.typelem THEN
-		RETURN NULL;
-	END IF;
-	RETURN base;
-END
-$$;
+	LANGUAGE c STABLE STRICT AS 'MODULE_PATHNAME', 'automation_input_type';
 REVOKE ALL ON FUNCTION automation._input_type(oid) FROM PUBLIC;
 CREATE FUNCTION automation._value_parses_as_owner(v text, typ oid, typmod integer)
 RETURNS boolean
@@ -2215,29 +2213,6 @@ BEGIN
 	RETURN NEW;
 END
 $$;
-
-/* one job_dead alert per dead job from a tenant's worker (70_tenancy.sql) */
-/*
- * _job_dead_alerted: has job_id its job_dead alert already?  SECURITY
- * DEFINER so that the INSERT policy on alerts can ask without reading alerts
- * under its own policies (a policy may not query its table).  Reads only.
- */
-CREATE FUNCTION automation._job_dead_alerted(job_id bigint)
-RETURNS boolean
-LANGUAGE sql STABLE
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-	SELECT EXISTS (SELECT 1 FROM automation.alerts a
-					WHERE a.kind = 'job_dead' AND a.job_id = _job_dead_alerted.job_id)
-$$;
-
-REVOKE ALL ON FUNCTION automation._job_dead_alerted(bigint) FROM PUBLIC;
-DROP POLICY tenant_insert ON automation.alerts;
-CREATE POLICY tenant_insert ON automation.alerts FOR INSERT
-	WITH CHECK (kind = 'job_dead' AND tenant_id IS NOT DISTINCT FROM (SELECT automation._tenant())
-				AND EXISTS (SELECT 1 FROM automation.jobs j WHERE j.id = job_id AND j.status = 'dead')
-				AND NOT automation._job_dead_alerted(job_id));
 DO $$
 DECLARE
 	r record;

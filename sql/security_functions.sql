@@ -65,6 +65,7 @@ INSERT INTO allowed VALUES
 	('_jobs_insert_guard', 'trigger (C): only the owner inserts jobs'),
 	('_follow_columns', 'event trigger: follows watched key and tenant columns'),
 	('_value_parses_as_owner', 'C: the type owner''s input runs as the type owner'),
+	('_input_type', 'C: no user switch'),
 	('_job_dead_alerted', 'definer, reads only: whether a job has its job_dead alert'),
 	('_breaker_state', 'C: reads as the caller'),
 	('_breaker_reset', 'C: needs UPDATE on the workflow'),

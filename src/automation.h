@@ -118,6 +118,7 @@ typedef struct Definition
 	int			npayload_columns;	/* -1: every column (payload_columns null) */
 	AttrNumber *payload_attnums;	/* the chosen columns, in the given order */
 	TupleDesc	payload_tupdesc;	/* blessed record type of those columns */
+	bool		payload_has_json;	/* a json column among those sent */
 } Definition;
 
 /* One bucket of the per-event index: definitions guarded by one column. */
@@ -200,6 +201,8 @@ typedef struct EntityCache
 	char	   *entity;
 	AttrNumber	key_attnum;
 	AttrNumber	tenant_attnum;	/* InvalidAttrNumber: no tenancy */
+	bool		key_styled;		/* printed under fixed styles (trigger.c) */
+	bool		tenant_styled;
 	int			ndefinitions;
 	int			definitions_capacity;
 	Definition **definitions;	/* workflows by creation, then rules by priority */
@@ -261,7 +264,9 @@ extern void automation_wakeup_shmem_request(void);
 extern void automation_wakeup_shmem_startup(void);
 
 /* trigger.c */
-extern char *automation_column_text(HeapTuple tuple, TupleDesc tupdesc, AttrNumber attnum);
+extern bool automation_style_dependent(Oid type);
+extern char *automation_column_text(HeapTuple tuple, TupleDesc tupdesc, AttrNumber attnum,
+									bool fixed_styles);
 extern void automation_firing_init(FiringContext *firing, EntityCache *cache, int event,
 								   HeapTuple newtuple, HeapTuple oldtuple, TupleDesc tupdesc);
 

@@ -415,6 +415,10 @@ load_entity_cache(Oid relid)
 		cache->entity = spi_text(tuple, desc, 1);
 		cache->key_attnum = get_attnum(relid, key_column);
 		cache->tenant_attnum = tenant_column ? get_attnum(relid, tenant_column) : InvalidAttrNumber;
+		cache->key_styled = cache->key_attnum > 0 &&
+			automation_style_dependent(get_atttype(relid, cache->key_attnum));
+		cache->tenant_styled = cache->tenant_attnum > 0 &&
+			automation_style_dependent(get_atttype(relid, cache->tenant_attnum));
 		MemoryContextSwitchTo(old);
 
 		/* on error, the resource owner releases the relation */
@@ -440,6 +444,15 @@ load_entity_cache(Oid relid)
 				PG_RE_THROW();
 			}
 			PG_END_TRY();
+			/* whether serialising a payload row may need the json fallback */
+			for (int d = 0; d < cache->ndefinitions; d++)
+			{
+				Definition *definition = cache->definitions[d];
+
+				definition->payload_has_json = automation_has_json_column(
+					definition->npayload_columns < 0 ? RelationGetDescr(rel)
+					: definition->payload_tupdesc);
+			}
 			RelationClose(rel);
 			build_event_indexes(cache);
 			report_skipped(cache);

@@ -145,8 +145,25 @@ row_jsonb(FmgrInfo *to_jsonb, HeapTuple tuple, TupleDesc tupdesc, char *nulls, i
 }
 
 /*
+ * without_columns
+ *		The tuple with the columns marked in drop set to NULL.
+ */
+static HeapTuple
+without_columns(HeapTuple tuple, TupleDesc tupdesc, const bool *drop)
+{
+	Datum	   *values = palloc(sizeof(Datum) * tupdesc->natts);
+	bool	   *isnull = palloc(sizeof(bool) * tupdesc->natts);
+
+	heap_deform_tuple(tuple, tupdesc, values, isnull);
+	for (int a = 0; a < tupdesc->natts; a++)
+		isnull[a] |= drop[a];
+	return heap_form_tuple(tupdesc, values, isnull);
+}
+
+/*
  * row_jsonb_safe
- *		row_jsonb, for a row type with a json column in a subtransaction: a
+ *		row_jsonb, for a row type with a json column (has_json, compiled
+ *		once per definition by cache.c) in a subtransaction: a
  *		json value jsonb cannot hold ("\u0000", numbers beyond numeric's
  *		range) must not fail the write.  Then the row is serialised again
  *		with its json columns NULL (doc/reference.md, "Jobs and payload").
@@ -170,26 +187,21 @@ row_jsonb_call(void *arg)
 }
 
 static Datum
-row_jsonb_safe(FmgrInfo *to_jsonb, HeapTuple tuple, TupleDesc tupdesc, char *nulls, int i)
+row_jsonb_safe(FmgrInfo *to_jsonb, HeapTuple tuple, TupleDesc tupdesc, bool has_json,
+			   char *nulls, int i)
 {
 	RowJsonb	r = {to_jsonb, tuple, tupdesc, nulls, i, (Datum) 0};
-	Datum	   *values;
-	bool	   *isnull;
-	HeapTuple	without;
+	bool	   *json = NULL;
 
-	if (tuple == NULL || !automation_has_json_column(tupdesc))
+	if (tuple == NULL || !has_json)
 		return row_jsonb(to_jsonb, tuple, tupdesc, nulls, i);
 	if (automation_try(row_jsonb_call, &r, NULL))
 		return r.result;
-	values = palloc(sizeof(Datum) * tupdesc->natts);
-	isnull = palloc(sizeof(bool) * tupdesc->natts);
-	heap_deform_tuple(tuple, tupdesc, values, isnull);
+	json = palloc0(sizeof(bool) * tupdesc->natts);
 	for (int a = 0; a < tupdesc->natts; a++)
-		if (!TupleDescAttr(tupdesc, a)->attisdropped &&
-			getBaseType(TupleDescAttr(tupdesc, a)->atttypid) == JSONOID)
-			isnull[a] = true;	/* a dropped column has no type left */
-	without = heap_form_tuple(tupdesc, values, isnull);
-	return row_jsonb(to_jsonb, without, tupdesc, nulls, i);
+		json[a] = !TupleDescAttr(tupdesc, a)->attisdropped &&	/* no type left */
+			getBaseType(TupleDescAttr(tupdesc, a)->atttypid) == JSONOID;
+	return row_jsonb(to_jsonb, without_columns(tuple, tupdesc, json), tupdesc, nulls, i);
 }
 
 /*
@@ -217,8 +229,7 @@ static HeapTuple
 without_large_values(HeapTuple tuple, TupleDesc tupdesc, List **omitted)
 {
 	Size		limit = (Size) automation_payload_column_limit * 1024;
-	Datum	   *values = NULL;
-	bool	   *isnull = NULL;
+	bool	   *large = NULL;
 
 	if (tuple == NULL || limit == 0)
 		return tuple;
@@ -233,17 +244,13 @@ without_large_values(HeapTuple tuple, TupleDesc tupdesc, List **omitted)
 		value = heap_getattr(tuple, a + 1, tupdesc, &null);
 		if (null || toast_raw_datum_size(value) <= limit)
 			continue;
-		if (values == NULL)
-		{
-			values = palloc(sizeof(Datum) * tupdesc->natts);
-			isnull = palloc(sizeof(bool) * tupdesc->natts);
-			heap_deform_tuple(tuple, tupdesc, values, isnull);
-		}
-		isnull[a] = true;
+		if (large == NULL)
+			large = palloc0(sizeof(bool) * tupdesc->natts);
+		large[a] = true;
 		if (!list_member(*omitted, makeString(NameStr(attr->attname))))
 			*omitted = lappend(*omitted, makeString(pstrdup(NameStr(attr->attname))));
 	}
-	return values == NULL ? tuple : heap_form_tuple(tupdesc, values, isnull);
+	return large == NULL ? tuple : without_columns(tuple, tupdesc, large);
 }
 
 /*
@@ -295,8 +302,10 @@ prepare_payload(FiringPayload *payload, Definition *definition, FiringContext *f
 
 		newtuple = without_large_values(newtuple, tupdesc, &omitted);
 		oldtuple = without_large_values(oldtuple, tupdesc, &omitted);
-		payload->new_row = row_jsonb_safe(&to_jsonb, newtuple, tupdesc, payload->row_nulls, 0);
-		payload->old_row = row_jsonb_safe(&to_jsonb, oldtuple, tupdesc, payload->row_nulls, 1);
+		payload->new_row = row_jsonb_safe(&to_jsonb, newtuple, tupdesc,
+										  definition->payload_has_json, payload->row_nulls, 0);
+		payload->old_row = row_jsonb_safe(&to_jsonb, oldtuple, tupdesc,
+										  definition->payload_has_json, payload->row_nulls, 1);
 		if (omitted != NIL)
 		{
 			Datum	   *names = palloc(sizeof(Datum) * list_length(omitted));

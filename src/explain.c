@@ -24,9 +24,7 @@
 #include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
-#include "utils/syscache.h"
 #include "utils/datum.h"
-#include "catalog/pg_class.h"
 
 #include "automation.h"
 
@@ -41,21 +39,6 @@ PG_FUNCTION_INFO_V1(automation_explain);
  *		explain() (a superuser, an administrator).  A value that does not
  *		fit is 22023 naming the argument.
  */
-static Oid
-rel_owner(Oid relid)
-{
-	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	Oid			owner;
-
-	if (!HeapTupleIsValid(tuple))
-		ereport(ERROR,
-				(errcode(ERRCODE_NO_DATA_FOUND),
-				 errmsg("the watched table %u no longer exists", relid)));
-	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
-	ReleaseSysCache(tuple);
-	return owner;
-}
-
 typedef struct RowBuild
 {
 	const char *query;
@@ -109,7 +92,7 @@ row_from_jsonb(Oid relid, Jsonb *value, const char *argument)
 	build.value = value;
 	build.result = (Datum) 0;
 	build.context = CurrentMemoryContext;
-	automation_role_enter(&scope, rel_owner(relid), "pg_catalog, pg_temp");
+	automation_role_enter(&scope, automation_rel_owner(relid), "pg_catalog, pg_temp");
 	ok = automation_try(row_build, &build, &message);
 	automation_owner_leave(&scope);
 	if (!ok)

@@ -49,6 +49,23 @@
 #include "automation.h"
 
 /*
+ * automation_rel_owner
+ *		The role that owns a relation.
+ */
+Oid
+automation_rel_owner(Oid relid)
+{
+	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	return owner;
+}
+
+/*
  * automation_owner
  *		The role that owns the extension's tables: automation's own reads and
  *		writes run as this role (in owner scopes, below).
@@ -56,17 +73,7 @@
 Oid
 automation_owner(void)
 {
-	Oid			relid;
-	HeapTuple	tuple;
-	Oid			owner;
-
-	relid = get_relname_relid("jobs", get_namespace_oid("automation", false));
-	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	if (!HeapTupleIsValid(tuple))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
-	ReleaseSysCache(tuple);
-	return owner;
+	return automation_rel_owner(get_relname_relid("jobs", get_namespace_oid("automation", false)));
 }
 
 /* What the owner's SQL resolves names through. */
@@ -261,4 +268,28 @@ automation_value_parses(PG_FUNCTION_ARGS)
 	ok = automation_try(value_parse, &p, NULL);
 	automation_owner_leave(&scope);
 	PG_RETURN_BOOL(ok);
+}
+
+PG_FUNCTION_INFO_V1(automation_input_type);
+
+/*
+ * automation_input_type
+ *		SQL: automation._input_type(typ oid) RETURNS oid: the type a value of
+ *		typ is parsed as without running a user's code (a domain as its base
+ *		type), or NULL when its input could reach a user's code.  The
+ *		engine's own rule (cache.c, automation_input_runs_no_user_code), for
+ *		validation to agree with what the engine compiles.
+ */
+Datum
+automation_input_type(PG_FUNCTION_ARGS)
+{
+	Oid			type = PG_GETARG_OID(0);
+	Oid			base;
+
+	if (!SearchSysCacheExists1(TYPEOID, ObjectIdGetDatum(type)))
+		PG_RETURN_NULL();		/* not a type */
+	base = getBaseType(type);
+	if (!automation_input_runs_no_user_code(base))
+		PG_RETURN_NULL();
+	PG_RETURN_OID(base);
 }

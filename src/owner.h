@@ -17,6 +17,7 @@ typedef struct OwnerScope
 } OwnerScope;
 
 extern Oid	automation_owner(void);
+extern Oid	automation_rel_owner(Oid relid);
 extern void automation_owner_enter(OwnerScope *scope);
 extern void automation_role_enter(OwnerScope *scope, Oid role, const char *search_path);
 extern void automation_owner_leave(OwnerScope *scope);

@@ -30,12 +30,13 @@
 PG_FUNCTION_INFO_V1(automation_row_trigger);
 
 /*
- * style_dependent
+ * automation_style_dependent
  *		Does a value of this type print differently under another DateStyle,
- *		IntervalStyle or TimeZone?
+ *		IntervalStyle or TimeZone?  (Asked once per entity, when it is
+ *		compiled: cache.c.)
  */
-static bool
-style_dependent(Oid type)
+bool
+automation_style_dependent(Oid type)
 {
 	char		category = TypeCategory(getBaseType(type));
 
@@ -44,10 +45,12 @@ style_dependent(Oid type)
 
 /*
  * column_text
- *		A column's value as text, or NULL.
+ *		A column's value as text, or NULL; with fixed_styles, dates and
+ *		times are printed the same way in every session.
  */
 char *
-automation_column_text(HeapTuple tuple, TupleDesc tupdesc, AttrNumber attnum)
+automation_column_text(HeapTuple tuple, TupleDesc tupdesc, AttrNumber attnum,
+					   bool fixed_styles)
 {
 	bool		isnull;
 	Datum		value;
@@ -61,7 +64,7 @@ automation_column_text(HeapTuple tuple, TupleDesc tupdesc, AttrNumber attnum)
 		return NULL;
 	getTypeOutputInfo(TupleDescAttr(tupdesc, attnum - 1)->atttypid,
 					  &typoutput, &typisvarlena);
-	if (style_dependent(TupleDescAttr(tupdesc, attnum - 1)->atttypid))
+	if (fixed_styles)
 	{
 		/*
 		 * A record key or tenant is read back by other sessions (database
@@ -98,8 +101,10 @@ automation_firing_init(FiringContext *firing, EntityCache *cache, int event,
 	firing->newtuple = newtuple;
 	firing->oldtuple = oldtuple;
 	firing->tupdesc = tupdesc;
-	firing->record_key = automation_column_text(changed, tupdesc, cache->key_attnum);
-	firing->tenant_id = automation_column_text(changed, tupdesc, cache->tenant_attnum);
+	firing->record_key = automation_column_text(changed, tupdesc, cache->key_attnum,
+												cache->key_styled);
+	firing->tenant_id = automation_column_text(changed, tupdesc, cache->tenant_attnum,
+											   cache->tenant_styled);
 	firing->depth = automation_current_depth;
 }
 

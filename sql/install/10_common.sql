@@ -351,34 +351,13 @@ $$;
  * user's code: a domain as its base type (its CHECK is the type owner's
  * code), built-in, base and enum types and arrays of them as themselves;
  * NULL for a domain inside an array, a composite or a range type (their
- * input may reach a domain's CHECK).  The engine compiles constants the
- * same way (cache.c, input_runs_no_user_code), as the extension owner;
- * validation runs as the caller, who must not run the type owner's code
- * either (doc/security.md).
+ * input may reach a domain's CHECK).  C (owner.c): the engine's own rule,
+ * the one it compiles constants by, so that validation agrees with it
+ * (doc/security.md).
  */
 CREATE FUNCTION automation._input_type(typ oid)
 RETURNS oid
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	base oid := automation._base_type(typ);
-	t record;
-BEGIN
-	SELECT p.typtype, p.typelem, p.typlen INTO t FROM pg_catalog.pg_type p WHERE p.oid = base;
-	IF t.typtype = 'e' THEN
-		RETURN base;
-	END IF;
-	IF t.typtype IS DISTINCT FROM 'b' THEN
-		RETURN NULL;
-	END IF;
-	IF t.typelem <> 0 AND t.typlen = -1
-	   AND automation._input_type(t.typelem) IS DISTINCT FROM t.typelem THEN
-		RETURN NULL;
-	END IF;
-	RETURN base;
-END
-$$;
+	LANGUAGE c STABLE STRICT AS 'MODULE_PATHNAME', 'automation_input_type';
 
 /* _value_parses_as_owner: the C half of _value_parses (owner.c). */
 CREATE FUNCTION automation._value_parses_as_owner(v text, typ oid, typmod integer)

@@ -49,7 +49,7 @@ DECLARE
 										  'next_job_at', 'execute_job', 'run_database_jobs'];
 	c_helpers constant text[] := ARRAY['_new_workflow_id', '_form_key_parse', '_merge_token_paths',
 									   '_invoker', '_breaker_state', '_breaker_reset', '_explain',
-									   '_value_parses_as_owner'];
+									   '_value_parses_as_owner', '_input_type'];
 	stmts text[] := '{}';
 	funcs text;
 	s text;
