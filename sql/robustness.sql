@@ -176,3 +176,19 @@ SELECT attname FROM pg_attribute WHERE attrelid = 'robustness.coded'::regclass A
 DROP TABLE coded;
 SELECT automation.unwatch('coded');
 SELECT count(*) AS still_watched FROM automation.entities WHERE name = 'coded';
+
+-- 10. Cooldowns are per tenant: with keys unique only per tenant, another
+-- tenant's record of the same key is not in this one's cooldown.
+CREATE TABLE accounts (org text NOT NULL, id int NOT NULL, stage text, PRIMARY KEY (org, id));
+SELECT automation.watch('account', 'robustness.accounts', key_column => 'id', tenant_column => 'org') ->> 'entity' AS watched;
+SELECT automation.create_rule('{"name": "won account", "entity_type": "account",
+	"trigger_type": "ACCOUNT_UPDATED", "cooldown_hours": 1,
+	"conditions": [{"field_path": "stage", "operator": "EQUALS", "value_string": "won"}],
+	"actions": [{"action_type": "NOTIFY", "recipient": "ops", "message": "won"}]}') ->> 'name' AS created;
+INSERT INTO accounts VALUES ('acme', 1, 'new'), ('beta', 1, 'new');
+UPDATE accounts SET stage = 'won' WHERE org = 'acme';
+UPDATE accounts SET stage = 'won' WHERE org = 'beta';
+UPDATE accounts SET stage = 'new' WHERE org = 'acme';
+UPDATE accounts SET stage = 'won' WHERE org = 'acme';
+SELECT f.tenant_id, f.record_key, f.outcome FROM automation.firings f
+  JOIN automation.rules r ON r.id = f.rule_id WHERE r.name = 'won account' ORDER BY f.id;
