@@ -6,21 +6,25 @@
 # test/run-all.sh           everything, from a fresh machine (see README)
 
 EXTENSION = automation
-EXTVERSION = 0.3.0
+EXTVERSION = 0.4.0
+PREVVERSION = 0.3.0
 
 MODULE_big = automation
 OBJS = $(patsubst %.c,%.o,$(wildcard src/*.c))
 
-# The install script of the version under development is assembled from
-# sql/install/*.sql in name order.  Released install scripts and the upgrade
-# scripts are committed files, shipped as they are (doc/releasing.md).
-DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
-DATA = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*.sql))
+# Shipped SQL lives in src/sql/, apart from the regression suites (sql/,
+# expected/).  The install script of the version under development is
+# assembled from src/sql/install/*.sql in name order, its upgrade script from
+# src/sql/upgrade/$(PREVVERSION)--$(EXTVERSION)/*.sql.  Released install
+# scripts and older upgrade scripts are committed files, shipped as they are
+# (doc/releasing.md).
+DATA_built = src/sql/$(EXTENSION)--$(EXTVERSION).sql src/sql/$(EXTENSION)--$(PREVVERSION)--$(EXTVERSION).sql
+DATA = $(filter-out $(DATA_built),$(wildcard src/sql/$(EXTENSION)--*.sql))
 
-REGRESS = $(sort $(patsubst sql/%.sql,%,$(filter-out sql/$(EXTENSION)--%,$(wildcard sql/*.sql))))
+REGRESS = $(sort $(patsubst sql/%.sql,%,$(wildcard sql/*.sql)))
 REGRESS_OPTS = --inputdir=.
-ISOLATION = $(sort $(patsubst specs/%.spec,%,$(wildcard specs/*.spec)))
-ISOLATION_OPTS = --inputdir=.
+ISOLATION = $(sort $(patsubst test/isolation/specs/%.spec,%,$(wildcard test/isolation/specs/*.spec)))
+ISOLATION_OPTS = --inputdir=test/isolation
 
 PG_CPPFLAGS = -I$(srcdir)/src -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
 ifdef WERROR
@@ -33,8 +37,11 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-$(DATA_built): $(sort $(wildcard sql/install/*.sql))
-	{ echo '-- $(EXTENSION)--$(EXTVERSION).sql: assembled by the Makefile from sql/install/*.sql'; cat $^; } > $@
+src/sql/$(EXTENSION)--$(EXTVERSION).sql: $(sort $(wildcard src/sql/install/*.sql))
+	{ echo '-- $(EXTENSION)--$(EXTVERSION).sql: assembled by the Makefile from src/sql/install/*.sql'; cat $^; } > $@
+
+src/sql/$(EXTENSION)--$(PREVVERSION)--$(EXTVERSION).sql: $(sort $(wildcard src/sql/upgrade/$(PREVVERSION)--$(EXTVERSION)/*.sql))
+	{ echo '-- $(EXTENSION)--$(PREVVERSION)--$(EXTVERSION).sql: assembled by the Makefile from src/sql/upgrade/$(PREVVERSION)--$(EXTVERSION)/*.sql'; cat $^; } > $@
 
 all: worker
 install: install-worker

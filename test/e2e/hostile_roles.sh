@@ -158,7 +158,7 @@ setup=$(psql -X -q -At -d "$DB" -v ON_ERROR_STOP=1 2>&1 <<-EOF
 names=$(python3 test/e2e/hostile/derive_names.py "$top")
 FNS=$(sed -n 1p <<<"$names") TYPES=$(sed -n 2p <<<"$names")
 OPS=$(sed -n 3p <<<"$names") RELS=$(sed -n 4p <<<"$names")
-echo "# derived from src/*.c and sql/install/*.sql: $(wc -w <<<"$FNS") function names," \
+echo "# derived from src/*.c and src/sql/install/*.sql: $(wc -w <<<"$FNS") function names," \
 	"$(wc -w <<<"$TYPES") type names, $(wc -w <<<"$OPS") operators, $(wc -w <<<"$RELS") relation names"
 plant_temp="SELECT hostile_lib.plant_temp(string_to_array(:'types', ' '), string_to_array(:'rels', ' '));
 	SELECT 'self-test'::text;"

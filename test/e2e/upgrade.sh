@@ -2,7 +2,7 @@
 # test/e2e/upgrade.sh: ALTER EXTENSION automation UPDATE from every released
 # version (doc/releasing.md).
 #
-# For each released install script sql/automation--V.sql: create the
+# For each released install script src/sql/automation--V.sql: create the
 # extension at V (with the library of this build), fill it with definitions,
 # pools, channels, jobs, firings, an alert and a notification, check that the
 # new library already works on the old schema, run ALTER EXTENSION automation
@@ -179,8 +179,8 @@ fill() {	# fill DB: the same application and definitions in any version
 	SQL
 }
 
-for script in $(ls sql/automation--*.sql | grep -v -- '--.*--' | sort -V); do
-	from=${script#sql/automation--}; from=${from%.sql}
+for script in $(ls src/sql/automation--*.sql | grep -v -- '--.*--' | sort -V); do
+	from=${script#src/sql/automation--}; from=${from%.sql}
 	[ "$from" = "$CURRENT" ] && continue
 	versions=$((versions + 1))
 	echo "# from $from to $CURRENT"
@@ -307,6 +307,6 @@ for script in $(ls sql/automation--*.sql | grep -v -- '--.*--' | sort -V); do
 		             SELECT string_agg(tenant_id, ' ') FROM automation.channels WHERE name = 'sales'")"
 done
 
-[ "$versions" -gt 0 ] || { echo "FAILED - no released install script sql/automation--V.sql found"; failed=$((failed + 1)); }
+[ "$versions" -gt 0 ] || { echo "FAILED - no released install script src/sql/automation--V.sql found"; failed=$((failed + 1)); }
 echo "$passed passed, $failed failed ($versions released version(s) updated to $CURRENT)"
 [ $failed -eq 0 ]

@@ -6,7 +6,7 @@ Usage: derive_names.py TOP   (the source tree)
 Reads the SQL the extension runs with its owner's (or a definition creator's)
 rights -- the string literals of src/*.c (the trigger, cache loads, breaker
 rebuild, explain's predictions, _execute_as) and the function bodies of
-sql/install/*.sql (SECURITY DEFINER functions and what they call) -- and
+src/sql/install/*.sql (SECURITY DEFINER functions and what they call) -- and
 prints four lines, each a space-separated list:
 
     functions  identifiers followed by '(' (and the functions behind SQL
@@ -37,7 +37,7 @@ for path in sorted(glob.glob(os.path.join(top, "src", "*.c"))):
     src = re.sub(r"//[^\n]*", " ", src)
     texts.append(" ".join(m.group(1).replace('\\"', '"').replace("\\n", " ")
                           for m in lit.finditer(src)))
-for path in sorted(glob.glob(os.path.join(top, "sql", "install", "*.sql"))):
+for path in sorted(glob.glob(os.path.join(top, "src", "sql", "install", "*.sql"))):
     with open(path, encoding="utf-8", errors="replace") as f:
         src = f.read()
     src = re.sub(r"/\*.*?\*/", " ", src, flags=re.S)
