@@ -31,16 +31,32 @@ ifdef WERROR
 PG_CPPFLAGS += -Werror
 endif
 
-EXTRA_CLEAN = $(DATA_built)
+EXTRA_CLEAN = $(DATA_built) $(VOCAB_GEN) src/sql/install/05_vocabulary.sql src/sql/upgrade/$(PREVVERSION)--$(EXTVERSION)/10_vocabulary.sql
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-src/sql/$(EXTENSION)--$(EXTVERSION).sql: $(sort $(wildcard src/sql/install/*.sql))
+# The vocabulary (src/vocabulary.h) is the one definition of the operators
+# and action types; src/gen/vocabulary_sql.c writes its SQL side into one
+# install fragment and one upgrade fragment, generated here and not
+# committed (doc/CONTRACTS.md, "Vocabulary").
+VOCAB_GEN = src/gen/vocabulary_sql
+VOCAB_SQL = src/sql/install/05_vocabulary.sql src/sql/upgrade/$(PREVVERSION)--$(EXTVERSION)/10_vocabulary.sql
+
+$(VOCAB_GEN): src/gen/vocabulary_sql.c src/vocabulary.h
+	$(CC) -std=c99 -Wall -Wextra $(if $(WERROR),-Werror) -I$(srcdir)/src -o $@ $<
+
+src/sql/install/05_vocabulary.sql: $(VOCAB_GEN)
+	$(VOCAB_GEN) install > $@.tmp && mv $@.tmp $@
+
+src/sql/upgrade/$(PREVVERSION)--$(EXTVERSION)/10_vocabulary.sql: $(VOCAB_GEN)
+	$(VOCAB_GEN) upgrade > $@.tmp && mv $@.tmp $@
+
+src/sql/$(EXTENSION)--$(EXTVERSION).sql: $(sort $(wildcard src/sql/install/*.sql) src/sql/install/05_vocabulary.sql)
 	{ echo '-- $(EXTENSION)--$(EXTVERSION).sql: assembled by the Makefile from src/sql/install/*.sql'; cat $^; } > $@
 
-src/sql/$(EXTENSION)--$(PREVVERSION)--$(EXTVERSION).sql: $(sort $(wildcard src/sql/upgrade/$(PREVVERSION)--$(EXTVERSION)/*.sql))
+src/sql/$(EXTENSION)--$(PREVVERSION)--$(EXTVERSION).sql: $(sort $(wildcard src/sql/upgrade/$(PREVVERSION)--$(EXTVERSION)/*.sql) src/sql/upgrade/$(PREVVERSION)--$(EXTVERSION)/10_vocabulary.sql)
 	{ echo '-- $(EXTENSION)--$(PREVVERSION)--$(EXTVERSION).sql: assembled by the Makefile from src/sql/upgrade/$(PREVVERSION)--$(EXTVERSION)/*.sql'; cat $^; } > $@
 
 all: worker
@@ -56,4 +72,4 @@ clean-worker:
 	@if [ -f src/worker/Makefile ]; then $(MAKE) -C src/worker PG_CONFIG=$(PG_CONFIG) clean; fi
 
 # every module shares the engine's structures
-$(OBJS): src/automation.h src/owner.h
+$(OBJS): src/automation.h src/owner.h src/vocabulary.h

@@ -64,7 +64,7 @@ GRANT USAGE ON SEQUENCE automation.jobs_id_seq TO regress_sj_worker;
 GRANT EXECUTE ON FUNCTION automation.execute_job(bigint), automation.claim_jobs(text, integer, interval, text[]),
 	automation.fail_job(bigint, text, boolean, interval), automation.complete_job(bigint, jsonb),
 	automation._err(text, text, text, text), automation._check_action_types(text[]),
-	automation._job_state_error(bigint, text) TO regress_sj_worker;
+	automation._job_action_types(), automation._job_state_error(bigint, text) TO regress_sj_worker;
 
 -- workflows and a rule created by regress_sj_creator
 SELECT automation.create_workflow(jsonb_build_object('name', 'rename', 'condition_entity', 'lead',

@@ -24,21 +24,6 @@
 
 #include "worker.h"
 
-/* is_database_action: whether the action runs inside the database. */
-bool
-is_database_action(const char *action_type)
-{
-	static const char *const database_actions[] = {
-		"update_field", "create_task", "assign_user", "change_stage", "tag",
-		"untag", "notify", NULL
-	};
-
-	for (int i = 0; database_actions[i]; i++)
-		if (strcmp(action_type, database_actions[i]) == 0)
-			return true;
-	return false;
-}
-
 /* delivery_free: release a delivery and its curl handle (not its job). */
 void
 delivery_free(Delivery *delivery)
@@ -180,7 +165,7 @@ http_prepare(Job *job, char *error, size_t errsize)
 	const char *url;
 	const char *method = "POST";
 	bool		has_content_type = false;
-	bool		is_channel = strcmp(job->action_type, "send_channel_message") == 0;
+	bool		is_channel = job->vocab != NULL && job->vocab->runs == VOCAB_RUNS_CHANNEL;
 	json_t	   *headers;
 	char		signature[160];
 

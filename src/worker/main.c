@@ -160,10 +160,6 @@ parse_options(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
 	};
-	static const char *const known_types[] = {
-		"webhook", "send_channel_message", "send_email", "update_field",
-		"create_task", "assign_user", "change_stage", "tag", "untag", "notify", NULL
-	};
 	static char default_id[300];
 	char		host[256] = "localhost";
 	int			opt;
@@ -242,13 +238,10 @@ parse_options(int argc, char **argv)
 		}
 		for (char **t = options.types; *t; t++)
 		{
-			bool		known = false;
-
-			for (int i = 0; known_types[i]; i++)
-				known = known || strcmp(*t, known_types[i]) == 0;
-			if (!known)
+			if (vocab_action(*t) == NULL)
 			{
-				fprintf(stderr, "automation-worker: --types: unknown action type \"%s\"\n", *t);
+				fprintf(stderr, "automation-worker: --types: unknown action type \"%s\" (known: %s)\n",
+						*t, vocab_action_names());
 				exit(2);
 			}
 		}
@@ -370,33 +363,49 @@ static bool
 start_job(CURLM *multi, Job *job)
 {
 	char		error[600];
-	Delivery   *delivery;
+	Delivery   *delivery = NULL;
 
-	if (is_database_action(job->action_type))
+	/* an action type this build does not know: never guess a path */
+	if (job->vocab == NULL)
 	{
-		Outcome    *o;
-		double		t0 = now_ms();
-
-		if (!queue_connected())
-			return false;
-		o = calloc(1, sizeof(Outcome));
-		if (queue_execute_database_job(job, o))
-		{
-			log_delivery(job, "succeeded", now_ms() - t0, NULL);
-			outcome_free(o);
-		}
-		else
-		{
-			log_delivery(job, o->retryable ? "retry" : "failed", now_ms() - t0, o->error);
-			push_outcome(o);
-		}
-		job_free(job);
+		snprintf(error, sizeof(error),
+				 "unknown action type \"%.100s\": this automation-worker does not know it "
+				 "(known: %s); upgrade the worker to the extension's version",
+				 job->action_type, vocab_action_names());
+		fail_before_start(job, error);
 		return true;
 	}
-	if (strcmp(job->action_type, "send_email") == 0)
-		delivery = smtp_prepare(job, error, sizeof(error));
-	else
-		delivery = http_prepare(job, error, sizeof(error));
+	switch (job->vocab->runs)
+	{
+		case VOCAB_RUNS_DATABASE:
+			{
+				Outcome    *o;
+				double		t0 = now_ms();
+
+				if (!queue_connected())
+					return false;
+				o = calloc(1, sizeof(Outcome));
+				if (queue_execute_database_job(job, o))
+				{
+					log_delivery(job, "succeeded", now_ms() - t0, NULL);
+					outcome_free(o);
+				}
+				else
+				{
+					log_delivery(job, o->retryable ? "retry" : "failed", now_ms() - t0, o->error);
+					push_outcome(o);
+				}
+				job_free(job);
+				return true;
+			}
+		case VOCAB_RUNS_HTTP:
+		case VOCAB_RUNS_CHANNEL:
+			delivery = http_prepare(job, error, sizeof(error));
+			break;
+		case VOCAB_RUNS_EMAIL:
+			delivery = smtp_prepare(job, error, sizeof(error));
+			break;
+	}
 	if (delivery == NULL)
 	{
 		fail_before_start(job, error);
@@ -587,7 +596,9 @@ main(int argc, char **argv)
 		{
 			Job		   *job = pending_head;
 			Job		   *rest = job->next;
-			double		need = lease_start_need_ms(&plan, is_database_action(job->action_type));
+			/* a database action or an unknown type (failed at once) needs no delivery time */
+			double		need = lease_start_need_ms(&plan, job->vocab == NULL ||
+												   job->vocab->runs == VOCAB_RUNS_DATABASE);
 			double		remaining = job->lease_deadline_ms - now_ms();
 
 			job->next = NULL;

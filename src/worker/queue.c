@@ -274,6 +274,7 @@ queue_claim(int max_jobs, int *count)
 
 		job->id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
 		job->action_type = strdup(PQgetvalue(res, i, 1));
+		job->vocab = vocab_action(job->action_type);
 		job->attempt = atoi(PQgetvalue(res, i, 2));
 		job->max_attempts = atoi(PQgetvalue(res, i, 3));
 		job->idempotency_key = strdup(PQgetvalue(res, i, 4));

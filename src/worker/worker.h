@@ -26,6 +26,8 @@
 
 #include <curl/curl.h>
 
+#include "vocabulary.h"
+
 /* Options, fixed after parsing. */
 typedef struct WorkerOptions
 {
@@ -53,6 +55,7 @@ typedef struct Job
 {
 	int64_t		id;
 	char	   *action_type;
+	const VocabAction *vocab;	/* NULL: a type this build does not know */
 	int			attempt;
 	int			max_attempts;
 	char	   *idempotency_key;
@@ -157,6 +160,9 @@ extern void outcome_free(Outcome *outcome);
 
 /* helpers shared by http.c and smtp.c (http.c) */
 extern void delivery_free(Delivery *delivery);
-extern bool is_database_action(const char *action_type);
+
+/* actions.c */
+extern const VocabAction *vocab_action(const char *job_action_type);
+extern const char *vocab_action_names(void);
 
 #endif							/* AUTOMATION_WORKER_H */

@@ -159,10 +159,8 @@ CREATE TABLE automation.idempotency_keys (
  */
 CREATE DOMAIN automation.definition_source AS text
 	CONSTRAINT definition_source_check CHECK (VALUE IN ('workflow', 'rule'));
-CREATE DOMAIN automation.job_action_type AS text
-	CONSTRAINT job_action_type_check CHECK (VALUE IN
-		('webhook', 'send_channel_message', 'send_email', 'update_field',
-		 'create_task', 'assign_user', 'change_stage', 'tag', 'untag', 'notify'));
+/* its CHECK (job_action_type_check) is generated from src/vocabulary.h: 05_vocabulary.sql */
+CREATE DOMAIN automation.job_action_type AS text;
 CREATE DOMAIN automation.job_status AS text
 	CONSTRAINT job_status_check CHECK (VALUE IN ('queued', 'running', 'succeeded', 'dead'));
 CREATE DOMAIN automation.firing_outcome AS text

@@ -2,13 +2,15 @@
  * 15_actions_validate.sql: the one validator of action configurations,
  * shared by workflows (action_config) and rules (rule_actions.config).
  *
- * Invariants: _validate_action accepts exactly the keys of doc/CONTRACTS.md
- * per action type, checks every merge token against the live schema, checks
- * a literal value of a database action against the target column's type,
- * checks that the definition's creator holds the privilege the database
- * action needs (42501 otherwise), and returns the config normalised:
- * delay_minutes an integer, method upper-case, and the *_field keys of
- * assign_user / change_stage / tag / untag filled with their defaults.
+ * Invariants: _validate_action accepts exactly the keys of the vocabulary
+ * (src/vocabulary.h, automation._action_types()) per action type, checks
+ * every merge token against the live schema, checks a literal value of a
+ * database action against the target column's type, checks that the
+ * definition's creator holds the privilege the database action needs
+ * (42501 otherwise), and returns the config normalised: delay_minutes an
+ * integer, method upper-case, and absent keys filled with
+ * the vocabulary's defaults (the *_field keys of assign_user / change_stage
+ * / tag / untag).
  */
 
 /*
@@ -190,6 +192,7 @@ DECLARE
 	cfg jsonb := config;
 	allowed text[];
 	required text[];
+	defaults jsonb;
 	k text;
 	v jsonb;
 	f automation._field;
@@ -208,28 +211,13 @@ BEGIN
 								format('%s bytes, limit 65536', octet_length(cfg::text)));
 	END IF;
 
-	CASE action
-		WHEN 'webhook' THEN
-			allowed := '{url,method,headers,body}'; required := '{url}';
-		WHEN 'send_channel_message' THEN
-			allowed := '{channel,recipient,message}'; required := '{channel,message}';
-		WHEN 'send_email' THEN
-			allowed := '{to,subject,body,cc,bcc,reply_to}'; required := '{to,subject,body}';
-		WHEN 'update_field' THEN
-			allowed := '{field,value}'; required := '{field,value}';
-		WHEN 'create_task' THEN
-			allowed := NULL; required := '{}';
-		WHEN 'assign_user' THEN
-			allowed := '{assign_pool_id,assign_field}'; required := '{assign_pool_id}';
-		WHEN 'change_stage' THEN
-			allowed := '{stage_id,stage_field}'; required := '{stage_id}';
-		WHEN 'tag', 'untag' THEN
-			allowed := '{tag,tags_field}'; required := '{tag}';
-		WHEN 'notify' THEN
-			allowed := '{recipient,message}'; required := '{recipient,message}';
-		ELSE
-			PERFORM automation._err('22023', format('invalid action type %s', automation._show(action)));
-	END CASE;
+	/* the action type's keys, required keys and defaults (src/vocabulary.h) */
+	SELECT t.keys, t.required, t.defaults INTO allowed, required, defaults
+	  FROM automation._action_types() t WHERE t.job = action;
+	IF NOT FOUND THEN
+		PERFORM automation._err('22023', format('invalid action type %s', automation._show(action)),
+								NULL, 'use one of: ' || array_to_string(automation._job_action_types(), ', '));
+	END IF;
 	IF allowed IS NOT NULL THEN
 		PERFORM automation._check_keys(cfg, allowed || '{delay_minutes}'::text[], field);
 	END IF;
@@ -240,6 +228,7 @@ BEGIN
 									format('add "%s" to %s', k, field));
 		END IF;
 	END LOOP;
+	cfg := defaults || cfg;
 
 	IF cfg ? 'delay_minutes' THEN
 		n := automation._json_int(cfg, 'delay_minutes', field || '.delay_minutes', 0, 525600, true, true);
@@ -368,16 +357,10 @@ BEGIN
 									'create it with automation.create_user_pool(name, members)');
 		END IF;
 		cfg := jsonb_set(cfg, '{assign_pool_id}', to_jsonb(s::uuid::text));
-		IF NOT cfg ? 'assign_field' THEN
-			cfg := cfg || '{"assign_field": "owner_id"}';
-		END IF;
 		f := automation._column_field(entity, cfg -> 'assign_field', field || '.assign_field');
 		PERFORM automation._check_column_privilege(creator, f.relation, f.column_name, 'UPDATE', field);
 
 	ELSIF action = 'change_stage' THEN
-		IF NOT cfg ? 'stage_field' THEN
-			cfg := cfg || '{"stage_field": "stage_id"}';
-		END IF;
 		f := automation._column_field(entity, cfg -> 'stage_field', field || '.stage_field');
 		IF jsonb_typeof(cfg -> 'stage_id') = 'null' THEN
 			PERFORM automation._err('22023', format('%s.stage_id must not be null', field));
@@ -386,9 +369,6 @@ BEGIN
 		PERFORM automation._check_column_privilege(creator, f.relation, f.column_name, 'UPDATE', field);
 
 	ELSIF action IN ('tag', 'untag') THEN
-		IF NOT cfg ? 'tags_field' THEN
-			cfg := cfg || '{"tags_field": "tags"}';
-		END IF;
 		f := automation._column_field(entity, cfg -> 'tags_field', field || '.tags_field');
 		IF f.category <> 'A' THEN
 			PERFORM automation._err('22023', format('%s.tags_field must name an array column', field),

@@ -134,12 +134,13 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	f automation._field;
-	ops CONSTANT text[] := '{equals,not_equals,contains,changed,changed_to,greater_than,less_than}';
+	o record;
 	json_path boolean;
 BEGIN
-	IF op IS NULL OR op <> ALL (ops) THEN
+	SELECT * INTO o FROM automation._operators() x WHERE x.workflow = op;
+	IF op IS NULL OR NOT FOUND THEN
 		PERFORM automation._err('22023', format('invalid condition_operator %s', automation._show(op)),
-								NULL, 'use one of: ' || array_to_string(ops, ', '));
+								NULL, 'use one of: ' || array_to_string(automation._workflow_operators(), ', '));
 	END IF;
 	f := automation._resolve_field(entity, path, 'condition_field');
 	json_path := automation._is_json_field(f);
@@ -151,32 +152,29 @@ BEGIN
 		PERFORM automation._err('22023', 'condition_value is too long',
 								format('%s characters, limit 10000', length(val)));
 	END IF;
-	IF op = 'changed' THEN
-		IF val <> '' THEN
-			PERFORM automation._err('22023', 'condition_value must be "" for condition_operator "changed"',
-									format('got %s', automation._show(val)),
-									'pass "" (the key is required, the value unused)');
-		END IF;
-		RETURN f;
-	END IF;
-	IF op IN ('greater_than', 'less_than') AND NOT json_path AND f.category NOT IN ('N', 'D') THEN
-		PERFORM automation._err('22023', format('condition_operator %s does not fit condition_field %s', automation._show(op), automation._show(path)),
-								format('column %s is %s', automation._show(f.column_name), format_type(f.type_oid, f.typmod)),
-								'greater_than and less_than compare numbers and date/times only');
-	END IF;
-	IF op = 'contains' AND NOT json_path AND f.category NOT IN ('S', 'A') THEN
-		PERFORM automation._err('22023', format('condition_operator %s does not fit condition_field %s', automation._show(op), automation._show(path)),
-								format('column %s is %s', automation._show(f.column_name), format_type(f.type_oid, f.typmod)),
-								'contains works on text and array fields');
-	END IF;
+	/* the value form of the operator (the vocabulary's "value") */
+	CASE o.value
+		WHEN 'flag' THEN
+			IF val <> '' THEN
+				PERFORM automation._err('22023', format('condition_value must be "" for condition_operator %s', automation._show(op)),
+										format('got %s', automation._show(val)),
+										'pass "" (the key is required, the value unused)');
+			END IF;
+			RETURN f;
+		WHEN 'scalar', 'ordered', 'string' THEN
+			NULL;
+	END CASE;
+	PERFORM automation._check_operator_field(o.field, op, f,
+											 format('condition_operator %s', automation._show(op)),
+											 format('condition_field %s', automation._show(path)));
 	IF json_path AND cardinality(f.json_path) = 0 AND NOT automation._value_parses(val, f.type_oid, f.typmod)
-	   AND op <> 'contains' THEN
+	   AND o.field <> 'text_array' THEN
 		PERFORM automation._err('22023', format('condition_value %s is not valid json', automation._show(val)),
 								format('column %s is %s', automation._show(f.column_name), format_type(f.type_oid, f.typmod)),
 								'compare a key below the column (column.key) or give a JSON value');
 	END IF;
 	IF NOT json_path THEN
-		PERFORM automation._check_value(f, val, 'condition_value', op = 'contains');
+		PERFORM automation._check_value(f, val, 'condition_value', o.field = 'text_array');
 	END IF;
 	RETURN f;
 END
@@ -192,7 +190,6 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	actions CONSTANT text[] := '{send_email,create_task,send_channel_message,webhook,update_field}';
 	f automation._field;
 	t automation._field;
 	other text;
@@ -259,9 +256,9 @@ BEGIN
 	f := automation._validate_workflow_condition(NEW.condition_entity, NEW.condition_field,
 												 NEW.condition_operator, NEW.condition_value);
 
-	IF NEW.action_type IS NULL OR NEW.action_type <> ALL (actions) THEN
+	IF NEW.action_type IS NULL OR NEW.action_type <> ALL (automation._workflow_action_types()) THEN
 		PERFORM automation._err('22023', format('invalid action_type %s', automation._show(NEW.action_type)),
-								NULL, 'use one of: ' || array_to_string(actions, ', '));
+								NULL, 'use one of: ' || array_to_string(automation._workflow_action_types(), ', '));
 	END IF;
 	NEW.action_config := automation._validate_action(NEW.action_type, NEW.action_config,
 													 NEW.condition_entity, 'workflow',

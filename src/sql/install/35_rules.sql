@@ -18,22 +18,7 @@
  * constraint triggers; create_rule and update_rule also check at once).
  */
 
-/* Rule operators and action types, in rule spelling. */
-CREATE FUNCTION automation._rule_operators()
-RETURNS text[]
-LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-	SELECT '{EQUALS,NOT_EQUALS,IN,NOT_IN,GT,GTE,LT,LTE,CONTAINS,NOT_CONTAINS,STARTS_WITH,ENDS_WITH,EXISTS,NOT_EXISTS,CHANGED,CHANGED_TO,CHANGED_FROM}'::text[]
-$$;
-
-CREATE FUNCTION automation._rule_action_types()
-RETURNS text[]
-LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-	SELECT '{WEBHOOK,SEND_CHANNEL_MESSAGE,SEND_EMAIL,UPDATE_FIELD,CREATE_TASK,ASSIGN_USER,CHANGE_STAGE,TAG,UNTAG,NOTIFY}'::text[]
-$$;
+/* Rule operators and action types: the vocabulary (05_vocabulary.sql, generated). */
 
 /*
  * _validate_rule_condition: one condition of a rule on entity with
@@ -50,11 +35,14 @@ DECLARE
 	js boolean;
 	given text[];
 	op text := c.operator;
+	o record;
 	typ text;
 	e text;
 	allowed_hint text;
+	bad boolean;
 BEGIN
-	IF op IS NULL OR op <> ALL (automation._rule_operators()) THEN
+	SELECT * INTO o FROM automation._operators() x WHERE x.rule = op;
+	IF op IS NULL OR NOT FOUND THEN
 		PERFORM automation._err('22023', format('invalid %s.operator %s', label, automation._show(op)),
 								NULL, 'use one of: ' || array_to_string(automation._rule_operators(), ', '));
 	END IF;
@@ -68,46 +56,44 @@ BEGIN
 		CASE WHEN c.value_datetime IS NOT NULL THEN 'value_datetime' END,
 		CASE WHEN c.value_array IS NOT NULL THEN 'value_array' END], NULL);
 
-	IF op LIKE 'CHANGED%' AND trigger_type LIKE '%\_DELETED' THEN
+	IF o.trigger = 'edge' AND trigger_type LIKE '%\_DELETED' THEN
 		PERFORM automation._err('22023', format('%s.operator %s does not fit trigger_type %s', label, op, trigger_type),
 								'a deleted row has no change to compare',
 								'use EQUALS, EXISTS, ... on a DELETED rule, or trigger on _UPDATED');
 	END IF;
 
-	allowed_hint := CASE
-		WHEN op IN ('IN', 'NOT_IN') THEN 'value_array'
-		WHEN op IN ('GT', 'GTE', 'LT', 'LTE') THEN 'value_int or value_datetime'
-		WHEN op IN ('CONTAINS', 'NOT_CONTAINS', 'STARTS_WITH', 'ENDS_WITH') THEN 'value_string'
-		WHEN op IN ('EXISTS', 'NOT_EXISTS', 'CHANGED') THEN 'no value, or value_bool'
-		ELSE 'exactly one of value_int, value_string, value_bool, value_datetime' END;
-
+	/* the value keys of the operator's value form (the vocabulary's "value") */
+	CASE o.value
+		WHEN 'list' THEN
+			allowed_hint := 'value_array';
+			bad := given IS DISTINCT FROM '{value_array}';
+		WHEN 'ordered' THEN
+			allowed_hint := 'value_int or value_datetime';
+			bad := NOT given && '{value_int,value_datetime}';
+		WHEN 'string' THEN
+			allowed_hint := 'value_string';
+			bad := given IS DISTINCT FROM '{value_string}';
+		WHEN 'flag' THEN
+			allowed_hint := 'no value, or value_bool';
+			bad := cardinality(given) = 1 AND given <> '{value_bool}';
+		WHEN 'scalar' THEN
+			allowed_hint := 'exactly one of value_int, value_string, value_bool, value_datetime';
+			bad := NOT given && '{value_int,value_string,value_bool,value_datetime}';
+	END CASE;
 	IF cardinality(given) > 1 THEN
 		PERFORM automation._err('22023', format('%s has more than one value key', label),
 								format('given: %s', array_to_string(given, ', ')),
 								format('operator %s takes %s', op, allowed_hint));
 	END IF;
-	IF (op IN ('IN', 'NOT_IN') AND given IS DISTINCT FROM '{value_array}')
-	   OR (op IN ('GT', 'GTE', 'LT', 'LTE') AND NOT given && '{value_int,value_datetime}')
-	   OR (op IN ('CONTAINS', 'NOT_CONTAINS', 'STARTS_WITH', 'ENDS_WITH') AND given IS DISTINCT FROM '{value_string}')
-	   OR (op IN ('EXISTS', 'NOT_EXISTS', 'CHANGED') AND cardinality(given) = 1 AND given <> '{value_bool}')
-	   OR (op IN ('EQUALS', 'NOT_EQUALS', 'CHANGED_TO', 'CHANGED_FROM')
-		   AND NOT given && '{value_int,value_string,value_bool,value_datetime}') THEN
+	IF bad THEN
 		PERFORM automation._err('22023', format('%s: operator %s takes %s', label, op, allowed_hint),
 								format('given: %s', coalesce(nullif(array_to_string(given, ', '), ''), 'no value key')),
 								format('set %s and no other value key', allowed_hint));
 	END IF;
 
-	/* the value key must fit the field's type */
-	IF op IN ('CONTAINS', 'NOT_CONTAINS') AND NOT js AND f.category NOT IN ('S', 'A') THEN
-		PERFORM automation._err('22023', format('%s.operator %s does not fit field %s', label, op, automation._show(c.field_path)),
-								format('column %s is %s', automation._show(f.column_name), typ),
-								'CONTAINS and NOT_CONTAINS work on text and array fields');
-	END IF;
-	IF op IN ('STARTS_WITH', 'ENDS_WITH') AND NOT js AND f.category <> 'S' THEN
-		PERFORM automation._err('22023', format('%s.operator %s does not fit field %s', label, op, automation._show(c.field_path)),
-								format('column %s is %s', automation._show(f.column_name), typ),
-								'STARTS_WITH and ENDS_WITH work on text fields');
-	END IF;
+	/* the field must fit the operator, and the value key the field's type */
+	PERFORM automation._check_operator_field(o.field, op, f, format('%s.operator %s', label, op),
+											 format('field %s', automation._show(c.field_path)));
 	IF c.value_int IS NOT NULL THEN
 		IF NOT js AND f.category <> 'N' THEN
 			PERFORM automation._err('22023', format('%s.value_int does not fit field %s', label, automation._show(c.field_path)),
@@ -123,7 +109,7 @@ BEGIN
 								CASE f.category WHEN 'N' THEN 'use value_int' WHEN 'B' THEN 'use value_bool'
 									 ELSE 'use value_string' END);
 	END IF;
-	IF c.value_bool IS NOT NULL AND op NOT IN ('EXISTS', 'NOT_EXISTS', 'CHANGED') AND NOT js AND f.category <> 'B' THEN
+	IF c.value_bool IS NOT NULL AND o.value <> 'flag' AND NOT js AND f.category <> 'B' THEN
 		PERFORM automation._err('22023', format('%s.value_bool does not fit field %s', label, automation._show(c.field_path)),
 								format('column %s is %s', automation._show(f.column_name), typ),
 								CASE f.category WHEN 'N' THEN 'use value_int' WHEN 'D' THEN 'use value_datetime'
@@ -134,15 +120,15 @@ BEGIN
 			PERFORM automation._err('22023', format('%s.value_string is too long', label),
 									format('%s characters, limit 10000', length(c.value_string)));
 		END IF;
-		IF NOT js AND f.category IN ('N', 'D', 'B') AND op NOT IN ('CONTAINS', 'NOT_CONTAINS') THEN
+		IF NOT js AND f.category IN ('N', 'D', 'B') AND o.field <> 'text_array' THEN
 			PERFORM automation._err('22023', format('%s.value_string does not fit field %s', label, automation._show(c.field_path)),
 									format('column %s is %s', automation._show(f.column_name), typ),
 									CASE f.category WHEN 'N' THEN 'use value_int' WHEN 'D' THEN 'use value_datetime'
 										 ELSE 'use value_bool' END);
 		END IF;
-		IF NOT js AND op NOT IN ('STARTS_WITH', 'ENDS_WITH') THEN
+		IF NOT js AND o.field <> 'text' THEN
 			PERFORM automation._check_value(f, c.value_string, label || '.value_string',
-											op IN ('CONTAINS', 'NOT_CONTAINS'));
+											o.field = 'text_array');
 		END IF;
 	END IF;
 	IF c.value_array IS NOT NULL THEN

@@ -449,8 +449,9 @@ BEGIN
 		PERFORM automation._err('22023', format('job %s is already %s', job.id, job.status),
 								NULL, 'only queued or running jobs can be executed');
 	END IF;
-	IF job.action_type NOT IN ('update_field', 'change_stage', 'tag', 'untag',
-							   'assign_user', 'create_task', 'notify') THEN
+	/* where the action type runs (src/vocabulary.h) */
+	IF NOT EXISTS (SELECT 1 FROM automation._action_types() t
+					WHERE t.job = job.action_type AND t.runs = 'database') THEN
 		PERFORM automation._err('22023', format('job %s is a %s job: automation-worker delivers it',
 												job.id, job.action_type),
 								NULL, 'execute_job runs database actions only');
@@ -489,7 +490,9 @@ BEGIN
 		 WHERE j.id = job.id;
 	END IF;
 
-	config := job.payload -> 'config';
+	/* absent keys take the vocabulary's defaults, as validation fills them */
+	SELECT t.defaults || (job.payload -> 'config') INTO config
+	  FROM automation._action_types() t WHERE t.job = job.action_type;
 	SELECT * INTO ent FROM automation.entities e WHERE e.name = job.entity;
 	IF job.action_type NOT IN ('create_task', 'notify') AND ent.name IS NULL THEN
 		PERFORM automation._err('22023', format('entity %s is no longer watched', automation._show(job.entity)),
@@ -515,21 +518,21 @@ BEGIN
 									 'value', config -> 'value');
 	WHEN 'change_stage' THEN
 		written := automation._set_column(def_role, ent, job.record_key, job.tenant_id,
-										  coalesce(config ->> 'stage_field', 'stage_id'),
+										  config ->> 'stage_field',
 										  config ->> 'stage_id');
-		action_result := jsonb_build_object('updated', written, 'field', coalesce(config ->> 'stage_field', 'stage_id'),
+		action_result := jsonb_build_object('updated', written, 'field', config ->> 'stage_field',
 									 'value', config -> 'stage_id');
 	WHEN 'tag', 'untag' THEN
 		written := automation._tag(def_role, ent, job.record_key, job.tenant_id,
-								   coalesce(config ->> 'tags_field', 'tags'), config ->> 'tag',
+								   config ->> 'tags_field', config ->> 'tag',
 								   job.action_type = 'tag');
-		action_result := jsonb_build_object('updated', written, 'field', coalesce(config ->> 'tags_field', 'tags'),
+		action_result := jsonb_build_object('updated', written, 'field', config ->> 'tags_field',
 									 'tag', config ->> 'tag');
 	WHEN 'assign_user' THEN
 		member := automation._next_pool_member((config ->> 'assign_pool_id')::uuid);
 		written := automation._set_column(def_role, ent, job.record_key, job.tenant_id,
-										  coalesce(config ->> 'assign_field', 'owner_id'), member);
-		action_result := jsonb_build_object('updated', written, 'field', coalesce(config ->> 'assign_field', 'owner_id'),
+										  config ->> 'assign_field', member);
+		action_result := jsonb_build_object('updated', written, 'field', config ->> 'assign_field',
 									 'assigned', member);
 	WHEN 'create_task' THEN
 		action_result := automation._create_task(def_role, config);
@@ -576,7 +579,7 @@ BEGIN
 								format('got %s', coalesce(max_jobs::text, 'null')), NULL);
 	END IF;
 	FOR job IN SELECT * FROM automation.claim_jobs('run_database_jobs', max_jobs, interval '60 seconds',
-			ARRAY['update_field', 'change_stage', 'tag', 'untag', 'assign_user', 'create_task', 'notify'])
+			ARRAY(SELECT t.job FROM automation._action_types() t WHERE t.runs = 'database' ORDER BY t.ord))
 	LOOP
 		BEGIN
 			PERFORM automation.execute_job(job.id);

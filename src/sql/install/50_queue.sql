@@ -70,9 +70,7 @@ LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	known constant text[] := ARRAY['webhook', 'send_channel_message', 'send_email',
-								   'update_field', 'create_task', 'assign_user',
-								   'change_stage', 'tag', 'untag', 'notify'];
+	known constant text[] := automation._job_action_types();
 	t text;
 BEGIN
 	IF action_types IS NULL THEN
