@@ -39,6 +39,9 @@
 #include "utils/lsyscache.h"
 
 #include "automation.h"
+#include "enqueue.h"
+#include "owner.h"
+#include "render.h"
 
 static SPIPlanPtr firing_plan = NULL;
 static SPIPlanPtr job_plan = NULL;
@@ -586,4 +589,28 @@ automation_fire(Definition **matched, int nmatched, FiringContext *firing)
 	for (int i = 0; i < nmatched; i++)
 		(void) fire_one(matched[i], firing, &payloads[i]);
 	automation_owner_leave(&owner);
+}
+
+/*
+ * automation_firing_init
+ *		The firing of a row event: its record key and tenant read from the
+ *		changed row (OLD for a delete), at the session's depth.  Shared with
+ *		explain, so both see the same record.
+ */
+void
+automation_firing_init(FiringContext *firing, EntityCache *cache, int event,
+					   HeapTuple newtuple, HeapTuple oldtuple, TupleDesc tupdesc)
+{
+	HeapTuple	changed = event == EVENT_DELETE ? oldtuple : newtuple;
+
+	firing->cache = cache;
+	firing->event = event;
+	firing->newtuple = newtuple;
+	firing->oldtuple = oldtuple;
+	firing->tupdesc = tupdesc;
+	firing->record_key = automation_column_text(changed, tupdesc, cache->key_attnum,
+												cache->key_styled);
+	firing->tenant_id = automation_column_text(changed, tupdesc, cache->tenant_attnum,
+											   cache->tenant_styled);
+	firing->depth = automation_current_depth;
 }

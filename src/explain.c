@@ -27,6 +27,8 @@
 #include "utils/datum.h"
 
 #include "automation.h"
+#include "enqueue.h"
+#include "owner.h"
 
 PG_FUNCTION_INFO_V1(automation_explain);
 
@@ -196,7 +198,7 @@ automation_explain(PG_FUNCTION_ARGS)
 	orders = palloc(sizeof(int) * Max(cache->ndefinitions, 1));
 	candidate = palloc0(sizeof(bool) * Max(cache->ndefinitions, 1));
 	automation_row_init(&row, tupdesc, event, newtuple, oldtuple);
-	ncandidates = automation_candidates(cache, &row, orders);
+	ncandidates = automation_candidates(&cache->index, cache->ndefinitions, &row, orders);
 	for (int i = 0; i < ncandidates; i++)
 		candidate[orders[i]] = true;
 	/* the firing the trigger would build: its record and tenant */

@@ -20,93 +20,12 @@
 
 #include "access/htup_details.h"
 #include "commands/trigger.h"
-#include "parser/parse_coerce.h"
-#include "utils/guc.h"
-#include "utils/lsyscache.h"
 #include "utils/rel.h"
 
 #include "automation.h"
+#include "enqueue.h"
 
 PG_FUNCTION_INFO_V1(automation_row_trigger);
-
-/*
- * automation_style_dependent
- *		Does a value of this type print differently under another DateStyle,
- *		IntervalStyle or TimeZone?  (Asked once per entity, when it is
- *		compiled: cache.c.)
- */
-bool
-automation_style_dependent(Oid type)
-{
-	char		category = TypeCategory(getBaseType(type));
-
-	return category == TYPCATEGORY_DATETIME || category == TYPCATEGORY_TIMESPAN;
-}
-
-/*
- * column_text
- *		A column's value as text, or NULL; with fixed_styles, dates and
- *		times are printed the same way in every session.
- */
-char *
-automation_column_text(HeapTuple tuple, TupleDesc tupdesc, AttrNumber attnum,
-					   bool fixed_styles)
-{
-	bool		isnull;
-	Datum		value;
-	Oid			typoutput;
-	bool		typisvarlena;
-
-	if (tuple == NULL || attnum == InvalidAttrNumber)
-		return NULL;
-	value = heap_getattr(tuple, attnum, tupdesc, &isnull);
-	if (isnull)
-		return NULL;
-	getTypeOutputInfo(TupleDescAttr(tupdesc, attnum - 1)->atttypid,
-					  &typoutput, &typisvarlena);
-	if (fixed_styles)
-	{
-		/*
-		 * A record key or tenant is read back by other sessions (database
-		 * actions, cooldowns): print dates and times the same way in every
-		 * session, not in the writer's DateStyle or TimeZone.
-		 */
-		int			level = NewGUCNestLevel();
-		char	   *text;
-
-		automation_fixed_styles();
-		(void) set_config_option("timezone", "UTC", PGC_USERSET, PGC_S_SESSION,
-								 GUC_ACTION_SAVE, true, 0, false);
-		text = OidOutputFunctionCall(typoutput, value);
-		AtEOXact_GUC(true, level);
-		return text;
-	}
-	return OidOutputFunctionCall(typoutput, value);
-}
-
-/*
- * automation_firing_init
- *		The firing of a row event: its record key and tenant read from the
- *		changed row (OLD for a delete), at the session's depth.  Shared with
- *		explain, so both see the same record.
- */
-void
-automation_firing_init(FiringContext *firing, EntityCache *cache, int event,
-					   HeapTuple newtuple, HeapTuple oldtuple, TupleDesc tupdesc)
-{
-	HeapTuple	changed = event == EVENT_DELETE ? oldtuple : newtuple;
-
-	firing->cache = cache;
-	firing->event = event;
-	firing->newtuple = newtuple;
-	firing->oldtuple = oldtuple;
-	firing->tupdesc = tupdesc;
-	firing->record_key = automation_column_text(changed, tupdesc, cache->key_attnum,
-												cache->key_styled);
-	firing->tenant_id = automation_column_text(changed, tupdesc, cache->tenant_attnum,
-											   cache->tenant_styled);
-	firing->depth = automation_current_depth;
-}
 
 /*
  * automation_row_trigger
@@ -174,7 +93,7 @@ automation_row_trigger(PG_FUNCTION_ARGS)
 	automation_row_init(&row, tupdesc, event, newtuple, oldtuple);
 	automation_row_use_slots(&row, event == EVENT_UPDATE ? trigdata->tg_newslot : trigdata->tg_trigslot,
 							 event == EVENT_INSERT ? NULL : trigdata->tg_trigslot);
-	ncandidates = automation_candidates(cache, &row, orders);
+	ncandidates = automation_candidates(&cache->index, cache->ndefinitions, &row, orders);
 	if (ncandidates == 0)
 		return PointerGetDatum(NULL);
 
@@ -193,7 +112,7 @@ automation_row_trigger(PG_FUNCTION_ARGS)
 		if (definition->tenant_id != NULL &&
 			(firing.tenant_id == NULL || strcmp(definition->tenant_id, firing.tenant_id) != 0))
 			continue;
-		if (!automation_definition_matches(definition, &row))
+		if (!((definition->event_mask & row.event) != 0 && automation_conditions_match(definition->conditions, definition->nconditions, &row)))
 			continue;
 		if (nmatched == lengthof(stack_matched))
 		{
