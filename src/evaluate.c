@@ -1174,6 +1174,17 @@ automation_condition_holds(CompiledCondition *condition, RowState *row,
 	bool		comparable;
 	int			cmp;
 
+	/*
+	 * A previous row read as the current one (fire_when): its own
+	 * predecessor is unknown, so an edge condition does not hold on it, and
+	 * the definition behaves as under every_change (SPEC section 3).
+	 */
+	if (row->no_prior && automation_operator_edge(condition->operator))
+	{
+		reason = "a change is not known of the previous row";
+		goto done;
+	}
+
 	read_field(condition, row, event == EVENT_DELETE ? ROW_OLD : ROW_NEW, &current);
 
 	if (current.unknown ||
@@ -1361,32 +1372,58 @@ automation_value_hash(CompiledCondition *condition, Datum value, uint32 *hash)
 /*
  * automation_conditions_match
  *		The conditions hold: all conditions of one group (conditions come
- *		ordered by group, then sort order), evaluated in order, stopping a
- *		group at its first failing condition and the whole at the first
- *		group that holds.
+ *		ordered by group, then sort order; groups are ORed).  Without
+ *		results, evaluated in order, stopping a group at its first failing
+ *		condition and the whole at the first group that holds; with results
+ *		(one per condition), every condition is evaluated and reported.
+ *		*group (may be NULL): the first group that holds, or -1.
  */
 bool
-automation_conditions_match(CompiledCondition *conditions, int nconditions, RowState *row)
+automation_conditions_match(CompiledCondition *conditions, int nconditions, RowState *row,
+							ConditionResult *results, int *group)
 {
 	int			c = 0;
+	int			matched = -1;
 
 	while (c < nconditions)
 	{
-		int			group = conditions[c].group;
+		int			g = conditions[c].group;
 		bool		holds = true;
 
-		for (; c < nconditions && conditions[c].group == group; c++)
+		for (; c < nconditions && conditions[c].group == g; c++)
 		{
-			if (!automation_condition_holds(&conditions[c], row, NULL))
+			if (results != NULL)
+				holds &= automation_condition_holds(&conditions[c], row, &results[c]);
+			else if (!automation_condition_holds(&conditions[c], row, NULL))
 			{
 				holds = false;
 				/* the rest of this group need not be read */
-				while (c + 1 < nconditions && conditions[c + 1].group == group)
+				while (c + 1 < nconditions && conditions[c + 1].group == g)
 					c++;
 			}
 		}
-		if (holds)
-			return true;
+		if (holds && matched < 0)
+		{
+			matched = g;
+			if (results == NULL)
+				break;
+		}
 	}
-	return false;
+	if (group != NULL)
+		*group = matched;
+	return matched >= 0;
+}
+
+/*
+ * automation_row_prior
+ *		The previous row of an UPDATE, to be read as if it were the current
+ *		one (fire_when = becomes_true: did the condition hold before?).  It
+ *		shares row's tuples and slots; edge conditions do not hold on it.
+ */
+void
+automation_row_prior(RowState *prior, RowState *row)
+{
+	automation_row_init(prior, row->tupdesc, EVENT_UPDATE, row->tuples[ROW_OLD], NULL);
+	prior->slots[ROW_NEW] = row->slots[ROW_OLD];
+	prior->no_prior = true;
 }

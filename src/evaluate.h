@@ -92,7 +92,8 @@ extern char *automation_lower(const char *s, int len, Oid collation);
 extern bool automation_condition_holds(CompiledCondition *condition, RowState *row,
 									   ConditionResult *result);
 extern bool automation_conditions_match(CompiledCondition *conditions, int nconditions,
-										RowState *row);
+										RowState *row, ConditionResult *results, int *group);
+extern void automation_row_prior(RowState *prior, RowState *row);
 extern bool automation_value_hash(CompiledCondition *condition, Datum value,
 								  uint32 *hash);
 

@@ -9,10 +9,8 @@
  *	- A row that matches nothing costs one cache lookup, the index probes of
  *	  automation_candidates() and the evaluation of the candidates: no SPI,
  *	  no JSON, and only allocations in the trigger manager's per-row context.
- *	- Workflows fire on INSERT and UPDATE; rules on their trigger type, in
- *	  priority order, until a matched rule with stop_subsequent_rules.
- *	- With a tenant column, a row fires its tenant's definitions and the
- *	  global ones (tenant_id NULL) only.
+ *	- What fires is decided by automation_decide() in FIRE mode (decide.c),
+ *	  the path explain() predicts with.
  *
  *-------------------------------------------------------------------------
  */
@@ -23,7 +21,7 @@
 #include "utils/rel.h"
 
 #include "automation.h"
-#include "enqueue.h"
+#include "decide.h"
 
 PG_FUNCTION_INFO_V1(automation_row_trigger);
 
@@ -37,20 +35,12 @@ automation_row_trigger(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 	EntityCache *cache;
-	TupleDesc	tupdesc;
 	HeapTuple	newtuple = NULL;
 	HeapTuple	oldtuple = NULL;
 	int			event;
-	int			stack_orders[64];
-	Definition *stack_matched[64];
-	int		   *orders;
-	Definition **matched;
-	int			nmatched = 0;
-	int			ncandidates;
-	bool		rules_stopped = false;
 	FiringContext firing;
-	bool		firing_ready = false;
 	RowState	row;
+	DecideRequest request;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
@@ -86,45 +76,15 @@ automation_row_trigger(PG_FUNCTION_ARGS)
 	if (!cache->watched || cache->ndefinitions == 0)
 		return PointerGetDatum(NULL);
 
-	tupdesc = RelationGetDescr(trigdata->tg_relation);
-	orders = cache->ndefinitions <= lengthof(stack_orders) ? stack_orders
-		: palloc(sizeof(int) * cache->ndefinitions);
-	matched = stack_matched;	/* larger only once a 65th definition matches */
-	automation_row_init(&row, tupdesc, event, newtuple, oldtuple);
+	automation_row_init(&row, RelationGetDescr(trigdata->tg_relation), event,
+						newtuple, oldtuple);
 	automation_row_use_slots(&row, event == EVENT_UPDATE ? trigdata->tg_newslot : trigdata->tg_trigslot,
 							 event == EVENT_INSERT ? NULL : trigdata->tg_trigslot);
-	ncandidates = automation_candidates(&cache->index, cache->ndefinitions, &row, orders);
-	if (ncandidates == 0)
-		return PointerGetDatum(NULL);
-
-	automation_cache_pin();
-	for (int i = 0; i < ncandidates; i++)
-	{
-		Definition *definition = cache->definitions[orders[i]];
-
-		if (definition->is_rule && rules_stopped)
-			continue;
-		if (!firing_ready)
-		{
-			automation_firing_init(&firing, cache, event, newtuple, oldtuple, tupdesc);
-			firing_ready = true;
-		}
-		if (definition->tenant_id != NULL &&
-			(firing.tenant_id == NULL || strcmp(definition->tenant_id, firing.tenant_id) != 0))
-			continue;
-		if (!((definition->event_mask & row.event) != 0 && automation_conditions_match(definition->conditions, definition->nconditions, &row)))
-			continue;
-		if (nmatched == lengthof(stack_matched))
-		{
-			matched = palloc(sizeof(Definition *) * cache->ndefinitions);
-			memcpy(matched, stack_matched, sizeof(stack_matched));
-		}
-		matched[nmatched++] = definition;
-		if (definition->is_rule && definition->stop_subsequent)
-			rules_stopped = true;
-	}
-	if (nmatched > 0)
-		automation_fire(matched, nmatched, &firing);
-	automation_cache_unpin();
+	memset(&request, 0, sizeof(request));
+	request.mode = DECIDE_FIRE;
+	request.cache = cache;
+	request.row = &row;
+	request.firing = &firing;
+	automation_decide(&request);
 	return PointerGetDatum(NULL);
 }
