@@ -15,6 +15,8 @@
 #include "access/tupdesc.h"
 #include "utils/jsonb.h"
 
+#include "vocabulary.h"
+
 /* settings (automation.c) */
 extern int	automation_max_depth;
 extern int	automation_payload_column_limit;	/* kB */
@@ -28,7 +30,7 @@ extern char *automation_tenant;
 
 /* wakeup.c */
 extern int	automation_wakeup_interval;
-extern void automation_wakeup_request(const char *action_type);
+extern void automation_wakeup_request(ActionType type);
 extern void automation_wakeup_init(void);
 extern void automation_wakeup_shmem_request(void);
 extern void automation_wakeup_shmem_startup(void);

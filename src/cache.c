@@ -603,6 +603,21 @@ parse_constant_safely(CompiledCondition *condition, const char *text, int i,
 }
 
 /*
+ * operator_takes_flag
+ *		The operator's value is a flag (no constant; value_bool false
+ *		negates it): the vocabulary's value form FLAG.
+ */
+static bool
+operator_takes_flag(const char *operator_name)
+{
+	ConditionOperator op;
+	const char *label;
+
+	return automation_operator_parse(operator_name, &op, &label) &&
+		automation_operator_info(op)->value == VOCAB_VALUE_FLAG;
+}
+
+/*
  * compile_condition
  *		Resolve a field path against the table and parse the constants.
  *		Returns false (with a LOG message) when the table no longer fits the
@@ -662,8 +677,7 @@ compile_condition(CompiledCondition *condition, EntityCache *cache, Relation rel
 		set_compare_type(condition, TEXTOID);
 	}
 	else if ((element_type = get_element_type(attr->atttypid)) != InvalidOid &&
-			 (condition->operator == OPERATOR_CONTAINS ||
-			  condition->operator == OPERATOR_NOT_CONTAINS))
+			 automation_operator_info(condition->operator)->field == VOCAB_FIELD_TEXT_ARRAY)
 	{
 		condition->kind = VALUE_ARRAY;
 		set_compare_type(condition, getBaseType(element_type));
@@ -755,16 +769,24 @@ has_payload_columns(const char *table)
 
 /*
  * parse_action
- *		Fill a CompiledAction from its type and jsonb config.
+ *		Fill a CompiledAction from its type and jsonb config.  An action
+ *		type the vocabulary does not know (a row that skipped validation)
+ *		skips the definition with a LOG line: it is never enqueued as
+ *		something else, nor without its wake-up.
  */
-static void
-parse_action(CompiledAction *action, const char *action_type, const char *config_text)
+static bool
+parse_action(CompiledAction *action, const char *action_type, const char *config_text,
+			 const char *definition_name)
 {
-	Datum		config = DirectFunctionCall1(jsonb_in, CStringGetDatum(config_text ? config_text : "{}"));
+	Datum		config;
 	JsonbValue	key;
 	JsonbValue *delay;
 
-	action->action_type = str_tolower(action_type, strlen(action_type), DEFAULT_COLLATION_OID);
+	if (!automation_action_parse(action_type, &action->type))
+		return skip(definition_name, "unknown action type \"%s\"",
+					action_type ? action_type : "(null)");
+	action->action_type = pstrdup(automation_action_info(action->type)->job);
+	config = DirectFunctionCall1(jsonb_in, CStringGetDatum(config_text ? config_text : "{}"));
 	action->config = DatumGetJsonbP(config);
 	key.type = jbvString;
 	key.val.string.val = "delay_minutes";
@@ -775,6 +797,7 @@ parse_action(CompiledAction *action, const char *action_type, const char *config
 																  NumericGetDatum(delay->val.numeric)));
 	else if (delay != NULL && delay->type == jbvString)
 		action->delay_minutes = pg_strtoint32(pnstrdup(delay->val.string.val, delay->val.string.len));
+	return true;
 }
 
 /*
@@ -896,8 +919,8 @@ load_workflows(EntityCache *cache, Relation rel)
 		definition->event_mask = EVENT_INSERT | EVENT_UPDATE;
 		definition->nconditions = 1;
 		definition->conditions = palloc0(sizeof(CompiledCondition));
-		/* "changed" takes no value; equals '' compares with the empty string */
-		if (pg_strcasecmp(operator_name, "changed") != 0 && value != NULL)
+		/* a flag ("changed") takes no value; equals '' compares with the empty string */
+		if (!operator_takes_flag(operator_name) && value != NULL)
 			nconstants = 1;
 		if (!compile_condition(&definition->conditions[0], cache, rel,
 							   definition->name, spi_text(tuple, desc, 6),
@@ -918,8 +941,12 @@ load_workflows(EntityCache *cache, Relation rel)
 		}
 		definition->nactions = 1;
 		definition->actions = palloc0(sizeof(CompiledAction));
-		parse_action(&definition->actions[0], spi_text(tuple, desc, 9),
-					 spi_text(tuple, desc, 10));
+		if (!parse_action(&definition->actions[0], spi_text(tuple, desc, 9),
+						  spi_text(tuple, desc, 10), definition->name))
+		{
+			add_skipped(cache, definition, skip_reason);
+			continue;
+		}
 		add_definition(cache, definition);
 	}
 	MemoryContextSwitchTo(old);
@@ -1054,8 +1081,7 @@ load_rules(EntityCache *cache, Relation rel)
 
 	/* conditions, in the rules' order */
 	run_query("SELECT c.rule_id::text, c.field_path, c.operator, "
-			  "coalesce(c.value_int::text, c.value_string, "
-			  "  CASE WHEN c.operator IN ('EXISTS','NOT_EXISTS','CHANGED') THEN NULL ELSE c.value_bool::text END, "
+			  "coalesce(c.value_int::text, c.value_string, c.value_bool::text, "
 			  "  to_char(c.value_datetime AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00\"')), "
 			  "c.value_array, c.value_bool, "
 			  "(count(*) OVER (PARTITION BY c.rule_id))::int4 "
@@ -1085,11 +1111,13 @@ load_rules(EntityCache *cache, Relation rel)
 		if (definition->conditions == NULL)
 			definition->conditions = palloc0(sizeof(CompiledCondition) *
 											 spi_int(tuple, desc, 7, 1));
-		if ((pg_strcasecmp(operator_name, "EXISTS") == 0 ||
-			 pg_strcasecmp(operator_name, "NOT_EXISTS") == 0 ||
-			 pg_strcasecmp(operator_name, "CHANGED") == 0) &&
-			!spi_bool(tuple, desc, 6, true))
-			negated = true;
+		/* a flag (EXISTS, NOT_EXISTS, CHANGED) has no constant; value_bool false negates it */
+		if (operator_takes_flag(operator_name))
+		{
+			negated = !spi_bool(tuple, desc, 6, true);
+			value = NULL;
+			nconstants = 0;
+		}
 		initStringInfo(&label);
 		if (value)
 			appendStringInfoString(&label, value);
@@ -1145,8 +1173,14 @@ load_rules(EntityCache *cache, Relation rel)
 		if (definition->actions == NULL)
 			definition->actions = palloc0(sizeof(CompiledAction) *
 										  spi_int(tuple, desc, 4, 1));
-		parse_action(&definition->actions[definition->nactions++],
-					 spi_text(tuple, desc, 2), spi_text(tuple, desc, 3));
+		if (!parse_action(&definition->actions[definition->nactions++],
+						  spi_text(tuple, desc, 2), spi_text(tuple, desc, 3),
+						  definition->name))
+		{
+			if (ok[rule_index])
+				reasons[rule_index] = skip_reason;
+			ok[rule_index] = false;
+		}
 	}
 
 	for (uint64 i = 0; i < nrules; i++)

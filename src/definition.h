@@ -14,11 +14,13 @@
 
 #include "utils/jsonb.h"
 
+#include "actions.h"
 #include "evaluate.h"
 
 typedef struct CompiledAction
 {
-	char	   *action_type;	/* lower case, as in automation.jobs */
+	ActionType	type;			/* resolved once, when compiled */
+	char	   *action_type;	/* its job spelling, as in automation.jobs */
 	Jsonb	   *config;			/* action keys, merge tokens not rendered */
 	int			delay_minutes;
 } CompiledAction;

@@ -391,7 +391,7 @@ enqueue_actions(Definition *definition, FiringContext *firing, FiringPayload *pa
 		if (SPI_execute_plan(i == 0 ? fired_plan : job_plan, job_values, job_nulls,
 							 false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not enqueue automation job");
-		automation_wakeup_request(action->action_type);
+		automation_wakeup_request(action->type);
 	}
 }
 

@@ -1,37 +1,21 @@
 /*-------------------------------------------------------------------------
  *
  * operators.h
- *	  The condition operators: their spellings and properties (operators.c).
- *	  What an operator means on a row is written in evaluate.c's
- *	  automation_condition_holds(); everything else about an operator (its
- *	  spelling, whether it is edge-triggered, which index can guard it) is
- *	  asked here, so adding one touches this vocabulary and its semantics.
+ *	  The condition operators: their spellings and properties, read from
+ *	  the vocabulary (src/vocabulary.h, AUTOMATION_OPERATORS) by
+ *	  operators.c.  What an operator means on a row is written in
+ *	  evaluate.c's automation_condition_holds(); everything else about an
+ *	  operator (its spelling, its value form, whether it is edge-triggered,
+ *	  which index can guard it) is asked here, so adding one touches the
+ *	  vocabulary and its semantics.
  *
  *-------------------------------------------------------------------------
  */
 #ifndef AUTOMATION_OPERATORS_H
 #define AUTOMATION_OPERATORS_H
 
-typedef enum ConditionOperator
-{
-	OPERATOR_EQUALS,
-	OPERATOR_NOT_EQUALS,
-	OPERATOR_CONTAINS,
-	OPERATOR_NOT_CONTAINS,
-	OPERATOR_STARTS_WITH,
-	OPERATOR_ENDS_WITH,
-	OPERATOR_GREATER_THAN,
-	OPERATOR_GREATER_EQUAL,
-	OPERATOR_LESS_THAN,
-	OPERATOR_LESS_EQUAL,
-	OPERATOR_IN,
-	OPERATOR_NOT_IN,
-	OPERATOR_EXISTS,
-	OPERATOR_NOT_EXISTS,
-	OPERATOR_CHANGED,
-	OPERATOR_CHANGED_TO,
-	OPERATOR_CHANGED_FROM
-} ConditionOperator;
+/* ConditionOperator, VocabOperator: the vocabulary (one definition) */
+#include "vocabulary.h"
 
 /* threshold directions of the range index (candidates.c) */
 #define RANGE_GREATER		0
@@ -43,6 +27,9 @@ typedef enum ConditionOperator
 /* workflow or rule spelling to the operator and its label; false if unknown */
 extern bool automation_operator_parse(const char *name, ConditionOperator *op,
 									  const char **label);
+
+/* the operator's vocabulary entry (value form, field kind, trigger, index) */
+extern const VocabOperator *automation_operator_info(ConditionOperator op);
 
 /* edge-triggered (changed*): holds on a change, not on a state */
 extern bool automation_operator_edge(ConditionOperator op);

@@ -429,7 +429,8 @@ automation_render_config(CompiledAction *action, Definition *definition, FiringC
 	JsonbIteratorToken token;
 	JsonbValue *result = NULL;
 	bool		key_is_url = false;
-	bool		email = strcmp(action->action_type, "send_email") == 0;
+	/* an email's address fields are mailboxes (render_mailboxes) */
+	bool		email = automation_action_info(action->type)->runs == VOCAB_RUNS_EMAIL;
 	int			level = 0;
 
 	while ((token = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)

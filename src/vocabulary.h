@@ -190,7 +190,6 @@ typedef enum VocabRuns
 typedef enum ConditionOperator
 {
 	AUTOMATION_OPERATORS(VOCAB_OPERATOR_ENUM)
-	OPERATOR_COUNT
 } ConditionOperator;
 #undef VOCAB_OPERATOR_ENUM
 
@@ -198,9 +197,16 @@ typedef enum ConditionOperator
 typedef enum ActionType
 {
 	AUTOMATION_ACTION_TYPES(VOCAB_ACTION_ENUM)
-	ACTION_COUNT
 } ActionType;
 #undef VOCAB_ACTION_ENUM
+
+/*
+ * How many: macros, not enum members, so that a switch over the enum
+ * without a default is checked for every value (-Wswitch).
+ */
+#define VOCAB_COUNT_ONE(...) + 1
+#define OPERATOR_COUNT (0 AUTOMATION_OPERATORS(VOCAB_COUNT_ONE))
+#define ACTION_COUNT (0 AUTOMATION_ACTION_TYPES(VOCAB_COUNT_ONE))
 
 /* One operator's entry; VOCAB_OPERATOR_TABLE initialises an array of them. */
 typedef struct VocabOperator

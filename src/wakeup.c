@@ -83,6 +83,7 @@
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
+#include "actions.h"
 #include "automation.h"
 
 #define WAKEUP_MAX_DATABASES 64
@@ -92,15 +93,16 @@
 #define RETRY_MAX_MS 60000			/* longest wait after failed notifiers */
 #define LOG_REPEAT_MS (10 * 60 * 1000)	/* repeat a launcher warning */
 
-static const char *const action_types[] = {
-	"webhook", "send_channel_message", "send_email", "update_field",
-	"create_task", "assign_user", "change_stage", "tag", "untag", "notify"
-};
+/*
+ * One pending bit per action type of the vocabulary (src/vocabulary.h):
+ * bit i is ActionType i, notified as its jobs.action_type spelling.
+ */
+StaticAssertDecl(ACTION_COUNT <= 32, "one pending bit per action type in a uint32");
 
 typedef struct WakeupSlot
 {
 	Oid			database;		/* InvalidOid: free */
-	pg_atomic_uint32 pending;	/* bit i: action_types[i] has new jobs */
+	pg_atomic_uint32 pending;	/* bit i: ActionType i has new jobs */
 	Latch	   *notifier;		/* NULL: no notifier running */
 	bool		starting;		/* launcher registered one, not yet up */
 	bool		coalescing;		/* notifier waits out the interval: no
@@ -195,27 +197,19 @@ automation_wakeup_init(void)
 	RegisterBackgroundWorker(&worker);
 }
 
-static int
-action_type_bit(const char *action_type)
-{
-	for (int i = 0; i < lengthof(action_types); i++)
-		if (strcmp(action_types[i], action_type) == 0)
-			return i;
-	return -1;
-}
-
 /*
  * automation_wakeup_request
  *		Remember that this transaction enqueued a job of this type; the
- *		wake-up happens when it commits.
+ *		wake-up happens when it commits.  Every type of the vocabulary has
+ *		its bit; a type outside it is a bug, an error, never a job without
+ *		its wake-up.
  */
 void
-automation_wakeup_request(const char *action_type)
+automation_wakeup_request(ActionType type)
 {
-	int			bit = action_type_bit(action_type);
-
-	if (bit >= 0)
-		transaction_pending |= (uint32) 1 << bit;
+	if ((int) type < 0 || type >= ACTION_COUNT)
+		elog(ERROR, "automation: no wake-up for action type %d: not in the vocabulary", (int) type);
+	transaction_pending |= (uint32) 1 << type;
 }
 
 /* caller holds the spinlock; the slot has no notifier and none starting */
@@ -595,9 +589,9 @@ send_notifications(uint32 bits)
 {
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
-	for (int i = 0; i < lengthof(action_types); i++)
+	for (int i = 0; i < ACTION_COUNT; i++)
 		if (bits & ((uint32) 1 << i))
-			Async_Notify("automation_jobs", action_types[i]);
+			Async_Notify("automation_jobs", automation_action_info((ActionType) i)->job);
 	CommitTransactionCommand();
 	pg_atomic_fetch_add_u64(&wakeup->sent, 1);
 	pgstat_report_stat(false);
