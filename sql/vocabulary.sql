@@ -45,11 +45,12 @@ CREATE FUNCTION rule_with(cond jsonb, act jsonb) RETURNS text LANGUAGE sql AS $$
 		'conditions', jsonb_build_array(cond), 'actions', jsonb_build_array(act))))
 $$;
 -- every operator of the vocabulary is accepted with a value of its form
-SELECT o.rule, rule_with(jsonb_build_object('field_path', CASE o.field WHEN 'text' THEN 'name' WHEN 'text_array' THEN 'name' ELSE 'amount' END,
+SELECT o.rule, rule_with(jsonb_build_object('field_path', CASE o.field WHEN 'text' THEN 'name' WHEN 'text_array' THEN 'name'
+			 WHEN 'date' THEN 'closes' ELSE 'amount' END,
 		'operator', o.rule) ||
 		CASE o.value WHEN 'scalar' THEN '{"value_int": 1}'::jsonb WHEN 'ordered' THEN '{"value_int": 1}'
 			 WHEN 'string' THEN '{"value_string": "a"}' WHEN 'list' THEN '{"value_array": ["1"]}'
-			 WHEN 'flag' THEN '{}' END
+			 WHEN 'flag' THEN '{}' WHEN 'interval' THEN '{"value_string": "3 days"}' END
 		|| CASE WHEN o.field IN ('text', 'text_array') AND o.value = 'scalar' THEN '{"value_int": null, "value_string": "a"}'::jsonb ELSE '{}' END,
 	'{"action_type": "TAG", "tag": "x"}') AS created
   FROM automation._operators() o ORDER BY o.ord;
