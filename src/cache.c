@@ -618,6 +618,76 @@ operator_takes_flag(const char *operator_name)
 }
 
 /*
+ * compile_interval
+ *		The constant of a clock operator (within_last, within_next,
+ *		older_than): an interval, a bare whole number meaning days, from 0
+ *		to 1000 years, on a date, timestamp or timestamptz column (as
+ *		_check_interval and _check_operator_field validate it).  A row that
+ *		does not fit (it skipped validation, or the column was retyped)
+ *		skips the definition.
+ */
+typedef struct IntervalParse
+{
+	const char *text;
+	Datum		interval;
+} IntervalParse;
+
+static void
+parse_interval_call(void *arg)
+{
+	IntervalParse *p = arg;
+	const char *s = p->text;
+	const char *c = s;
+
+	/* a bare whole number means days */
+	while (*c == ' ')
+		c++;
+	if (*c >= '0' && *c <= '9')
+	{
+		while (*c >= '0' && *c <= '9')
+			c++;
+		while (*c == ' ')
+			c++;
+		if (*c == '\0')
+			s = psprintf("%s days", p->text);
+	}
+	p->interval = DirectFunctionCall3(interval_in, CStringGetDatum(s),
+									  ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+}
+
+static bool
+compile_interval(CompiledCondition *condition, char **texts, int ntexts,
+				 const char *definition_name, const char *field_path)
+{
+	IntervalParse p = {0};
+	Interval	limit = {0};
+	char	   *message = NULL;
+
+	if (condition->kind != VALUE_ORDERED ||
+		(condition->compare_type != DATEOID && condition->compare_type != TIMESTAMPOID &&
+		 condition->compare_type != TIMESTAMPTZOID))
+		return skip(definition_name, "operator %s needs a date, timestamp or timestamptz field, not \"%s\"",
+					condition->operator_label, field_path);
+	if (ntexts != 1)
+		return skip(definition_name, "operator %s needs one interval", condition->operator_label);
+	p.text = texts[0];
+	if (!automation_try(parse_interval_call, &p, &message))
+		return skip(definition_name, "value \"%s\" of field \"%s\" is not an interval: %s",
+					texts[0], field_path, message);
+	limit.month = 1000 * MONTHS_PER_YEAR;
+	if (DatumGetBool(DirectFunctionCall2(interval_gt, p.interval, IntervalPGetDatum(&limit))))
+		return skip(definition_name, "value \"%s\" of field \"%s\" is longer than 1000 years",
+					texts[0], field_path);
+	memset(&limit, 0, sizeof(limit));
+	if (DatumGetBool(DirectFunctionCall2(interval_lt, p.interval, IntervalPGetDatum(&limit))))
+		return skip(definition_name, "value \"%s\" of field \"%s\" is a negative interval",
+					texts[0], field_path);
+	condition->constants[0] = p.interval;
+	condition->constant_texts[0] = pstrdup(texts[0]);
+	return true;
+}
+
+/*
  * compile_condition
  *		Resolve a field path against the table and parse the constants.
  *		Returns false (with a LOG message) when the table no longer fits the
@@ -709,6 +779,8 @@ compile_condition(CompiledCondition *condition, EntityCache *cache, Relation rel
 	condition->nconstants = nconstants;
 	condition->constants = palloc0(sizeof(Datum) * Max(nconstants, 1));
 	condition->constant_texts = palloc0(sizeof(char *) * Max(nconstants, 1));
+	if (automation_operator_info(condition->operator)->value == VOCAB_VALUE_INTERVAL)
+		return compile_interval(condition, constant_texts, nconstants, definition_name, field_path);
 	for (int i = 0; i < nconstants; i++)
 		if (!parse_constant_safely(condition, constant_texts[i], i, definition_name, field_path))
 			return false;

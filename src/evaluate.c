@@ -20,6 +20,7 @@
 
 #include "access/hash.h"
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
@@ -28,10 +29,12 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/date.h"
 #include "utils/formatting.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/numeric.h"
+#include "utils/timestamp.h"
 
 #include "automation.h"
 #include "evaluate.h"
@@ -1150,6 +1153,78 @@ cannot_read(FieldValue *value)
 }
 
 /*
+ * clock_instant
+ *		A date or time value of a clock operator's field as an instant in
+ *		UTC microseconds: timestamptz as it is, timestamp as UTC wall-clock
+ *		time, a date as its midnight UTC (doc/definitions.md, "Relative
+ *		dates").  Infinities stay infinite; a date beyond the timestamp range
+ *		is an infinity.
+ */
+static Timestamp
+clock_instant(CompiledCondition *condition, Datum datum)
+{
+	int			overflow = 0;
+	Timestamp	at;
+
+	if (condition->compare_type != DATEOID)
+		return DatumGetTimestamp(datum);	/* timestamp, timestamptz */
+	at = date2timestamp_opt_overflow(DatumGetDateADT(datum), &overflow);
+	if (overflow > 0)
+		TIMESTAMP_NOEND(at);
+	else if (overflow < 0)
+		TIMESTAMP_NOBEGIN(at);
+	return at;
+}
+
+/*
+ * clock_holds
+ *		within_last: now - interval <= value <= now; within_next: now <=
+ *		value <= now + interval; older_than: value < now - interval.  now is
+ *		the transaction's start (SQL now()); the bound is computed in UTC
+ *		calendar arithmetic (a month is a calendar month), once per
+ *		transaction.  The interval is at most 1000 years (validation and
+ *		compile_interval), so the bound cannot overflow.
+ */
+static bool
+clock_holds(CompiledCondition *condition, FieldValue *value, const char **reason)
+{
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	Timestamp	at = clock_instant(condition, value->datum);
+	bool		holds;
+
+	if (condition->clock_now != now)
+	{
+		PGFunction	op = condition->operator == OPERATOR_WITHIN_NEXT
+			? timestamp_pl_interval : timestamp_mi_interval;
+
+		condition->clock_bound = DatumGetTimestamp(DirectFunctionCall2(op,
+																	   TimestampGetDatum((Timestamp) now),
+																	   condition->constants[0]));
+		condition->clock_now = now;
+	}
+	switch (condition->operator)
+	{
+		case OPERATOR_WITHIN_LAST:
+			holds = condition->clock_bound <= at && at <= now;
+			*reason = holds ? "value is within the last interval"
+				: at > now ? "value is in the future" : "value is older than the interval";
+			return holds;
+		case OPERATOR_WITHIN_NEXT:
+			holds = now <= at && at <= condition->clock_bound;
+			*reason = holds ? "value is within the next interval"
+				: at < now ? "value is in the past" : "value is later than the interval";
+			return holds;
+		case OPERATOR_OLDER_THAN:
+			holds = at < condition->clock_bound;
+			*reason = holds ? "value is older than the interval" : "value is not older than the interval";
+			return holds;
+		default:
+			elog(ERROR, "automation: operator %s is not a clock operator", condition->operator_label);
+	}
+	return false;
+}
+
+/*
  * automation_condition_holds
  *		Evaluate one condition for a row event.  On DELETE the row is OLD.
  *		If result is given, it is filled with the outcome and a reason.
@@ -1333,6 +1408,16 @@ automation_condition_holds(CompiledCondition *condition, RowState *row,
 			}
 			holds = !equals_constant(condition, &current, 0);
 			reason = holds ? "value changed from it" : "value unchanged";
+			break;
+		case OPERATOR_WITHIN_LAST:
+		case OPERATOR_WITHIN_NEXT:
+		case OPERATOR_OLDER_THAN:
+			if (current.isnull)
+			{
+				reason = "value is null";
+				break;
+			}
+			holds = clock_holds(condition, &current, &reason);
 			break;
 	}
 done:

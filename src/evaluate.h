@@ -13,6 +13,7 @@
 #include "access/htup.h"
 #include "access/tupdesc.h"
 #include "executor/tuptable.h"
+#include "datatype/timestamp.h"
 #include "fmgr.h"
 
 #include "operators.h"
@@ -50,6 +51,10 @@ typedef struct CompiledCondition
 	int			nconstants;
 	Datum	   *constants;
 	char	  **constant_texts; /* lower-cased text form, for text and json */
+	/* clock operators (within_last, ...): the interval is constants[0]; the
+	 * bound now -/+ it, computed once per transaction */
+	TimestampTz clock_now;		/* the transaction start it was computed for */
+	Timestamp	clock_bound;
 	char	   *field_label;	/* field path as written */
 	char	   *value_label;	/* value as written, for explain */
 	const char *operator_label;

@@ -161,12 +161,16 @@ BEGIN
 										'pass "" (the key is required, the value unused)');
 			END IF;
 			RETURN f;
-		WHEN 'scalar', 'ordered', 'string' THEN
+		WHEN 'scalar', 'ordered', 'string', 'interval' THEN
 			NULL;
 	END CASE;
 	PERFORM automation._check_operator_field(o.field, op, f,
 											 format('condition_operator %s', automation._show(op)),
 											 format('condition_field %s', automation._show(path)));
+	IF o.value = 'interval' THEN
+		PERFORM automation._check_interval(val, 'condition_value');
+		RETURN f;
+	END IF;
 	IF json_path AND cardinality(f.json_path) = 0 AND NOT automation._value_parses(val, f.type_oid, f.typmod)
 	   AND o.field <> 'text_array' THEN
 		PERFORM automation._err('22023', format('condition_value %s is not valid json', automation._show(val)),

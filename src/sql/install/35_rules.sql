@@ -79,6 +79,9 @@ BEGIN
 		WHEN 'scalar' THEN
 			allowed_hint := 'exactly one of value_int, value_string, value_bool, value_datetime';
 			bad := NOT given && '{value_int,value_string,value_bool,value_datetime}';
+		WHEN 'interval' THEN
+			allowed_hint := 'value_string (an interval) or value_int (days)';
+			bad := NOT given && '{value_int,value_string}';
 	END CASE;
 	IF cardinality(given) > 1 THEN
 		PERFORM automation._err('22023', format('%s has more than one value key', label),
@@ -94,6 +97,11 @@ BEGIN
 	/* the field must fit the operator, and the value key the field's type */
 	PERFORM automation._check_operator_field(o.field, op, f, format('%s.operator %s', label, op),
 											 format('field %s', automation._show(c.field_path)));
+	IF o.value = 'interval' THEN
+		PERFORM automation._check_interval(coalesce(c.value_string, c.value_int::text),
+										   format('%s.%s', label, given[1]));
+		RETURN;
+	END IF;
 	IF c.value_int IS NOT NULL THEN
 		IF NOT js AND f.category <> 'N' THEN
 			PERFORM automation._err('22023', format('%s.value_int does not fit field %s', label, automation._show(c.field_path)),

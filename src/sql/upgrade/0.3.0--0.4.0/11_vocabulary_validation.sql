@@ -9,8 +9,9 @@
 
 /*
  * _check_operator_field: field f fits the operator's field kind (the
- * vocabulary's "field": any, text, text_array, ordered); subject names the
- * operator and target the field in the error, as the caller spells them.
+ * vocabulary's "field": any, text, text_array, ordered, date); subject
+ * names the operator and target the field in the error, as the caller
+ * spells them.
  * A kind this function does not know raises CASE_NOT_FOUND: a new kind in
  * the vocabulary cannot pass unchecked.
  */
@@ -37,6 +38,9 @@ BEGIN
 		WHEN 'ordered' THEN
 			ok := js OR f.category IN ('N', 'D');
 			works_on := 'numbers and date/times';
+		WHEN 'date' THEN
+			ok := NOT js AND f.base_type IN ('date'::regtype, 'timestamp'::regtype, 'timestamptz'::regtype);
+			works_on := 'date, timestamp and timestamptz columns';
 	END CASE;
 	IF NOT ok THEN
 		PERFORM automation._err('22023', format('%s does not fit %s', subject, target),
@@ -60,6 +64,64 @@ BEGIN
 				AND a.grantee <> p.proowner
 	LOOP
 		EXECUTE format('GRANT EXECUTE ON FUNCTION automation._check_operator_field(text, text, automation._field, text, text) TO %s',
+					   r.grantee);
+	END LOOP;
+END
+$$;
+
+/*
+ * _check_interval: the value of a clock operator (within_last, within_next,
+ * older_than): a PostgreSQL interval ("3 days", "90 minutes"), a bare whole
+ * number meaning days (a rule's value_int), from 0 to 1000 years; field
+ * names the value in errors.  The engine parses it the same way
+ * (compile_interval in src/cache.c).
+ */
+CREATE FUNCTION automation._check_interval(v text, field text)
+RETURNS interval
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	iv interval;
+BEGIN
+	IF v IS NULL OR length(v) > 100 THEN
+		PERFORM automation._err('22023', format('%s must be an interval of at most 100 characters', field),
+								format('got %s', automation._show(v)),
+								'write an interval such as "3 days" or "90 minutes"');
+	END IF;
+	BEGIN
+		iv := CASE WHEN v ~ '^ *[0-9]+ *$' THEN (btrim(v) || ' days')::interval ELSE v::interval END;
+	EXCEPTION WHEN data_exception THEN
+		PERFORM automation._err('22023', format('%s %s is not an interval', field, automation._show(v)),
+								SQLERRM,
+								'write an interval such as "3 days" or "90 minutes" (a bare whole number means days)');
+	END;
+	IF iv < interval '0' THEN
+		PERFORM automation._err('22023', format('%s must not be negative', field),
+								format('got %s', automation._show(v)),
+								'give the length of the window: the operator says whether it looks back or ahead');
+	END IF;
+	IF iv > interval '1000 years' THEN
+		PERFORM automation._err('22023', format('%s must be at most 1000 years', field),
+								format('got %s', automation._show(v)));
+	END IF;
+	RETURN iv;
+END
+$$;
+
+REVOKE ALL ON FUNCTION automation._check_interval(text, text) FROM PUBLIC;
+/* roles that could validate rule conditions need the new helper */
+DO $$
+DECLARE
+	r record;
+BEGIN
+	FOR r IN SELECT DISTINCT a.grantee::regrole::text AS grantee
+			   FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a
+			  WHERE p.oid = 'automation._validate_rule_condition(text, text, automation.rule_conditions, text)'::regprocedure
+				AND a.privilege_type = 'EXECUTE' AND a.grantee <> 0
+				AND a.grantee <> p.proowner
+	LOOP
+		EXECUTE format('GRANT EXECUTE ON FUNCTION automation._check_interval(text, text) TO %s',
 					   r.grantee);
 	END LOOP;
 END
@@ -320,12 +382,16 @@ BEGIN
 										'pass "" (the key is required, the value unused)');
 			END IF;
 			RETURN f;
-		WHEN 'scalar', 'ordered', 'string' THEN
+		WHEN 'scalar', 'ordered', 'string', 'interval' THEN
 			NULL;
 	END CASE;
 	PERFORM automation._check_operator_field(o.field, op, f,
 											 format('condition_operator %s', automation._show(op)),
 											 format('condition_field %s', automation._show(path)));
+	IF o.value = 'interval' THEN
+		PERFORM automation._check_interval(val, 'condition_value');
+		RETURN f;
+	END IF;
 	IF json_path AND cardinality(f.json_path) = 0 AND NOT automation._value_parses(val, f.type_oid, f.typmod)
 	   AND o.field <> 'text_array' THEN
 		PERFORM automation._err('22023', format('condition_value %s is not valid json', automation._show(val)),
@@ -536,6 +602,9 @@ BEGIN
 		WHEN 'scalar' THEN
 			allowed_hint := 'exactly one of value_int, value_string, value_bool, value_datetime';
 			bad := NOT given && '{value_int,value_string,value_bool,value_datetime}';
+		WHEN 'interval' THEN
+			allowed_hint := 'value_string (an interval) or value_int (days)';
+			bad := NOT given && '{value_int,value_string}';
 	END CASE;
 	IF cardinality(given) > 1 THEN
 		PERFORM automation._err('22023', format('%s has more than one value key', label),
@@ -551,6 +620,11 @@ BEGIN
 	/* the field must fit the operator, and the value key the field's type */
 	PERFORM automation._check_operator_field(o.field, op, f, format('%s.operator %s', label, op),
 											 format('field %s', automation._show(c.field_path)));
+	IF o.value = 'interval' THEN
+		PERFORM automation._check_interval(coalesce(c.value_string, c.value_int::text),
+										   format('%s.%s', label, given[1]));
+		RETURN;
+	END IF;
 	IF c.value_int IS NOT NULL THEN
 		IF NOT js AND f.category <> 'N' THEN
 			PERFORM automation._err('22023', format('%s.value_int does not fit field %s', label, automation._show(c.field_path)),
