@@ -17,7 +17,7 @@ install_deps && build_and_install || exit 1
 
 build=$(mktemp -d /tmp/automation-asan.XXXXXX)
 cp src/worker/*.c src/worker/*.h src/worker/Makefile "$build"/
-make -s -C "$build" PG_CONFIG=$PGBIN/pg_config \
+make -s -C "$build" PG_CONFIG=$PGBIN/pg_config VOCABULARY_DIR="$PWD/src" \
 	COPT="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g" || exit 1
 # a sanitizer that is not linked in would make this test pass vacuously
 # (the symbols are read first: grep -q closing a pipe early makes nm fail
