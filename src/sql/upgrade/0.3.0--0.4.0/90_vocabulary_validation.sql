@@ -1,9 +1,12 @@
 /*
- * 11_vocabulary_validation.sql (0.3.0 -> 0.4.0): the validation of
+ * 90_vocabulary_validation.sql (0.3.0 -> 0.4.0): the validation of
  * workflows, rules and jobs reads the vocabulary (src/vocabulary.h,
  * 10_vocabulary.sql) instead of its own lists.  The functions' text is
  * that of src/sql/install/ (12_operators.sql, 15_actions_validate.sql,
- * 30_workflows.sql, 35_rules.sql, 46_database_actions.sql, 50_queue.sql).
+ * 30_workflows.sql, 35_rules.sql, 46_database_actions.sql, 50_queue.sql),
+ * merged with what the other 0.4.0 changes did to the same functions: this
+ * fragment runs after them (90_), so its text is the final one
+ * (test/e2e/upgrade.sh compares it with a fresh install).
  */
 
 
@@ -435,11 +438,13 @@ BEGIN
 		END IF;
 		IF (NEW.tenant_id, NEW.name, NEW.condition_entity, NEW.condition_field,
 			NEW.condition_operator, NEW.condition_value, NEW.action_type,
-			NEW.action_config, NEW.max_triggers_per_day, NEW.created_by, NEW.payload_columns)
+			NEW.action_config, NEW.max_triggers_per_day, NEW.created_by, NEW.payload_columns,
+			NEW.fire_when)
 		   IS NOT DISTINCT FROM
 		   (OLD.tenant_id, OLD.name, OLD.condition_entity, OLD.condition_field,
 			OLD.condition_operator, OLD.condition_value, OLD.action_type,
-			OLD.action_config, OLD.max_triggers_per_day, OLD.created_by, OLD.payload_columns) THEN
+			OLD.action_config, OLD.max_triggers_per_day, OLD.created_by, OLD.payload_columns,
+			OLD.fire_when) THEN
 			IF NEW IS DISTINCT FROM OLD AND NEW.updated_at = OLD.updated_at THEN
 				NEW.updated_at := clock_timestamp();
 			END IF;
@@ -536,6 +541,7 @@ BEGIN
 	IF NEW.enabled IS NULL THEN
 		PERFORM automation._err('22023', 'enabled must be a boolean', 'got null', 'give true or false');
 	END IF;
+	PERFORM automation._check_fire_when(NEW.fire_when);
 	IF NEW.enabled THEN
 		NEW.disabled_reason := NULL;
 	END IF;
