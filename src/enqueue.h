@@ -50,6 +50,10 @@ typedef struct FiringContext
 	char	   *record_key;
 	char	   *tenant_id;
 	int			depth;
+	const char *operation;		/* firings.operation, event.operation:
+								 * INSERT, UPDATE, DELETE from the event; a
+								 * caller may set ENROLL or TIME after
+								 * automation_firing_init */
 } FiringContext;
 
 extern void automation_firing_init(FiringContext *firing, EntityCache *cache, int event,
