@@ -7,7 +7,7 @@
 # permanently at once, with an error naming the type, and is never sent
 # down another path (0.3.0 sent anything that was not send_email as an HTTP
 # request).  Known types keep their paths; --types accepts exactly the
-# vocabulary's job spellings.
+# vocabulary's job spellings; every type of the vocabulary has its wake-up.
 #
 # Needs PGHOST/PGPORT/PGUSER of a cluster with automation preloaded and the
 # worker installed (make install).  Creates and drops its own database.
@@ -24,8 +24,7 @@ failed=0
 pids=()
 
 cleanup() {
-	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-	wait 2>/dev/null
+	for p in "${pids[@]}"; do { kill -9 "$p" && wait "$p"; } 2>/dev/null; done
 	$PGBIN/dropdb --if-exists -f "$DB" >/dev/null 2>&1
 	rm -rf "$TMP"
 }
@@ -78,6 +77,59 @@ check "--types refuses a type outside the vocabulary (exit 2, names it and the k
 out=$(job fax '{"url": "http://127.0.0.1/"}' 2>&1)
 check "jobs.action_type refuses a type outside the vocabulary (domain CHECK generated from it)" \
 	bash -c "grep -q 'job_action_type_check' <<<'$out'"
+
+# every action type of the vocabulary wakes workers: one real firing of each
+# type (a workflow or a rule per type), and a listener hears
+# NOTIFY automation_jobs '<type>' for each (wakeup.c keeps one bit per
+# ActionType; a type missing below fails this check, not silently)
+sql >/dev/null <<-'EOF'
+	CREATE TABLE deals (id int PRIMARY KEY, name text, owner_id text, stage_id int, tags text[]);
+	CREATE TABLE tasks (id serial PRIMARY KEY, title text);
+	SELECT automation.watch('deal', 'public.deals');
+	SELECT automation.watch('task', 'public.tasks');
+	INSERT INTO automation.channels (name, format, url) VALUES ('sales', 'slack', 'http://127.0.0.1:9/');
+	CREATE FUNCTION wf(t text, cfg jsonb) RETURNS void LANGUAGE sql AS $$
+		SELECT automation.create_workflow(jsonb_build_object('name', t, 'condition_entity', 'deal',
+			'condition_field', 'id', 'condition_operator', 'greater_than', 'condition_value', '0',
+			'action_type', t, 'action_config', cfg)) $$;
+	CREATE FUNCTION rl(t text, cfg jsonb) RETURNS void LANGUAGE sql AS $$
+		SELECT automation.create_rule(jsonb_build_object('name', t, 'entity_type', 'deal',
+			'trigger_type', 'DEAL_CREATED', 'conditions', '[{"field_path": "id", "operator": "GT", "value_int": 0}]'::jsonb,
+			'actions', jsonb_build_array(cfg || jsonb_build_object('action_type', t)))) $$;
+	SELECT wf('webhook', '{"url": "http://127.0.0.1:9/"}');
+	SELECT wf('send_channel_message', '{"channel": "sales", "message": "m"}');
+	SELECT wf('send_email', '{"to": "a@example.com", "subject": "s", "body": "b"}');
+	SELECT wf('update_field', '{"field": "name", "value": "x"}');
+	SELECT wf('create_task', '{"title": "t"}');
+	SELECT rl('ASSIGN_USER', jsonb_build_object('assign_pool_id', automation.create_user_pool('reps', '{ann}')));
+	SELECT rl('CHANGE_STAGE', '{"stage_id": 2}');
+	SELECT rl('TAG', '{"tag": "a"}');
+	SELECT rl('UNTAG', '{"tag": "b"}');
+	SELECT rl('NOTIFY', '{"recipient": "ann", "message": "m"}');
+	EOF
+woken=$(/usr/bin/python3 - <<-'EOF'
+	import select, time, psycopg2
+	listener = psycopg2.connect(""); listener.autocommit = True
+	listener.cursor().execute("LISTEN automation_jobs")
+	writer = psycopg2.connect(""); writer.autocommit = True
+	writer.cursor().execute("INSERT INTO deals (id, name) VALUES (1, 'Acme')")
+	got = set()
+	deadline = time.time() + 10
+	while time.time() < deadline:
+	    if select.select([listener], [], [], 0.2)[0]:
+	        listener.poll()
+	        while listener.notifies:
+	            got.add(listener.notifies.pop(0).payload)
+	    cur = writer.cursor()
+	    cur.execute("SELECT count(DISTINCT action_type) FROM automation.jobs")
+	    if len(got) >= cur.fetchone()[0] and got:
+	        break
+	print(",".join(sorted(got)))
+	EOF
+)
+check "every action type of the vocabulary wakes workers (one NOTIFY automation_jobs per type enqueued)" \
+	eq "$woken" "$(sql -c "SELECT string_agg(t, ',' ORDER BY t COLLATE \"C\") FROM unnest(automation._job_action_types()) t")"
+sql -c "DELETE FROM automation.jobs; DELETE FROM automation.workflows; DELETE FROM automation.rules" >/dev/null
 
 # a job of a type this worker does not know: as a newer extension would
 # enqueue it (its domain allows the type), simulated by dropping the CHECK
