@@ -347,6 +347,29 @@ SELECT try($$UPDATE automation.workflows SET enabled = false, disabled_reason = 
 SELECT try($$UPDATE automation.workflows SET max_triggers_per_day = 7 WHERE name = 'defaults'$$);
 ALTER TABLE deals RENAME COLUMN state TO status;
 
+-- last_triggered_at is the time of the last committed firing and survives
+-- prune: prune keeps the newest 'fired' firing of each existing definition
+SELECT automation.create_workflow('{"name": "pruned", "condition_entity": "deal",
+  "condition_field": "won", "condition_operator": "changed", "condition_value": "",
+  "action_type": "webhook", "action_config": {"url": "https://example.com/p"}}') ->> 'id' AS pwf \gset
+INSERT INTO deals (name, won) VALUES ('fires', true);
+SELECT count(*) AS fired FROM automation.firings WHERE workflow_id = :'pwf' AND outcome = 'fired';
+SELECT now() - interval '10 days' AS ten, now() - interval '8 days' AS eight \gset
+UPDATE automation.firings SET fired_at = :'ten' WHERE workflow_id = :'pwf';
+INSERT INTO automation.firings (source, workflow_id, entity, operation, outcome, fired_at)
+VALUES ('workflow', :'pwf', 'deal', 'UPDATE', 'fired', now() - interval '12 days'),
+       ('workflow', :'pwf', 'deal', 'UPDATE', 'circuit_breaker', now() - interval '9 days'),
+       ('workflow', 'wf_00000000000000000000000000', 'deal', 'UPDATE', 'fired', now() - interval '20 days');
+SELECT automation.get_workflow(:'pwf') ->> 'last_triggered_at' = automation._iso(:'ten') AS ten_days_ago;
+SELECT automation.prune('7 days') -> 'firings' AS pruned_firings;
+SELECT automation.get_workflow(:'pwf') ->> 'last_triggered_at' = automation._iso(:'ten') AS still_ten_days_ago;
+SELECT outcome, fired_at = :'ten' AS ten_days_ago FROM automation.firings WHERE workflow_id = :'pwf';
+-- a newer firing takes over; the older one is pruned next time
+INSERT INTO automation.firings (source, workflow_id, entity, operation, outcome, fired_at)
+VALUES ('workflow', :'pwf', 'deal', 'UPDATE', 'fired', :'eight');
+SELECT automation.prune('7 days') -> 'firings' AS pruned_firings;
+SELECT automation.get_workflow(:'pwf') ->> 'last_triggered_at' = automation._iso(:'eight') AS eight_days_ago;
+
 SET client_min_messages = warning;
 DROP SCHEMA workflows CASCADE;
 DROP EXTENSION automation;
