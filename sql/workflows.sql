@@ -272,6 +272,9 @@ SELECT wf('{"max_triggers_per_day": -5}');
 SELECT wf('{"max_triggers_per_day": 2.5}');
 SELECT wf('{"max_triggers_per_day": 1e10}');
 SELECT wf('{"max_triggers_per_day": null}');
+-- a workflow body is JSON, not a form: a blank is no default (doc/definitions.md)
+SELECT wf('{"max_triggers_per_day": ""}');
+SELECT wf('{"enabled": ""}');
 SELECT wf('{"max_triggers_per_day": true}');
 SELECT wf('{"enabled": false}');
 SELECT wf('{"enabled": "false"}');
