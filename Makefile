@@ -1,8 +1,10 @@
 # Makefile for the automation extension (PGXS).
 #
 # make && make install      builds and installs the extension and the worker
-# make installcheck         runs the regression and isolation suites against
-#                           a running server (PGHOST/PGPORT/PGUSER)
+# make installcheck         runs the regression and isolation suites in a
+#                           throwaway preloaded instance, or against a running
+#                           server when PGHOST, PGPORT or USE_EXISTING=1 is
+#                           set (test/lib/installcheck.sh)
 # test/run-all.sh           everything, from a fresh machine (see README)
 
 EXTENSION = automation
@@ -33,9 +35,23 @@ endif
 
 EXTRA_CLEAN = $(DATA_built)
 
+# installcheck is ours (below): it brings its own preloaded instance
+NO_INSTALLCHECK = 1
+
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# installcheck: test/lib/installcheck.sh starts a throwaway instance (unless
+# PGHOST, PGPORT or USE_EXISTING=1 name a running server) and runs
+# installcheck-existing there: PGXS's installcheck recipe, where an empty
+# REGRESS= or ISOLATION= skips that part.
+.PHONY: installcheck installcheck-existing
+installcheck:
+	@PG_CONFIG='$(PG_CONFIG)' MAKE='$(MAKE)' test/lib/installcheck.sh
+installcheck-existing: submake $(REGRESS_PREP)
+	$(if $(strip $(REGRESS)),$(pg_regress_installcheck) $(REGRESS_OPTS) $(REGRESS))
+	$(if $(strip $(ISOLATION)),$(pg_isolation_regress_installcheck) $(ISOLATION_OPTS) $(ISOLATION))
 
 src/sql/$(EXTENSION)--$(EXTVERSION).sql: $(sort $(wildcard src/sql/install/*.sql))
 	{ echo '-- $(EXTENSION)--$(EXTVERSION).sql: assembled by the Makefile from src/sql/install/*.sql'; cat $^; } > $@
