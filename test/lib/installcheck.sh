@@ -17,7 +17,7 @@
 # REGRESS= and ISOLATION= given to make choose the suites and specs, as with
 # PGXS (empty: none).  Exits with the suites' status.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 MAKE=${MAKE:-make}
 
 run_suites() {
@@ -30,11 +30,13 @@ if [ "${USE_EXISTING:-}" = 1 ] || [ -n "${PGHOST:-}" ] || [ -n "${PGPORT:-}" ]; 
 	exit
 fi
 
+# the PostgreSQL test/lib/cluster.sh starts
 PGBIN=$("${PG_CONFIG:-pg_config}" --bindir) || { echo "installcheck: no pg_config" >&2; exit 1; }
 if [ ! -f "$("${PG_CONFIG:-pg_config}" --pkglibdir)/automation.so" ]; then
 	echo "installcheck: automation is not installed in $("${PG_CONFIG:-pg_config}" --pkglibdir); run make install first" >&2
 	exit 1
 fi
+# shellcheck source=test/lib/cluster.sh
 . test/lib/cluster.sh
 # cluster_start stops the instance on EXIT.  A signal ends the suites and
 # exits too: they run in the background, so the trap does not wait for them.
