@@ -11,7 +11,7 @@ AS $$
 	WITH d (part, defaults, absent) AS (VALUES
 		('top', jsonb '{"priority": 50, "is_active": true, "stop_subsequent_rules": false,
 						"cooldown_hours": null, "description": null, "payload_columns": null,
-						"fire_when": "every_change"}', '{}'::text[]),
+						"fire_when": "every_change", "enroll_existing": false}', '{}'::text[]),
 		('conditions', jsonb '{"sort_order": 0, "group": 0}',
 		 '{value_int,value_bool,value_datetime}'),
 		('actions', jsonb '{"sort_order": 0}',
