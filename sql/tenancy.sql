@@ -309,6 +309,26 @@ SELECT name, fires, reason
  WHERE name = 'closed once';
 RESET ROLE;
 
+-- a tenant's prune keeps the newest 'fired' firing of each definition it
+-- sees, so last_triggered_at survives it, and touches no other tenant's
+GRANT SELECT ON automation.firings TO regress_tenant_acme;
+SELECT now() - interval '10 days' AS ten \gset
+UPDATE automation.firings SET fired_at = :'ten' WHERE source = 'workflow';
+INSERT INTO automation.firings (source, workflow_id, entity, record_key, tenant_id, operation, outcome, fired_at)
+SELECT source, workflow_id, entity, record_key, tenant_id, operation, outcome, fired_at - interval '2 days'
+  FROM automation.firings WHERE source = 'workflow';
+SELECT tenant_id, count(*) AS old_firings FROM automation.firings
+ WHERE source = 'workflow' GROUP BY 1 ORDER BY 1 NULLS FIRST;
+SET ROLE regress_tenant_acme;
+SET automation.tenant = 'acme';
+SELECT automation.prune('7 days') -> 'firings' AS acme_pruned;
+SELECT w.name, w.tenant_id, automation.get_workflow(w.id) ->> 'last_triggered_at' = automation._iso(:'ten') AS last_triggered_kept
+  FROM automation.workflows w ORDER BY w.tenant_id NULLS FIRST, w.name;
+RESET ROLE;
+RESET automation.tenant;
+SELECT tenant_id, count(*) AS old_firings FROM automation.firings
+ WHERE source = 'workflow' GROUP BY 1 ORDER BY 1 NULLS FIRST;
+
 SET client_min_messages = warning;
 DROP SCHEMA tenancy CASCADE;
 DROP EXTENSION automation CASCADE;
