@@ -23,6 +23,7 @@
 #include "utils/guc.h"
 
 #include "automation.h"
+#include "cache.h"
 
 PG_MODULE_MAGIC;
 

@@ -35,6 +35,7 @@
 #include "utils/timestamp.h"
 
 #include "automation.h"
+#include "render.h"
 #include "mergetoken.h"
 
 static int	column_number(TupleDesc tupdesc, MergePathPart *parts, char **column);
@@ -186,8 +187,7 @@ token_value(const char *path, size_t len, Definition *definition, FiringContext 
 	if (nparts == 2 && part_is(&parts[0], "event"))
 	{
 		if (part_is(&parts[1], "operation"))
-			return pstrdup(firing->event == EVENT_INSERT ? "INSERT" :
-						   firing->event == EVENT_UPDATE ? "UPDATE" : "DELETE");
+			return pstrdup(firing->operation);
 		if (part_is(&parts[1], "at"))
 			return DatumGetCString(DirectFunctionCall1(timestamptz_out,
 													   TimestampTzGetDatum(GetCurrentTransactionStartTimestamp())));
