@@ -1,8 +1,10 @@
 # Makefile for the automation extension (PGXS).
 #
 # make && make install      builds and installs the extension and the worker
-# make installcheck         runs the regression and isolation suites against
-#                           a running server (PGHOST/PGPORT/PGUSER)
+# make installcheck         runs the regression and isolation suites in a
+#                           throwaway preloaded instance, or against a running
+#                           server when PGHOST, PGPORT or USE_EXISTING=1 is
+#                           set (test/lib/installcheck.sh)
 # test/run-all.sh           everything, from a fresh machine (see README)
 
 EXTENSION = automation
@@ -33,16 +35,29 @@ endif
 
 EXTRA_CLEAN = $(DATA_built) $(VOCAB_GEN) src/sql/install/05_vocabulary.sql src/sql/upgrade/$(PREVVERSION)--$(EXTVERSION)/10_vocabulary.sql
 
+# installcheck is ours (below): it brings its own preloaded instance
+NO_INSTALLCHECK = 1
+
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# installcheck: test/lib/installcheck.sh starts a throwaway instance (unless
+# PGHOST, PGPORT or USE_EXISTING=1 name a running server) and runs
+# installcheck-existing there: PGXS's installcheck recipe, where an empty
+# REGRESS= or ISOLATION= skips that part.
+.PHONY: installcheck installcheck-existing
+installcheck:
+	@PG_CONFIG='$(PG_CONFIG)' MAKE='$(MAKE)' test/lib/installcheck.sh
+installcheck-existing: submake $(REGRESS_PREP)
+	$(if $(strip $(REGRESS)),$(pg_regress_installcheck) $(REGRESS_OPTS) $(REGRESS))
+	$(if $(strip $(ISOLATION)),$(pg_isolation_regress_installcheck) $(ISOLATION_OPTS) $(ISOLATION))
 
 # The vocabulary (src/vocabulary.h) is the one definition of the operators
 # and action types; src/gen/vocabulary_sql.c writes its SQL side into one
 # install fragment and one upgrade fragment, generated here and not
 # committed (doc/CONTRACTS.md, "Vocabulary").
 VOCAB_GEN = src/gen/vocabulary_sql
-VOCAB_SQL = src/sql/install/05_vocabulary.sql src/sql/upgrade/$(PREVVERSION)--$(EXTVERSION)/10_vocabulary.sql
 
 $(VOCAB_GEN): src/gen/vocabulary_sql.c src/vocabulary.h
 	$(CC) -std=c99 -Wall -Wextra $(if $(WERROR),-Werror) -I$(srcdir)/src -o $@ $<

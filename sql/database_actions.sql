@@ -41,13 +41,8 @@ BEGIN
 	RETURNING jobs.id INTO id;
 	RETURN id;
 END $$;
-CREATE FUNCTION try(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE q;
-	RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-	RETURN format('ERROR %s: %s', SQLSTATE, SQLERRM);
-END $$;
+\set try_style errm
+\i sql/include/helpers.sql
 
 -- each action type
 SELECT automation.execute_job(job('update_field', '{"field": "name", "value": "Ada L."}'));

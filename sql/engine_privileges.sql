@@ -18,15 +18,8 @@ GRANT INSERT, UPDATE, DELETE ON deals TO regress_engine_app;
 SELECT automation.watch('deal', 'engine_privileges.deals') ->> 'entity' AS watched;
 
 -- try(q): 'ok' or the error's SQLSTATE and message (runs as the caller).
-CREATE FUNCTION try(q text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE st text; m text;
-BEGIN
-	EXECUTE q;
-	RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, m = MESSAGE_TEXT;
-	RETURN st || ': ' || m;
-END $$;
+\set try_style state
+\i sql/include/helpers.sql
 
 -- Definitions by the superuser: a level workflow with a budget of 2, and a
 -- rule with a cooldown.  Nothing has touched the table yet, so the

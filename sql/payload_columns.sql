@@ -8,17 +8,8 @@ RESET client_min_messages;
 CREATE SCHEMA pc;
 SET search_path = pc, public;
 
-CREATE FUNCTION try(q text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE st text; m text; d text; h text;
-BEGIN
-	EXECUTE q;
-	RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, m = MESSAGE_TEXT, d = PG_EXCEPTION_DETAIL,
-		h = PG_EXCEPTION_HINT;
-	RETURN st || ': ' || m || coalesce(' [' || nullif(d, '') || ']', '')
-		|| coalesce(' (' || nullif(h, '') || ')', '');
-END $$;
+\set try_style detail
+\i sql/include/helpers.sql
 
 CREATE TABLE docs (id int PRIMARY KEY, stage text, secret text, body text, meta json, score int);
 SELECT automation.watch('doc', 'pc.docs') ->> 'entity' AS watched;

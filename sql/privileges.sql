@@ -11,26 +11,9 @@ SET search_path = privileges, public;
 \pset tuples_only on
 -- try(q): run q; 'ok' (rolled back unless keep) or the error's SQLSTATE,
 -- message, detail and hint, with ids masked.
-CREATE FUNCTION try(q text, keep boolean DEFAULT false) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE st text; m text; d text; h text;
-BEGIN
-	BEGIN
-		EXECUTE q;
-		IF NOT keep THEN RAISE EXCEPTION USING ERRCODE = 'ZX001'; END IF;
-		RETURN 'ok';
-	EXCEPTION WHEN OTHERS THEN
-		GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, m = MESSAGE_TEXT,
-			d = PG_EXCEPTION_DETAIL, h = PG_EXCEPTION_HINT;
-		IF st = 'ZX001' THEN RETURN 'ok'; END IF;
-		RETURN regexp_replace(regexp_replace('ERROR ' || st || ': ' || m
-			|| CASE WHEN d <> '' THEN E'\n  DETAIL: ' || d ELSE '' END
-			|| CASE WHEN h <> '' THEN E'\n  HINT: ' || h ELSE '' END,
-			'wf_[0-9A-Z]{26}', 'wf_<id>', 'g'),
-			'[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', '<uuid>', 'g');
-	END;
-END
-$$;
+\set try_style verbose
+\set try_keep param
+\i sql/include/helpers.sql
 CREATE TABLE deals (id bigserial PRIMARY KEY, status text, stage_id int, owner_id text);
 CREATE TABLE tasks (id serial PRIMARY KEY, title text);
 SELECT automation.watch('deal', 'deals') ->> 'entity';

@@ -9,19 +9,8 @@ CREATE SCHEMA queue;
 SET search_path = queue, public;
 \set SHOW_CONTEXT never
 -- try(q): the error's SQLSTATE, message, detail and hint, or 'ok'.
-CREATE FUNCTION try(q text) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE st text; m text; d text; h text;
-BEGIN
-	EXECUTE q;
-	RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, m = MESSAGE_TEXT,
-		d = PG_EXCEPTION_DETAIL, h = PG_EXCEPTION_HINT;
-	RETURN 'ERROR ' || st || ': ' || m
-		|| CASE WHEN d <> '' THEN E'\n  DETAIL: ' || d ELSE '' END
-		|| CASE WHEN h <> '' THEN E'\n  HINT: ' || h ELSE '' END;
-END $$;
+\set try_style verbose
+\i sql/include/helpers.sql
 -- mk(type, delay): a job of that type due after delay; returns its id.
 CREATE FUNCTION mk(t text, delay interval DEFAULT '0', max_attempts int DEFAULT 5)
 RETURNS bigint LANGUAGE sql AS $$

@@ -7,15 +7,7 @@ RESET client_min_messages;
 CREATE SCHEMA robustness;
 SET search_path = robustness, public;
 
-CREATE FUNCTION try(q text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE st text; m text; h text;
-BEGIN
-	EXECUTE q;
-	RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, m = MESSAGE_TEXT, h = PG_EXCEPTION_HINT;
-	RETURN st || ': ' || m || coalesce(' (' || nullif(h, '') || ')', '');
-END $$;
+\i sql/include/helpers.sql
 
 -- 1. A watched table dropped: explain says so (P0002), never a crash or a
 -- syntax error; unwatch cleans up; the name can be watched again.

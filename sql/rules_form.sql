@@ -10,26 +10,9 @@ SET search_path = rules_form, public;
 \pset tuples_only on
 -- try(q): run q; 'ok' (rolled back unless keep) or the error's SQLSTATE,
 -- message, detail and hint, with ids masked.
-CREATE FUNCTION try(q text, keep boolean DEFAULT false) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE st text; m text; d text; h text;
-BEGIN
-	BEGIN
-		EXECUTE q;
-		IF NOT keep THEN RAISE EXCEPTION USING ERRCODE = 'ZX001'; END IF;
-		RETURN 'ok';
-	EXCEPTION WHEN OTHERS THEN
-		GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, m = MESSAGE_TEXT,
-			d = PG_EXCEPTION_DETAIL, h = PG_EXCEPTION_HINT;
-		IF st = 'ZX001' THEN RETURN 'ok'; END IF;
-		RETURN regexp_replace(regexp_replace('ERROR ' || st || ': ' || m
-			|| CASE WHEN d <> '' THEN E'\n  DETAIL: ' || d ELSE '' END
-			|| CASE WHEN h <> '' THEN E'\n  HINT: ' || h ELSE '' END,
-			'wf_[0-9A-Z]{26}', 'wf_<id>', 'g'),
-			'[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', '<uuid>', 'g');
-	END;
-END
-$$;
+\set try_style verbose
+\set try_keep param
+\i sql/include/helpers.sql
 CREATE TABLE leads (id bigserial PRIMARY KEY, name text, status text, lead_source_id int,
 	score numeric, owner_id text, tags text[], created timestamptz, custom jsonb);
 SELECT automation.watch('lead', 'leads') ->> 'entity';
@@ -81,15 +64,42 @@ SELECT count(*) AS differing_condition_rows FROM (
 	SELECT sort_order, field_path, operator, value_int, value_string, value_bool, value_datetime, value_array
 	  FROM automation.rule_conditions WHERE rule_id = (:'j'::jsonb ->> 'id')::uuid) d;
 
--- sparse indexes keep their order; [] appends one element; a blank boolean is rejected
+-- sparse indexes keep their order; [] appends one element
 SELECT shape(automation.create_rule('{"name": "sparse", "entity_type": "lead", "trigger_type": "LEAD_UPDATED",
   "conditions[7][field_path]": "status", "conditions[7][operator]": "EXISTS",
   "conditions[3][field_path]": "tags", "conditions[3][operator]": "CONTAINS", "conditions[3][value_string]": "vip",
   "conditions[999][field_path]": "lead_source_id", "conditions[999][operator]": "NOT_IN", "conditions[999][value_array][]": "9",
   "actions[5][action_type]": "NOTIFY", "actions[5][recipient]": "ops", "actions[5][message]": "{{lead.name}}"}')) -> 'conditions';
-SELECT try($$SELECT automation.create_rule('{"name": "x", "entity_type": "lead", "trigger_type": "LEAD_UPDATED", "is_active": "",
-  "conditions[0][field_path]": "status", "conditions[0][operator]": "EXISTS",
-  "actions[0][action_type]": "TAG", "actions[0][tag]": "t"}')$$);
+
+-- a blank optional field takes its default (SPEC section 5; doc/definitions.md):
+-- priority 50, is_active true, stop_subsequent_rules false, cooldown_hours,
+-- description and payload_columns null, sort_order 0, an absent value_int /
+-- value_bool / value_datetime, delay_minutes, method, headers and the
+-- *_field keys; free text (value_string) keeps its blank: it is a value
+SELECT automation.create_rule('{"name": "blanks", "entity_type": "lead", "trigger_type": "LEAD_UPDATED",
+  "priority": "", "is_active": " ", "stop_subsequent_rules": "", "cooldown_hours": "",
+  "description": "", "payload_columns": "",
+  "conditions[0][field_path]": "status", "conditions[0][operator]": "EQUALS",
+  "conditions[0][value_string]": "", "conditions[0][sort_order]": "", "conditions[0][value_int]": "",
+  "conditions[1][field_path]": "status", "conditions[1][operator]": "EXISTS", "conditions[1][value_bool]": "",
+  "actions[0][action_type]": "TAG", "actions[0][tag]": "t", "actions[0][tags_field]": "",
+  "actions[0][sort_order]": "", "actions[0][delay_minutes]": "",
+  "actions[1][action_type]": "ASSIGN_USER", "actions[1][assign_pool_id]": "00000000-0000-0000-0000-00000000000a",
+  "actions[1][assign_field]": " ",
+  "actions[2][action_type]": "NOTIFY", "actions[2][recipient]": "ops", "actions[2][message]": "m",
+  "actions[2][sort_order]": "2"}') AS j \gset
+SELECT jsonb_pretty(shape(:'j'::jsonb));
+-- the same blanks in nested JSON, and a blank in a patch sets the default
+SELECT shape(automation.create_rule('{"name": "nested blanks", "entity_type": "lead", "trigger_type": "LEAD_UPDATED",
+  "priority": "", "is_active": "", "stop_subsequent_rules": "", "description": " ",
+  "conditions": [{"field_path": "status", "operator": "EXISTS", "sort_order": ""}],
+  "actions": [{"action_type": "UNTAG", "tag": "x", "tags_field": "", "sort_order": ""}]}'))
+  - 'conditions' - 'payload_columns' - 'cooldown_hours';
+SELECT automation.update_rule((:'j'::jsonb ->> 'id')::uuid, '{"priority": "7", "is_active": "0", "stop_subsequent_rules": "1"}')
+  -> 'priority' AS patched;
+SELECT r ->> 'priority' AS priority, r ->> 'is_active' AS is_active, r ->> 'stop_subsequent_rules' AS stop
+  FROM automation.update_rule((:'j'::jsonb ->> 'id')::uuid,
+	   '{"priority": "", "is_active": "", "stop_subsequent_rules": ""}') r;
 
 -- form keys that are malformed, unknown, too deep or too large
 CREATE FUNCTION form(extra jsonb) RETURNS text LANGUAGE sql AS $$
@@ -123,6 +133,19 @@ SELECT form(jsonb_build_object('conditions[0][' || repeat('k', 64) || ']', 'x'))
 SELECT form((SELECT jsonb_object_agg('x' || i, i) FROM generate_series(1, 2001) i));
 SELECT form('{"priority": "١٠"}');
 SELECT form('{"priority": " 10 "}');
+
+-- a blank required field stays an error naming the field
+SELECT form('{"name": ""}');
+SELECT form('{"entity_type": " "}');
+SELECT form('{"trigger_type": ""}');
+SELECT form('{"conditions[0][field_path]": ""}');
+SELECT form('{"conditions[0][operator]": ""}');
+SELECT form('{"actions[0][action_type]": ""}');
+SELECT form('{"actions[0][tag]": ""}');
+SELECT form('{"actions[1][action_type]": "ASSIGN_USER", "actions[1][assign_pool_id]": ""}');
+SELECT form('{"actions[1][action_type]": "NOTIFY", "actions[1][recipient]": "", "actions[1][message]": "m"}');
+SELECT form('{"actions[1][action_type]": "NOTIFY", "actions[1][recipient]": "ops", "actions[1][message]": " "}');
+
 SELECT count(*) AS rules FROM automation.rules;
 
 SET client_min_messages = warning;

@@ -24,15 +24,8 @@ CREATE TABLE canary (planter name, ran_as name, what text);
 GRANT INSERT, SELECT ON canary TO PUBLIC;
 GRANT USAGE ON SCHEMA security_engine TO PUBLIC;
 
-CREATE FUNCTION try(q text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE st text; m text;
-BEGIN
-	EXECUTE q;
-	RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, m = MESSAGE_TEXT;
-	RETURN st || ': ' || m;
-END $$;
+\set try_style state
+\i sql/include/helpers.sql
 GRANT EXECUTE ON FUNCTION try(text) TO PUBLIC;
 
 -- The application's table; the writer may insert and update only email.

@@ -22,25 +22,9 @@ CREATE SCHEMA sf;
 SET search_path = sf, public;
 \pset format unaligned
 \pset tuples_only on
-CREATE FUNCTION try(q text) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE st text; m text; d text; h text;
-BEGIN
-	BEGIN
-		EXECUTE q;
-		RAISE EXCEPTION USING ERRCODE = 'ZX001';
-	EXCEPTION WHEN OTHERS THEN
-		GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, m = MESSAGE_TEXT,
-			d = PG_EXCEPTION_DETAIL, h = PG_EXCEPTION_HINT;
-		IF st = 'ZX001' THEN RETURN 'ok'; END IF;
-		RETURN regexp_replace(regexp_replace('ERROR ' || st || ': ' || m
-			|| CASE WHEN d <> '' THEN E'\n  DETAIL: ' || d ELSE '' END
-			|| CASE WHEN h <> '' THEN E'\n  HINT: ' || h ELSE '' END,
-			'wf_[0-9A-Z]{26}', 'wf_<id>', 'g'),
-			'[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', '<uuid>', 'g');
-	END;
-END
-$$;
+\set try_style verbose
+\set try_keep false
+\i sql/include/helpers.sql
 
 -- 1. search_path: SECURITY DEFINER functions, then any SQL / PL/pgSQL
 -- function without the pinned path (none)

@@ -22,25 +22,9 @@ SET search_path = sj, public;
 \pset format unaligned
 \pset tuples_only on
 -- try(q): 'ok' (rolled back) or the error's SQLSTATE, message, detail, hint
-CREATE FUNCTION try(q text) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE st text; m text; d text; h text;
-BEGIN
-	BEGIN
-		EXECUTE q;
-		RAISE EXCEPTION USING ERRCODE = 'ZX001';
-	EXCEPTION WHEN OTHERS THEN
-		GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, m = MESSAGE_TEXT,
-			d = PG_EXCEPTION_DETAIL, h = PG_EXCEPTION_HINT;
-		IF st = 'ZX001' THEN RETURN 'ok'; END IF;
-		RETURN regexp_replace(regexp_replace('ERROR ' || st || ': ' || m
-			|| CASE WHEN d <> '' THEN E'\n  DETAIL: ' || d ELSE '' END
-			|| CASE WHEN h <> '' THEN E'\n  HINT: ' || h ELSE '' END,
-			'wf_[0-9A-Z]{26}', 'wf_<id>', 'g'),
-			'[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', '<uuid>', 'g');
-	END;
-END
-$$;
+\set try_style verbose
+\set try_keep false
+\i sql/include/helpers.sql
 
 -- the application: leads and tasks; the definitions' creator may write them
 CREATE TABLE leads (id int PRIMARY KEY, name text, score numeric(6,2), tags text[] DEFAULT '{}',

@@ -14,25 +14,10 @@ CREATE SCHEMA st;
 SET search_path = st, public;
 \pset format unaligned
 \pset tuples_only on
-CREATE FUNCTION try(q text) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE st text; m text; d text; h text;
-BEGIN
-	BEGIN
-		EXECUTE q;
-		RAISE EXCEPTION USING ERRCODE = 'ZX001';
-	EXCEPTION WHEN OTHERS THEN
-		GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, m = MESSAGE_TEXT,
-			d = PG_EXCEPTION_DETAIL, h = PG_EXCEPTION_HINT;
-		IF st = 'ZX001' THEN RETURN 'ok'; END IF;
-		RETURN regexp_replace(regexp_replace('ERROR ' || st || ': ' || m
-			|| CASE WHEN d <> '' THEN E'\n  DETAIL: ' || d ELSE '' END
-			|| CASE WHEN h <> '' THEN E'\n  HINT: ' || h ELSE '' END,
-			'wf_[0-9A-Z]{26}', 'wf_<id>', 'g'),
-			'[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z', '<time>', 'g');
-	END;
-END
-$$;
+\set try_style verbose
+\set try_keep false
+\set try_mask times
+\i sql/include/helpers.sql
 
 -- 1. watch() requires a unique key
 CREATE TABLE deals (org text, id int, name text, status text, tags text[] DEFAULT '{}');

@@ -14,25 +14,9 @@ CREATE SCHEMA tenancy;
 SET search_path = tenancy, public;
 \pset format unaligned
 -- try(q): 'ok' (rolled back) or the error's SQLSTATE, message, detail, hint
-CREATE FUNCTION try(q text) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE st text; m text; d text; h text;
-BEGIN
-	BEGIN
-		EXECUTE q;
-		RAISE EXCEPTION USING ERRCODE = 'ZX001';
-	EXCEPTION WHEN OTHERS THEN
-		GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, m = MESSAGE_TEXT,
-			d = PG_EXCEPTION_DETAIL, h = PG_EXCEPTION_HINT;
-		IF st = 'ZX001' THEN RETURN 'ok'; END IF;
-		RETURN regexp_replace(regexp_replace('ERROR ' || st || ': ' || m
-			|| CASE WHEN d <> '' THEN E'\n  DETAIL: ' || d ELSE '' END
-			|| CASE WHEN h <> '' THEN E'\n  HINT: ' || h ELSE '' END,
-			'wf_[0-9A-Z]{26}', 'wf_<id>', 'g'),
-			'[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', '<uuid>', 'g');
-	END;
-END
-$$;
+\set try_style verbose
+\set try_keep false
+\i sql/include/helpers.sql
 -- rows(q): how many rows q affects or returns
 CREATE FUNCTION rows(q text) RETURNS bigint
 LANGUAGE plpgsql AS $$
@@ -324,6 +308,26 @@ SELECT name, fires, reason
 						  '{"id": 1, "org": "acme", "stage": "won", "amount": 500}')
  WHERE name = 'closed once';
 RESET ROLE;
+
+-- a tenant's prune keeps the newest 'fired' firing of each definition it
+-- sees, so last_triggered_at survives it, and touches no other tenant's
+GRANT SELECT ON automation.firings TO regress_tenant_acme;
+SELECT now() - interval '10 days' AS ten \gset
+UPDATE automation.firings SET fired_at = :'ten' WHERE source = 'workflow';
+INSERT INTO automation.firings (source, workflow_id, entity, record_key, tenant_id, operation, outcome, fired_at)
+SELECT source, workflow_id, entity, record_key, tenant_id, operation, outcome, fired_at - interval '2 days'
+  FROM automation.firings WHERE source = 'workflow';
+SELECT tenant_id, count(*) AS old_firings FROM automation.firings
+ WHERE source = 'workflow' GROUP BY 1 ORDER BY 1 NULLS FIRST;
+SET ROLE regress_tenant_acme;
+SET automation.tenant = 'acme';
+SELECT automation.prune('7 days') -> 'firings' AS acme_pruned;
+SELECT w.name, w.tenant_id, automation.get_workflow(w.id) ->> 'last_triggered_at' = automation._iso(:'ten') AS last_triggered_kept
+  FROM automation.workflows w ORDER BY w.tenant_id NULLS FIRST, w.name;
+RESET ROLE;
+RESET automation.tenant;
+SELECT tenant_id, count(*) AS old_firings FROM automation.firings
+ WHERE source = 'workflow' GROUP BY 1 ORDER BY 1 NULLS FIRST;
 
 SET client_min_messages = warning;
 DROP SCHEMA tenancy CASCADE;

@@ -10,26 +10,9 @@ SET search_path = workflows, public;
 \pset tuples_only on
 -- try(q): run q; 'ok' (rolled back unless keep) or the error's SQLSTATE,
 -- message, detail and hint, with ids masked.
-CREATE FUNCTION try(q text, keep boolean DEFAULT false) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE st text; m text; d text; h text;
-BEGIN
-	BEGIN
-		EXECUTE q;
-		IF NOT keep THEN RAISE EXCEPTION USING ERRCODE = 'ZX001'; END IF;
-		RETURN 'ok';
-	EXCEPTION WHEN OTHERS THEN
-		GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, m = MESSAGE_TEXT,
-			d = PG_EXCEPTION_DETAIL, h = PG_EXCEPTION_HINT;
-		IF st = 'ZX001' THEN RETURN 'ok'; END IF;
-		RETURN regexp_replace(regexp_replace('ERROR ' || st || ': ' || m
-			|| CASE WHEN d <> '' THEN E'\n  DETAIL: ' || d ELSE '' END
-			|| CASE WHEN h <> '' THEN E'\n  HINT: ' || h ELSE '' END,
-			'wf_[0-9A-Z]{26}', 'wf_<id>', 'g'),
-			'[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', '<uuid>', 'g');
-	END;
-END
-$$;
+\set try_style verbose
+\set try_keep param
+\i sql/include/helpers.sql
 -- wf(patch, drop): create_workflow with a valid body changed by patch and
 -- without the keys in drop; rolled back.
 CREATE FUNCTION wf(patch jsonb, drop text[] DEFAULT '{}') RETURNS text
@@ -272,6 +255,9 @@ SELECT wf('{"max_triggers_per_day": -5}');
 SELECT wf('{"max_triggers_per_day": 2.5}');
 SELECT wf('{"max_triggers_per_day": 1e10}');
 SELECT wf('{"max_triggers_per_day": null}');
+-- a workflow body is JSON, not a form: a blank is no default (doc/definitions.md)
+SELECT wf('{"max_triggers_per_day": ""}');
+SELECT wf('{"enabled": ""}');
 SELECT wf('{"max_triggers_per_day": true}');
 SELECT wf('{"enabled": false}');
 SELECT wf('{"enabled": "false"}');
@@ -346,6 +332,29 @@ ALTER TABLE deals RENAME COLUMN status TO state;
 SELECT try($$UPDATE automation.workflows SET enabled = false, disabled_reason = 'circuit_breaker' WHERE name = 'defaults'$$);
 SELECT try($$UPDATE automation.workflows SET max_triggers_per_day = 7 WHERE name = 'defaults'$$);
 ALTER TABLE deals RENAME COLUMN state TO status;
+
+-- last_triggered_at is the time of the last committed firing and survives
+-- prune: prune keeps the newest 'fired' firing of each existing definition
+SELECT automation.create_workflow('{"name": "pruned", "condition_entity": "deal",
+  "condition_field": "won", "condition_operator": "changed", "condition_value": "",
+  "action_type": "webhook", "action_config": {"url": "https://example.com/p"}}') ->> 'id' AS pwf \gset
+INSERT INTO deals (name, won) VALUES ('fires', true);
+SELECT count(*) AS fired FROM automation.firings WHERE workflow_id = :'pwf' AND outcome = 'fired';
+SELECT now() - interval '10 days' AS ten, now() - interval '8 days' AS eight \gset
+UPDATE automation.firings SET fired_at = :'ten' WHERE workflow_id = :'pwf';
+INSERT INTO automation.firings (source, workflow_id, entity, operation, outcome, fired_at)
+VALUES ('workflow', :'pwf', 'deal', 'UPDATE', 'fired', now() - interval '12 days'),
+       ('workflow', :'pwf', 'deal', 'UPDATE', 'circuit_breaker', now() - interval '9 days'),
+       ('workflow', 'wf_00000000000000000000000000', 'deal', 'UPDATE', 'fired', now() - interval '20 days');
+SELECT automation.get_workflow(:'pwf') ->> 'last_triggered_at' = automation._iso(:'ten') AS ten_days_ago;
+SELECT automation.prune('7 days') -> 'firings' AS pruned_firings;
+SELECT automation.get_workflow(:'pwf') ->> 'last_triggered_at' = automation._iso(:'ten') AS still_ten_days_ago;
+SELECT outcome, fired_at = :'ten' AS ten_days_ago FROM automation.firings WHERE workflow_id = :'pwf';
+-- a newer firing takes over; the older one is pruned next time
+INSERT INTO automation.firings (source, workflow_id, entity, operation, outcome, fired_at)
+VALUES ('workflow', :'pwf', 'deal', 'UPDATE', 'fired', :'eight');
+SELECT automation.prune('7 days') -> 'firings' AS pruned_firings;
+SELECT automation.get_workflow(:'pwf') ->> 'last_triggered_at' = automation._iso(:'eight') AS eight_days_ago;
 
 SET client_min_messages = warning;
 DROP SCHEMA workflows CASCADE;

@@ -92,7 +92,7 @@ make -s installcheck PG_CONFIG=$PGBIN/pg_config ISOLATION= \
 	REGRESS_OPTS="--inputdir=. --outputdir=$dir/out/regress" || suites_rc=1
 make -s installcheck PG_CONFIG=$PGBIN/pg_config REGRESS= \
 	${ISOLATION+ISOLATION="$ISOLATION"} \
-	ISOLATION_OPTS="--inputdir=. --outputdir=$dir/out/isolation" || suites_rc=1
+	ISOLATION_OPTS="--inputdir=test/isolation --outputdir=$dir/out/isolation" || suites_rc=1
 echo "suites took $(( $(date +%s) - start ))s"
 if [ $suites_rc -ne 0 ]; then
 	for f in "$dir"/out/*/regression.diffs; do

@@ -57,6 +57,14 @@ SELECT automation.create_rule(('{"name": "assign won", "entity_type": "deal",
 RESET automation.tenant;
 INSERT INTO crm.deals (org, stage, amount) VALUES ('acme', 'new', 5000), ('beta', 'new', 500), (NULL, 'new', 50);
 UPDATE crm.deals SET stage = 'won' WHERE org = 'acme';
+-- "follow up" fired 10 days ago and once before that; prune('7 days') keeps
+-- the newest (last_triggered_at survives prune and dump/restore, SPEC 4)
+UPDATE automation.firings SET fired_at = now() - interval '10 days'
+ WHERE workflow_id = (SELECT id FROM automation.workflows WHERE name = 'follow up');
+INSERT INTO automation.firings (source, workflow_id, entity, tenant_id, operation, outcome, fired_at)
+SELECT 'workflow', id, 'deal', 'acme', 'UPDATE', 'fired', now() - interval '12 days'
+  FROM automation.workflows WHERE name = 'follow up';
+SELECT automation.prune('7 days');
 SQL
 
 counts="SELECT (SELECT count(*) FROM automation.entities) || ' ' ||
@@ -80,6 +88,11 @@ content="SELECT md5(string_agg(x, '|' ORDER BY x)) FROM (
 before_counts=$(q "$SRC" "$counts")
 before_content=$(q "$SRC" "$content")
 before_jobs=$(q "$SRC" "SELECT max(id) FROM automation.jobs")
+last_triggered="SELECT automation.get_workflow(id) ->> 'last_triggered_at' FROM automation.workflows WHERE name = 'follow up'"
+before_last=$(q "$SRC" "$last_triggered")
+check "last_triggered_at survives prune" "$(q "$SRC" "SELECT automation._iso(max(fired_at)) FROM automation.firings f
+	JOIN automation.workflows w ON w.id = f.workflow_id WHERE w.name = 'follow up'") t" \
+	"$before_last $(q "$SRC" "SELECT '$before_last'::timestamptz < now() - interval '9 days'")"
 echo "# source: entities workflows rules conditions actions pools members channels queued firings keys = $before_counts"
 check "the source has every kind of row" "2 3 1 2 3 1 3 1 9 7 1" "$before_counts"
 
@@ -92,6 +105,7 @@ check "pg_restore succeeds without errors" "0 " "$rc $(grep -m1 -i error "$DUMP.
 
 check "every definition, pool, channel, pending job and firing is restored" "$before_counts" "$(q "$DST" "$counts")"
 check "restored rows are identical" "$before_content" "$(q "$DST" "$content")"
+check "last_triggered_at survives dump/restore" "$before_last" "$(q "$DST" "$last_triggered")"
 check "row-level security survives" "13" \
 	"$(q "$DST" "SELECT count(*) FROM pg_class WHERE relnamespace = 'automation'::regnamespace AND relrowsecurity")"
 check "the row triggers are restored" "2" \

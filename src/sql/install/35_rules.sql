@@ -449,6 +449,54 @@ CREATE TRIGGER user_pools_in_use
 	FOR EACH ROW EXECUTE FUNCTION automation._user_pools_in_use();
 
 /*
+ * _rule_blanks: a nested rule body whose blank optional fields ("" or
+ * spaces) take their defaults (SPEC section 5: "A blank optional form field
+ * takes its default"; doc/definitions.md lists them).  Applied to every
+ * body, form or nested JSON (a flat body without brackets cannot be told
+ * from nested JSON); on update_rule a blank field is set to its default,
+ * not left unchanged.  Blank required fields stay as they are and fail
+ * their validation, which names the field.  Free text (value_string,
+ * message, body, a task's column values...) keeps a blank: it is a value.
+ */
+CREATE FUNCTION automation._rule_blanks(b jsonb)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH d (part, defaults, absent) AS (VALUES
+		('top', jsonb '{"priority": 50, "is_active": true, "stop_subsequent_rules": false,
+						"cooldown_hours": null, "description": null, "payload_columns": null,
+						"fire_when": "every_change", "enroll_existing": false}', '{}'::text[]),
+		('conditions', jsonb '{"sort_order": 0, "group": 0}',
+		 '{value_int,value_bool,value_datetime}'),
+		('actions', jsonb '{"sort_order": 0}',
+		 '{delay_minutes,method,headers,assign_field,stage_field,tags_field}')),
+	fix (part, i, fixed) AS (
+		SELECT d.part, o.i,
+			   CASE WHEN jsonb_typeof(o.obj) = 'object' THEN
+					(SELECT coalesce(jsonb_object_agg(x.k,
+								CASE WHEN x.blank AND d.defaults ? x.k THEN d.defaults -> x.k ELSE x.v END), '{}')
+					   FROM (SELECT e.key AS k, e.value AS v,
+									jsonb_typeof(e.value) = 'string' AND btrim(e.value #>> '{}') = '' AS blank
+							   FROM jsonb_each(o.obj) e) x
+					  WHERE NOT (x.blank AND x.k = ANY (d.absent)))
+			   ELSE o.obj END
+		  FROM d
+		 CROSS JOIN LATERAL (
+			SELECT b AS obj, 0::bigint AS i WHERE d.part = 'top'
+			UNION ALL
+			SELECT e.obj, e.i FROM jsonb_array_elements(CASE WHEN jsonb_typeof(b -> d.part) = 'array'
+															  THEN b -> d.part END) WITH ORDINALITY AS e(obj, i)
+			 WHERE d.part <> 'top') o)
+	SELECT CASE WHEN jsonb_typeof(b) <> 'object' THEN b ELSE
+		(SELECT f.fixed FROM fix f WHERE f.part = 'top')
+		|| coalesce((SELECT jsonb_object_agg(l.part, l.list)
+					   FROM (SELECT f.part, jsonb_agg(f.fixed ORDER BY f.i) AS list FROM fix f
+							  WHERE f.part <> 'top' GROUP BY f.part) l), '{}')
+	END
+$$;
+
+/*
  * _rule_body: a rule body as nested JSON.  A body with a key containing
  * '[' is read as multipart form fields: conditions[i][key],
  * conditions[i][value_array][j] (or [] once), actions[i][key],
@@ -487,7 +535,7 @@ BEGIN
 								format('%s keys, limit 2000', (SELECT count(*) FROM jsonb_object_keys(body))));
 	END IF;
 	IF NOT EXISTS (SELECT 1 FROM jsonb_object_keys(body) x WHERE strpos(x, '[') > 0) THEN
-		RETURN body;
+		RETURN automation._rule_blanks(body);
 	END IF;
 	FOR k, v IN SELECT e.key, e.value FROM jsonb_each(body) e LOOP
 		segs := automation._form_key_parse(k);
@@ -563,7 +611,7 @@ BEGIN
 			(SELECT jsonb_agg(t.val ORDER BY t.idx = '', nullif(t.idx, '')::integer)
 			   FROM unnest(p_idx, p_val) AS t(idx, val)));
 	END IF;
-	RETURN top || coalesce(lists, '{}');
+	RETURN automation._rule_blanks(top || coalesce(lists, '{}'));
 END
 $$;
 

@@ -107,7 +107,13 @@ $$;
 
 /*
  * prune: delete finished jobs and history older than older_than.  Firings of
- * the current UTC day are kept: the breakers are rebuilt from them.
+ * the current UTC day are kept: the breakers are rebuilt from them.  So is
+ * the newest 'fired' firing of each definition (per tenant of the firing):
+ * last_triggered_at is the time of the last committed firing and survives
+ * prune (SPEC section 4) and dump/restore (firings are dumped), read from
+ * the table like every other firing, and no firing writes anything more.
+ * (0.4.0; before, prune('7 days') showed a workflow that fired 10 days ago
+ * as never triggered.)
  */
 CREATE FUNCTION automation.prune(older_than interval)
 RETURNS jsonb
@@ -139,8 +145,17 @@ BEGIN
 	DELETE FROM automation.jobs
 	 WHERE status IN ('succeeded', 'dead') AND finished_at < cutoff;
 	GET DIAGNOSTICS jobs_deleted = ROW_COUNT;
-	DELETE FROM automation.firings
-	 WHERE fired_at < least(cutoff, date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC');
+	/* an anti-join on a materialized set: hashed, and spills to disk if it must */
+	WITH newest AS MATERIALIZED (
+		SELECT DISTINCT ON (k.workflow_id, k.rule_id, k.tenant_id) k.id
+		  FROM automation.firings k
+		 WHERE k.outcome = 'fired'
+		   AND (EXISTS (SELECT 1 FROM automation.workflows w WHERE w.id = k.workflow_id)
+				OR EXISTS (SELECT 1 FROM automation.rules r WHERE r.id = k.rule_id))
+		 ORDER BY k.workflow_id, k.rule_id, k.tenant_id, k.fired_at DESC, k.id DESC)
+	DELETE FROM automation.firings f
+	 WHERE f.fired_at < least(cutoff, date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')
+	   AND NOT EXISTS (SELECT 1 FROM newest n WHERE n.id = f.id);
 	GET DIAGNOSTICS firings_deleted = ROW_COUNT;
 	DELETE FROM automation.alerts WHERE created_at < cutoff;
 	GET DIAGNOSTICS alerts_deleted = ROW_COUNT;
