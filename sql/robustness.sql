@@ -184,3 +184,26 @@ UPDATE accounts SET stage = 'new' WHERE org = 'acme';
 UPDATE accounts SET stage = 'won' WHERE org = 'acme';
 SELECT f.tenant_id, f.record_key, f.outcome FROM automation.firings f
   JOIN automation.rules r ON r.id = f.rule_id WHERE r.name = 'won account' ORDER BY f.id;
+
+-- 11. prune() keeps a firing inside its rule's cooldown window, also when the
+-- owner runs it (0.3.0 deleted it: the record fired again at once).  Record
+-- 2's firing is the rule's newest (kept anyway, for last_triggered_at);
+-- record 1's is 30 hours old, inside a 48-hour cooldown.
+CREATE TABLE tickets (id int PRIMARY KEY, state text);
+SELECT automation.watch('ticket', 'robustness.tickets') ->> 'entity' AS watched;
+SELECT automation.create_rule('{"name": "reopened", "entity_type": "ticket",
+	"trigger_type": "TICKET_UPDATED", "cooldown_hours": 48,
+	"conditions": [{"field_path": "state", "operator": "EQUALS", "value_string": "open"}],
+	"actions": [{"action_type": "NOTIFY", "recipient": "ops", "message": "reopened"}]}') ->> 'name' AS created;
+INSERT INTO tickets VALUES (1, 'closed'), (2, 'closed');
+UPDATE tickets SET state = 'open';
+UPDATE automation.firings SET fired_at = now() - CASE record_key WHEN '1' THEN interval '30 hours' ELSE interval '2 hours' END
+ WHERE rule_id = (SELECT id FROM automation.rules WHERE name = 'reopened');
+SELECT automation.prune('1 hour') ->> 'firings' AS firings_pruned;
+UPDATE tickets SET state = 'open' WHERE id = 1;
+SELECT f.record_key, f.outcome, f.fired_at < now() - interval '1 day' AS aged FROM automation.firings f
+  JOIN automation.rules r ON r.id = f.rule_id WHERE r.name = 'reopened' ORDER BY f.id;
+-- outside the window it goes
+UPDATE automation.firings SET fired_at = now() - interval '50 hours'
+ WHERE rule_id = (SELECT id FROM automation.rules WHERE name = 'reopened') AND record_key = '1' AND outcome = 'fired';
+SELECT automation.prune('1 hour') ->> 'firings' AS firings_pruned;

@@ -54,8 +54,8 @@ static SPIPlanPtr cooldown_plan = NULL;
 /*
  * a rule's firings for a record of a tenant within its cooldown ($1 rule,
  * $2 record, $3 hours, $4 tenant): record keys may be unique per tenant only.
- * The policy firings_settled (70_tenancy.sql) restates the window: change
- * both together.
+ * automation._firing_settled (60_engine.sql: prune and the DELETE policy
+ * firings_settled) restates the window in SQL: change both together.
  */
 #define COOLDOWN_WINDOW \
 	"FROM automation.firings WHERE rule_id = $1::uuid " \

@@ -105,6 +105,28 @@ BEGIN
 END
 $$;
 
+
+/*
+ * _firing_settled: may this firing be deleted without changing what the
+ * engine decides?  Not while it counts: a firing of today's UTC day (the
+ * breakers are rebuilt from them after a restart, breaker.c) or one inside
+ * its rule's cooldown window (COOLDOWN_WINDOW, enqueue.c).  Asked by prune()
+ * and by the restrictive DELETE policy firings_settled (70_tenancy.sql):
+ * one spelling in SQL; the engine's own cooldown query is a saved plan on the
+ * md5(record_key) index and names this function (doc/CONTRACTS.md).
+ * SECURITY INVOKER: it reads the rules the deleting role may read.
+ */
+CREATE FUNCTION automation._firing_settled(fired_at timestamptz, rule_id uuid)
+RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT $1 < pg_catalog.date_trunc('day', pg_catalog.now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
+	   AND NOT EXISTS (SELECT 1 FROM automation.rules r
+						WHERE r.id = $2 AND r.cooldown_hours > 0
+						  AND $1 > pg_catalog.now() - pg_catalog.make_interval(hours => r.cooldown_hours))
+$$;
+
 /*
  * prune: delete finished jobs and history older than older_than.  Firings of
  * the current UTC day are kept: the breakers are rebuilt from them.  So is
@@ -154,7 +176,8 @@ BEGIN
 				OR EXISTS (SELECT 1 FROM automation.rules r WHERE r.id = k.rule_id))
 		 ORDER BY k.workflow_id, k.rule_id, k.tenant_id, k.fired_at DESC, k.id DESC)
 	DELETE FROM automation.firings f
-	 WHERE f.fired_at < least(cutoff, date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')
+	 WHERE f.fired_at < cutoff
+	   AND automation._firing_settled(f.fired_at, f.rule_id)
 	   AND NOT EXISTS (SELECT 1 FROM newest n WHERE n.id = f.id);
 	GET DIAGNOSTICS firings_deleted = ROW_COUNT;
 	DELETE FROM automation.alerts WHERE created_at < cutoff;

@@ -182,14 +182,11 @@ $$;
  * those inside their rule's cooldown window.  prune() keeps them too.
  * (0.3.0; before, a tenant's DELETE lifted a global breaker after a restart
  * and ended a cooldown at once.)
- * Restates the breaker's UTC day (breaker.c) and the cooldown window
- * (COOLDOWN_WINDOW, enqueue.c): change them together (doc/CONTRACTS.md).
+ * The rule is automation._firing_settled (60_engine.sql), which prune() asks
+ * too (0.4.0; before, prune as the owner ended cooldowns).
  */
 CREATE POLICY firings_settled ON automation.firings AS RESTRICTIVE FOR DELETE
-	USING (fired_at < pg_catalog.date_trunc('day', pg_catalog.now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
-		   AND NOT EXISTS (SELECT 1 FROM automation.rules r
-						    WHERE r.id = rule_id AND r.cooldown_hours > 0
-							  AND fired_at > pg_catalog.now() - pg_catalog.make_interval(hours => r.cooldown_hours)));
+	USING (automation._firing_settled(fired_at, rule_id));
 
 /*
  * A tenant's worker records the 'job_dead' alert of its own tenant's dead
