@@ -33,6 +33,8 @@ extern char *automation_tenant;
 #define EVENT_INSERT	0x01
 #define EVENT_UPDATE	0x02
 #define EVENT_DELETE	0x04
+#define EVENT_ENROLL	0x08		/* an existing row enrolled (backtest.c):
+									 * fires, never in an event mask */
 
 typedef enum ConditionOperator
 {
@@ -216,6 +218,8 @@ typedef struct EntityCache
 extern void automation_cache_init(void);
 extern EntityCache *automation_get_entity_cache(Oid relid);
 extern EntityCache *automation_get_entity_cache_by_name(const char *entity);
+extern EntityCache *automation_compile_definition(Oid relid, const char *id,
+												  MemoryContext parent);
 extern int	automation_event_index(int event);
 extern void automation_cache_pin(void);
 extern void automation_cache_unpin(void);
@@ -251,9 +255,13 @@ typedef struct FiringContext
 	char	   *record_key;
 	char	   *tenant_id;
 	int			depth;
+	const char *outcome;		/* set by automation_fire: the last
+								 * definition's (fired, cooldown, ...) */
 } FiringContext;
 
+extern const char *automation_operation_name(int event);
 extern void automation_fire(Definition **matched, int nmatched, FiringContext *firing);
+extern bool automation_in_cooldown(Definition *definition, FiringContext *firing);
 extern char *automation_predict(Definition *definition, FiringContext *firing);
 
 /* wakeup.c */
@@ -265,6 +273,7 @@ extern void automation_wakeup_shmem_startup(void);
 
 /* trigger.c */
 extern bool automation_style_dependent(Oid type);
+extern char *automation_datum_text(Datum value, Oid type, bool fixed_styles);
 extern char *automation_column_text(HeapTuple tuple, TupleDesc tupdesc, AttrNumber attnum,
 									bool fixed_styles);
 extern void automation_firing_init(FiringContext *firing, EntityCache *cache, int event,

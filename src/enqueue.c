@@ -91,10 +91,16 @@ text_or_null(const char *s, char *nulls, int i)
 	return CStringGetTextDatum(s);
 }
 
-static const char *
-operation_name(int event)
+/*
+ * automation_operation_name
+ *		The operation of a firing, as firings.operation and a job's
+ *		event.operation spell it.
+ */
+const char *
+automation_operation_name(int event)
 {
-	return event == EVENT_INSERT ? "INSERT" : event == EVENT_UPDATE ? "UPDATE" : "DELETE";
+	return event == EVENT_INSERT ? "INSERT" : event == EVENT_UPDATE ? "UPDATE" :
+		event == EVENT_ENROLL ? "ENROLL" : "DELETE";
 }
 
 /*
@@ -119,7 +125,7 @@ record_firing(Definition *definition, FiringContext *firing, const char *outcome
 	values[2] = text_or_null(definition->is_rule ? definition->id : NULL, nulls, 2);
 	values[3] = text_or_null(firing->record_key, nulls, 3);
 	values[4] = text_or_null(firing->tenant_id, nulls, 4);
-	values[5] = CStringGetTextDatum(operation_name(firing->event));
+	values[5] = CStringGetTextDatum(automation_operation_name(firing->event));
 	values[6] = CStringGetTextDatum(outcome);
 	values[7] = Int32GetDatum(firing->depth);
 	if (SPI_execute_plan(firing_plan, values, nulls, false, 0) != SPI_OK_INSERT)
@@ -370,7 +376,7 @@ enqueue_actions(Definition *definition, FiringContext *firing, FiringPayload *pa
 		job_values[4] = CStringGetTextDatum(firing->cache->entity);
 		job_values[5] = text_or_null(firing->record_key, job_nulls, 5);
 		job_values[6] = text_or_null(firing->tenant_id, job_nulls, 6);
-		job_values[7] = CStringGetTextDatum(operation_name(firing->event));
+		job_values[7] = CStringGetTextDatum(automation_operation_name(firing->event));
 		job_values[8] = JsonbPGetDatum(payload->configs[i]);
 		job_values[9] = Int32GetDatum(firing->depth);
 		job_values[10] = CStringGetTextDatum(definition->name);
@@ -391,11 +397,12 @@ enqueue_actions(Definition *definition, FiringContext *firing, FiringPayload *pa
 }
 
 /*
- * in_cooldown
- *		A rule fired for this record within its cooldown window.
+ * automation_in_cooldown
+ *		A rule fired for this record within its cooldown window.  Called in
+ *		an owner scope (by fire_one, and by backtest.c).
  */
-static bool
-in_cooldown(Definition *definition, FiringContext *firing)
+bool
+automation_in_cooldown(Definition *definition, FiringContext *firing)
 {
 	Datum		values[4];
 	char		nulls[4] = "    ";
@@ -544,7 +551,7 @@ fire_one(Definition *definition, FiringContext *firing, FiringPayload *payload)
 		depth_alert(definition, firing);
 		return "depth_limit";
 	}
-	if (definition->is_rule && in_cooldown(definition, firing))
+	if (definition->is_rule && automation_in_cooldown(definition, firing))
 	{
 		record_firing(definition, firing, "cooldown");
 		return "cooldown";
@@ -584,6 +591,6 @@ automation_fire(Definition **matched, int nmatched, FiringContext *firing)
 
 	automation_owner_enter(&owner);
 	for (int i = 0; i < nmatched; i++)
-		(void) fire_one(matched[i], firing, &payloads[i]);
+		firing->outcome = fire_one(matched[i], firing, &payloads[i]);
 	automation_owner_leave(&owner);
 }

@@ -186,8 +186,7 @@ token_value(const char *path, size_t len, Definition *definition, FiringContext 
 	if (nparts == 2 && part_is(&parts[0], "event"))
 	{
 		if (part_is(&parts[1], "operation"))
-			return pstrdup(firing->event == EVENT_INSERT ? "INSERT" :
-						   firing->event == EVENT_UPDATE ? "UPDATE" : "DELETE");
+			return pstrdup(automation_operation_name(firing->event));
 		if (part_is(&parts[1], "at"))
 			return DatumGetCString(DirectFunctionCall1(timestamptz_out,
 													   TimestampTzGetDatum(GetCurrentTransactionStartTimestamp())));

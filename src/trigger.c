@@ -44,26 +44,17 @@ automation_style_dependent(Oid type)
 }
 
 /*
- * column_text
- *		A column's value as text, or NULL; with fixed_styles, dates and
- *		times are printed the same way in every session.
+ * automation_datum_text
+ *		A value of type as text; with fixed_styles, dates and times are
+ *		printed the same way in every session.
  */
 char *
-automation_column_text(HeapTuple tuple, TupleDesc tupdesc, AttrNumber attnum,
-					   bool fixed_styles)
+automation_datum_text(Datum value, Oid type, bool fixed_styles)
 {
-	bool		isnull;
-	Datum		value;
 	Oid			typoutput;
 	bool		typisvarlena;
 
-	if (tuple == NULL || attnum == InvalidAttrNumber)
-		return NULL;
-	value = heap_getattr(tuple, attnum, tupdesc, &isnull);
-	if (isnull)
-		return NULL;
-	getTypeOutputInfo(TupleDescAttr(tupdesc, attnum - 1)->atttypid,
-					  &typoutput, &typisvarlena);
+	getTypeOutputInfo(type, &typoutput, &typisvarlena);
 	if (fixed_styles)
 	{
 		/*
@@ -82,6 +73,26 @@ automation_column_text(HeapTuple tuple, TupleDesc tupdesc, AttrNumber attnum,
 		return text;
 	}
 	return OidOutputFunctionCall(typoutput, value);
+}
+
+/*
+ * column_text
+ *		A column's value as text, or NULL (automation_datum_text).
+ */
+char *
+automation_column_text(HeapTuple tuple, TupleDesc tupdesc, AttrNumber attnum,
+					   bool fixed_styles)
+{
+	bool		isnull;
+	Datum		value;
+
+	if (tuple == NULL || attnum == InvalidAttrNumber)
+		return NULL;
+	value = heap_getattr(tuple, attnum, tupdesc, &isnull);
+	if (isnull)
+		return NULL;
+	return automation_datum_text(value, TupleDescAttr(tupdesc, attnum - 1)->atttypid,
+								 fixed_styles);
 }
 
 /*
@@ -106,6 +117,7 @@ automation_firing_init(FiringContext *firing, EntityCache *cache, int event,
 	firing->tenant_id = automation_column_text(changed, tupdesc, cache->tenant_attnum,
 											   cache->tenant_styled);
 	firing->depth = automation_current_depth;
+	firing->outcome = NULL;
 }
 
 /*

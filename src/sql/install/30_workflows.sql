@@ -343,8 +343,10 @@ BEGIN
 								format('got %s', automation._show_json(body)),
 								'pass the seed''s JSON body, e.g. {"name": "...", "condition_entity": "deal", ...}');
 	END IF;
-	PERFORM automation._check_keys(body, req || '{max_triggers_per_day,enabled,payload_columns}'::text[],
+	PERFORM automation._check_keys(body, req || '{max_triggers_per_day,enabled,payload_columns,enroll_existing}'::text[],
 								   CASE WHEN creating THEN 'body' ELSE 'patch' END);
+	/* enroll_existing: acted on after the write (65_backtest.sql), never stored */
+	PERFORM automation._enroll_requested(body);
 	IF creating THEN
 		FOREACH k IN ARRAY req LOOP
 			IF NOT body ? k THEN
@@ -431,6 +433,10 @@ BEGIN
 			w.action_type, w.action_config, w.max_triggers_per_day, w.payload_columns)
 	RETURNING * INTO w;
 	res := automation._workflow_json(w);
+	IF automation._enroll_requested(body) THEN
+		res := pg_catalog.jsonb_build_object('enrollment', automation._enroll('workflow', w.id));
+		res := automation._workflow_json(automation._workflow_get(w.id, false)) || res;
+	END IF;
 	IF idempotency_key IS NOT NULL THEN
 		PERFORM automation._idempotency_store('workflow', idempotency_key, body, res);
 	END IF;
@@ -460,6 +466,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	w automation.workflows := automation._workflow_get(id, true);
+	res jsonb;
 BEGIN
 	w := automation._workflow_apply(w, patch, false);
 	UPDATE automation.workflows x
@@ -470,6 +477,10 @@ BEGIN
 		   payload_columns = w.payload_columns, updated_at = clock_timestamp()
 	 WHERE x.id = w.id
 	RETURNING * INTO w;
+	IF automation._enroll_requested(patch) THEN
+		res := pg_catalog.jsonb_build_object('enrollment', automation._enroll('workflow', w.id));
+		RETURN automation._workflow_json(automation._workflow_get(w.id, false)) || res;
+	END IF;
 	RETURN automation._workflow_json(w);
 END
 $$;

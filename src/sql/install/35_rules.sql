@@ -675,7 +675,9 @@ DECLARE
 	what text := CASE WHEN creating THEN 'body' ELSE 'patch' END;
 	req CONSTANT text[] := '{name,entity_type,trigger_type,conditions,actions}';
 BEGIN
-	PERFORM automation._check_keys(b, '{name,description,entity_type,trigger_type,priority,is_active,stop_subsequent_rules,cooldown_hours,conditions,actions,payload_columns}', what);
+	PERFORM automation._check_keys(b, '{name,description,entity_type,trigger_type,priority,is_active,stop_subsequent_rules,cooldown_hours,conditions,actions,payload_columns,enroll_existing}', what);
+	/* enroll_existing: acted on after the write (65_backtest.sql), never stored */
+	PERFORM automation._enroll_requested(b);
 	IF creating THEN
 		FOREACH k IN ARRAY req LOOP
 			IF NOT b ? k THEN
@@ -773,7 +775,12 @@ BEGIN
 			r.cooldown_hours, r.payload_columns)
 	RETURNING * INTO r;
 	PERFORM automation._rule_insert_children(r.id, conds, acts);
-	res := automation._rule_json(r.id);
+	IF automation._enroll_requested(b) THEN
+		res := pg_catalog.jsonb_build_object('enrollment', automation._enroll('rule', r.id::text));
+		res := automation._rule_json(r.id) || res;
+	ELSE
+		res := automation._rule_json(r.id);
+	END IF;
 	IF idempotency_key IS NOT NULL THEN
 		PERFORM automation._idempotency_store('rule', idempotency_key, body, res);
 	END IF;
@@ -829,6 +836,7 @@ DECLARE
 	b jsonb := automation._rule_body(patch, 'patch');
 	conds jsonb;
 	acts jsonb;
+	res jsonb;
 BEGIN
 	r := automation._rule_apply(r, b, false);
 	conds := automation._rule_list(b, 'conditions');
@@ -846,6 +854,10 @@ BEGIN
 		   payload_columns = r.payload_columns, updated_at = clock_timestamp()
 	 WHERE x.id = r.id;
 	PERFORM automation._rule_insert_children(r.id, conds, acts);
+	IF automation._enroll_requested(b) THEN
+		res := pg_catalog.jsonb_build_object('enrollment', automation._enroll('rule', r.id::text));
+		RETURN automation._rule_json(r.id) || res;
+	END IF;
 	RETURN automation._rule_json(r.id);
 END
 $$;
