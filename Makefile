@@ -55,5 +55,6 @@ install-worker:
 clean-worker:
 	@if [ -f src/worker/Makefile ]; then $(MAKE) -C src/worker PG_CONFIG=$(PG_CONFIG) clean; fi
 
-# every module shares the engine's structures
-$(OBJS): src/automation.h src/owner.h
+# the engine's headers (doc/CONTRACTS.md, "Engine modules"); a module is
+# rebuilt when any of them changes
+$(OBJS): $(wildcard src/*.h)

@@ -23,6 +23,8 @@
 #include "utils/guc.h"
 
 #include "automation.h"
+#include "cache.h"
+#include "owner.h"
 
 PG_MODULE_MAGIC;
 

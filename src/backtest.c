@@ -24,11 +24,15 @@
  *	  create_workflow / create_rule validate it, with their errors), compiles
  *	  and evaluates it there, and rolls the subtransaction back.  Cooldowns
  *	  and breaker counts are read as the owner (owner scope), never written.
- *	- Enrollment fires each matched row through automation_fire (the
- *	  trigger's firing: loop guard, cooldown, breaker, jobs, firings) with
- *	  operation ENROLL, in the caller's transaction; it follows a change of
- *	  the definition in the same transaction and stops at the first firing
- *	  the breaker (or the loop guard) refuses.
+ *	- One engine: each row goes through automation_decide() (decide.c), the
+ *	  trigger's own decision path, on an entity holding just this
+ *	  definition: COUNT for backtest (the cooldown gate asked for rules with
+ *	  a cooldown), FIRE for enrollment (loop guard, cooldown, breaker, jobs,
+ *	  firings as for a write, operation ENROLL, in the caller's
+ *	  transaction).  Enrollment follows a change of the definition in the
+ *	  same transaction and stops at the first matched row that does not
+ *	  fire but for a cooldown: the breaker (its trip disables the workflow
+ *	  and raises the alert) or the loop guard.
  *	- Cancellable: CHECK_FOR_INTERRUPTS for every row.
  *
  *-------------------------------------------------------------------------
@@ -57,6 +61,9 @@
 #include "utils/typcache.h"
 
 #include "automation.h"
+#include "cache.h"
+#include "decide.h"
+#include "owner.h"
 
 PG_FUNCTION_INFO_V1(automation_backtest);
 PG_FUNCTION_INFO_V1(automation_enroll);
@@ -221,48 +228,93 @@ same_tenant(const char *a, const char *b)
 }
 
 /*
+ * row_firing
+ *		The firing of one row as the decision path reads it: record key and
+ *		tenant as the trigger prints them (rowtext.c), operation ENROLL.
+ *		The key is printed only when a gate or the sample needs it.
+ */
+static void
+row_firing(DefinitionScan *scan, TupleTableSlot *slot, FiringContext *firing,
+		   char *tenant, bool with_key)
+{
+	bool		key_null;
+	Datum		key;
+
+	memset(firing, 0, sizeof(*firing));
+	firing->cache = scan->cache;
+	firing->event = EVENT_ENROLL;
+	firing->tupdesc = scan->tupdesc;
+	firing->tenant_id = tenant;
+	firing->depth = automation_current_depth;
+	if (with_key)
+	{
+		key = slot_getattr(slot, scan->cache->key_attnum, &key_null);
+		firing->record_key = key_null ? NULL
+			: automation_datum_text(key, scan->key_type, scan->cache->key_styled);
+	}
+}
+
+/*
  * enroll_row
- *		Fire the definition for one matched row as the trigger fires it for
- *		a write (automation_fire), operation ENROLL.  False when enrollment
- *		must stop: the breaker or the loop guard refused the firing.
+ *		Fire the definition for one row as the trigger fires a write:
+ *		automation_decide in FIRE mode.  False when enrollment must stop
+ *		(file header).
  */
 static bool
-enroll_row(DefinitionScan *scan, TupleTableSlot *slot, FiringContext *firing)
+enroll_row(DefinitionScan *scan, TupleTableSlot *slot, RowState *row, FiringContext *firing)
 {
-	Definition *matched[1] = {scan->definition};
 	int			natts = scan->tupdesc->natts;
 	bool	   *nulls = palloc(sizeof(bool) * natts);
+	DecideRequest req;
 
 	slot_getallattrs(slot);
 	for (int a = 0; a < natts; a++)
 		nulls[a] = slot->tts_isnull[a] || TupleDescAttr(scan->tupdesc, a)->attisdropped;
 	firing->newtuple = heap_form_tuple(scan->tupdesc, slot->tts_values, nulls);
 	firing->newtuple->t_tableOid = scan->cache->relid;
-	automation_fire(matched, 1, firing);
-	if (strcmp(firing->outcome, "fired") == 0)
+	automation_row_init(row, scan->tupdesc, EVENT_INSERT, firing->newtuple, NULL);
+
+	memset(&req, 0, sizeof(req));
+	req.mode = DECIDE_FIRE;
+	req.cache = scan->cache;
+	req.row = row;
+	req.firing = firing;
+	req.firing_ready = true;
+	automation_decide(&req);
+	if (req.nmatched == 0)
+		return true;
+	scan->matched++;
+	if (req.nfired > 0)
+	{
 		scan->fired++;
-	else if (strcmp(firing->outcome, "cooldown") == 0)
-		scan->cooldown_outcomes++;
+		return true;
+	}
+	/* matched, not fired: a rule's cooldown, or a gate that refuses every row */
+	if (firing->depth > automation_max_depth)
+		scan->stopped = "depth_limit";
+	else if (!scan->definition->is_rule)
+		scan->stopped = "circuit_breaker";
 	else
 	{
-		scan->stopped = firing->outcome;
-		return false;
+		scan->cooldown_outcomes++;
+		return true;
 	}
-	return true;
+	return false;
 }
 
 /*
  * scan_receive
- *		One row of the table: count it, evaluate it, act on a match.
+ *		One row of the table: count it, take it through the decision path.
  */
 static bool
 scan_receive(TupleTableSlot *slot, DestReceiver *self)
 {
-	DefinitionScan	   *scan = (DefinitionScan *) self;
+	DefinitionScan *scan = (DefinitionScan *) self;
 	MemoryContext old;
 	RowState	row;
+	FiringContext firing;
+	DecideRequest req;
 	char	   *tenant = NULL;
-	bool		tenant_read = false;
 	bool		go_on = true;
 
 	CHECK_FOR_INTERRUPTS();
@@ -271,49 +323,47 @@ scan_receive(TupleTableSlot *slot, DestReceiver *self)
 	if (scan->tenant_needed)
 	{
 		tenant = row_tenant(scan, slot);
-		tenant_read = true;
-		if ((scan->definition_tenant != NULL && !same_tenant(scan->definition_tenant, tenant)) ||
-			(scan->viewer_filter && !same_tenant(scan->viewer_tenant, tenant)))
+		/*
+		 * Not counted: the rows of tenants other than the caller's, and of
+		 * a tenant definition, the rows of other tenants (which the
+		 * decision path would refuse).
+		 */
+		if (scan->viewer_filter && !same_tenant(scan->viewer_tenant, tenant))
+			goto done;
+		if (scan->definition_tenant != NULL && !same_tenant(scan->definition_tenant, tenant))
 			goto done;
 	}
 	scan->evaluated++;
 
+	row_firing(scan, slot, &firing, tenant, scan->check_cooldown || scan->enroll);
+	if (scan->enroll)
+	{
+		go_on = enroll_row(scan, slot, &row, &firing);
+		goto done;
+	}
+
 	automation_row_init(&row, scan->tupdesc, EVENT_INSERT, &slot_row, NULL);
 	automation_row_use_slots(&row, slot, NULL);
-	if (!automation_definition_matches(scan->definition, &row))
+	memset(&req, 0, sizeof(req));
+	req.mode = DECIDE_COUNT;
+	req.cache = scan->cache;
+	req.row = &row;
+	req.firing = &firing;
+	req.firing_ready = true;
+	req.check_history = scan->check_cooldown;
+	automation_decide(&req);
+	if (req.nmatched == 0)
 		goto done;
 	scan->matched++;
-
+	if (req.decisions[0].verdict == VERDICT_COOLDOWN)
+		scan->in_cooldown++;
 	{
 		bool		key_null;
 		Datum		key = slot_getattr(slot, scan->cache->key_attnum, &key_null);
-		FiringContext firing;
 
-		if (!tenant_read)
+		if (!scan->tenant_needed)
 			tenant = row_tenant(scan, slot);
 		sample_offer(scan, key, key_null, tenant);
-		if (!scan->check_cooldown && !scan->enroll)
-			goto done;
-
-		memset(&firing, 0, sizeof(firing));
-		firing.cache = scan->cache;
-		firing.event = EVENT_ENROLL;
-		firing.tupdesc = scan->tupdesc;
-		firing.record_key = key_null ? NULL
-			: automation_datum_text(key, scan->key_type, scan->cache->key_styled);
-		firing.tenant_id = tenant;
-		firing.depth = automation_current_depth;
-		if (scan->check_cooldown)
-		{
-			OwnerScope	owner;
-
-			automation_owner_enter(&owner);
-			if (automation_in_cooldown(scan->definition, &firing))
-				scan->in_cooldown++;
-			automation_owner_leave(&owner);
-		}
-		if (scan->enroll)
-			go_on = enroll_row(scan, slot, &firing);
 	}
 
 done:
@@ -453,17 +503,19 @@ scan_definition(DefinitionScan *scan)
 		scan->viewer_filter = true;
 		scan->viewer_tenant = caller_tenant();
 	}
+	/* enrollment meets the cooldown as a firing does */
+	scan->check_cooldown = !scan->enroll && definition->is_rule &&
+		definition->cooldown_hours > 0;
+	/* the row's tenant: to filter, and for cooldowns and firings (per tenant) */
 	scan->tenant_needed = cache->tenant_attnum > 0 &&
-		(scan->definition_tenant != NULL || scan->viewer_filter);
+		(scan->definition_tenant != NULL || scan->viewer_filter ||
+		 scan->check_cooldown || scan->enroll);
 	if (cache->tenant_attnum <= 0 && scan->definition_tenant != NULL)
 	{
 		/* a tenant definition on an entity without tenants: the trigger
 		 * fires it for no row */
 		return;
 	}
-	/* enrollment meets the cooldown in automation_fire, as a firing */
-	scan->check_cooldown = !scan->enroll && definition->is_rule &&
-		definition->cooldown_hours > 0;
 
 	scan->row_context = AllocSetContextCreate(CurrentMemoryContext, "automation backtest row",
 											  ALLOCSET_DEFAULT_SIZES);
@@ -573,8 +625,15 @@ compile(DefinitionScan *scan, bool is_rule, const char *id)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("%s %s has no condition or no action", is_rule ? "rule" : "workflow", id)));
-	/* as a state: every row is evaluated as its own INSERT (file header) */
+	/*
+	 * As a state: every row is evaluated as its own INSERT (file header),
+	 * whatever the rule's trigger type; the candidate index is filed again
+	 * for that event.
+	 */
 	scan->definition->event_mask |= EVENT_INSERT;
+	memset(&cache->index, 0, sizeof(cache->index));
+	automation_index_build(&cache->index, cache->definitions, cache->ndefinitions,
+						   cache->context);
 	return scan->definition;
 }
 
@@ -866,7 +925,7 @@ check_written_here(bool is_rule, const char *id, char **trigger_type)
  * automation_enroll
  *		SQL: automation._enroll(kind text, id text) RETURNS jsonb.  Fire the
  *		workflow or rule once for every row backtest counts as matched,
- *		operation ENROLL, through the trigger's firing (automation_fire):
+ *		operation ENROLL, through the trigger's decision path (FIRE):
  *		loop guard, cooldown, breaker, jobs and firings in this transaction.
  *		Stops at the first firing the breaker or the loop guard refuses (the
  *		breaker's trip disables the workflow and raises its alert, as on a

@@ -51,6 +51,8 @@
 #include "utils/typcache.h"
 
 #include "automation.h"
+#include "cache.h"
+#include "owner.h"
 
 PG_FUNCTION_INFO_V1(automation_definitions_changed);
 
@@ -73,7 +75,6 @@ static EntityCache *load_entity_cache(Oid relid, EntityCache *standalone,
 									  const char *only_id);
 static void load_workflows(EntityCache *cache, Relation rel);
 static void load_rules(EntityCache *cache, Relation rel);
-static void build_event_indexes(EntityCache *cache);
 static void add_skipped(EntityCache *cache, Definition *definition, const char *reason);
 static void report_skipped(EntityCache *cache);
 
@@ -315,16 +316,6 @@ automation_compile_definition(Oid relid, const char *id, MemoryContext parent)
 	return load_entity_cache(relid, cache, id);
 }
 
-/*
- * automation_event_index
- *		EVENT_* bit to the index of EntityCache.events.
- */
-int
-automation_event_index(int event)
-{
-	return event == EVENT_INSERT ? 0 : event == EVENT_UPDATE ? 1 : 2;
-}
-
 /* helpers to read SPI results */
 static char *
 spi_text(HeapTuple tuple, TupleDesc desc, int column)
@@ -493,7 +484,8 @@ load_entity_cache(Oid relid, EntityCache *standalone, const char *only_id)
 					: definition->payload_tupdesc);
 			}
 			RelationClose(rel);
-			build_event_indexes(cache);
+			automation_index_build(&cache->index, cache->definitions,
+								   cache->ndefinitions, cache->context);
 			if (standalone == NULL)
 				report_skipped(cache);
 		}
@@ -504,51 +496,6 @@ load_entity_cache(Oid relid, EntityCache *standalone, const char *only_id)
 	automation_owner_leave(&owner);
 	MemoryContextSwitchTo(caller);
 	return cache;
-}
-
-/*
- * parse_operator
- *		Workflow or rule spelling to ConditionOperator; false if unknown.
- */
-static bool
-parse_operator(const char *name, ConditionOperator *op, const char **label)
-{
-	static const struct
-	{
-		const char *name;
-		ConditionOperator op;
-	}			operators[] = {
-		{"equals", OPERATOR_EQUALS},
-		{"not_equals", OPERATOR_NOT_EQUALS},
-		{"contains", OPERATOR_CONTAINS},
-		{"not_contains", OPERATOR_NOT_CONTAINS},
-		{"starts_with", OPERATOR_STARTS_WITH},
-		{"ends_with", OPERATOR_ENDS_WITH},
-		{"greater_than", OPERATOR_GREATER_THAN},
-		{"gt", OPERATOR_GREATER_THAN},
-		{"gte", OPERATOR_GREATER_EQUAL},
-		{"less_than", OPERATOR_LESS_THAN},
-		{"lt", OPERATOR_LESS_THAN},
-		{"lte", OPERATOR_LESS_EQUAL},
-		{"in", OPERATOR_IN},
-		{"not_in", OPERATOR_NOT_IN},
-		{"exists", OPERATOR_EXISTS},
-		{"not_exists", OPERATOR_NOT_EXISTS},
-		{"changed", OPERATOR_CHANGED},
-		{"changed_to", OPERATOR_CHANGED_TO},
-		{"changed_from", OPERATOR_CHANGED_FROM},
-	};
-
-	for (int i = 0; i < lengthof(operators); i++)
-	{
-		if (pg_strcasecmp(name, operators[i].name) == 0)
-		{
-			*op = operators[i].op;
-			*label = operators[i].name;
-			return true;
-		}
-	}
-	return false;
 }
 
 static bool
@@ -583,32 +530,6 @@ set_compare_type(CompiledCondition *condition, Oid type)
 					  CurrentMemoryContext);
 		condition->has_hash_proc = true;
 	}
-}
-
-/*
- * input_runs_no_user_code
- *		Constants are parsed as the extension owner: only types whose input
- *		function is built in or a base type's (only superusers create those)
- *		are parsed, and arrays of them.  The caller passes the type it will
- *		parse with (a column's domain is parsed as its base type); a domain
- *		as an array's element, or a composite or range type that may hold
- *		one, would run the domain's CHECK, the type owner's code: such
- *		conditions are skipped (doc/security.md).
- */
-bool
-automation_input_runs_no_user_code(Oid type)
-{
-	char		typtype;
-	Oid			element;
-
-	/* the type whose input function is called: a domain's CHECK is user code */
-	typtype = get_typtype(type);
-	if (typtype == TYPTYPE_ENUM)
-		return true;
-	if (typtype != TYPTYPE_BASE)
-		return false;
-	element = get_element_type(type);
-	return !OidIsValid(element) || automation_input_runs_no_user_code(element);
 }
 
 /*
@@ -743,7 +664,7 @@ compile_condition(CompiledCondition *condition, EntityCache *cache, Relation rel
 	Oid			element_type;
 
 	memset(condition, 0, sizeof(*condition));
-	if (!parse_operator(operator_name, &condition->operator, &condition->operator_label))
+	if (!automation_operator_parse(operator_name, &condition->operator, &condition->operator_label))
 	{
 		return skip(definition_name, "unknown operator \"%s\"", operator_name);
 	}
@@ -1285,268 +1206,3 @@ load_rules(EntityCache *cache, Relation rel)
 	MemoryContextSwitchTo(old);
 }
 
-/*
- * never_holds_on
- *		True if the condition can never hold for this event (edge-triggered
- *		conditions on DELETE, CHANGED_FROM on INSERT).
- */
-static bool
-never_holds_on(CompiledCondition *condition, int event)
-{
-	if (condition->negated)
-		return false;
-	if (event == EVENT_DELETE)
-		return condition->operator == OPERATOR_CHANGED ||
-			condition->operator == OPERATOR_CHANGED_TO ||
-			condition->operator == OPERATOR_CHANGED_FROM;
-	if (event == EVENT_INSERT)
-		return condition->operator == OPERATOR_CHANGED_FROM;
-	return false;
-}
-
-static bool
-value_indexable(CompiledCondition *condition)
-{
-	return (((condition->operator == OPERATOR_EQUALS ||
-			  condition->operator == OPERATOR_CHANGED_TO) &&
-			 condition->nconstants == 1) ||
-			(condition->operator == OPERATOR_IN && condition->nconstants >= 1)) &&
-		(condition->kind == VALUE_TEXT ||
-		 (condition->kind == VALUE_ORDERED && condition->has_hash_proc));
-}
-
-static int
-range_op(CompiledCondition *condition)
-{
-	if (condition->kind != VALUE_ORDERED || !condition->has_compare_proc ||
-		condition->nconstants != 1)
-		return -1;
-	switch (condition->operator)
-	{
-		case OPERATOR_GREATER_THAN:
-			return RANGE_GREATER;
-		case OPERATOR_GREATER_EQUAL:
-			return RANGE_GREATER_EQUAL;
-		case OPERATOR_LESS_THAN:
-			return RANGE_LESS_THAN;
-		case OPERATOR_LESS_EQUAL:
-			return RANGE_LESS_EQUAL;
-		default:
-			return -1;
-	}
-}
-
-/* qsort_arg comparator: range entries by constant */
-typedef struct RangeEntry
-{
-	Datum		constant;
-	int			order;
-} RangeEntry;
-
-static int
-compare_range_entries(const void *a, const void *b, void *arg)
-{
-	CompiledCondition *sample = arg;
-	const RangeEntry *x = a;
-	const RangeEntry *y = b;
-	int			cmp = DatumGetInt32(FunctionCall2Coll(&sample->compare_proc,
-													  sample->collation,
-													  x->constant, y->constant));
-
-	return cmp != 0 ? cmp : (x->order > y->order) - (x->order < y->order);
-}
-
-/*
- * add_to_range_index
- *		File a definition under its threshold condition.  The arrays are
- *		sorted once all definitions are filed (sort_range_indexes).
- */
-static void
-add_to_range_index(EventIndex *index, CompiledCondition *guard, int op, int order)
-{
-	RangeIndex *range = NULL;
-	ListCell   *lc;
-	RangeEntry *entries;
-
-	foreach(lc, index->range_columns)
-	{
-		RangeIndex *candidate = lfirst(lc);
-
-		if (candidate->attnum == guard->attnum &&
-			candidate->sample->compare_proc.fn_oid == guard->compare_proc.fn_oid)
-			range = candidate;
-	}
-	if (range == NULL)
-	{
-		range = palloc0(sizeof(RangeIndex));
-		range->attnum = guard->attnum;
-		range->sample = guard;
-		index->range_columns = lappend(index->range_columns, range);
-	}
-	/* constants[op] holds RangeEntry pairs until sorted */
-	entries = (RangeEntry *) range->constants[op];
-	entries = entries == NULL ? palloc(sizeof(RangeEntry))
-		: repalloc(entries, sizeof(RangeEntry) * (range->n[op] + 1));
-	entries[range->n[op]].constant = guard->constants[0];
-	entries[range->n[op]].order = order;
-	range->constants[op] = (Datum *) entries;
-	range->n[op]++;
-}
-
-static void
-sort_range_indexes(EventIndex *index)
-{
-	ListCell   *lc;
-
-	foreach(lc, index->range_columns)
-	{
-		RangeIndex *range = lfirst(lc);
-
-		for (int op = 0; op < RANGE_OPS; op++)
-		{
-			RangeEntry *entries = (RangeEntry *) range->constants[op];
-
-			if (range->n[op] == 0)
-				continue;
-			qsort_arg(entries, range->n[op], sizeof(RangeEntry),
-					  compare_range_entries, range->sample);
-			range->constants[op] = palloc(sizeof(Datum) * range->n[op]);
-			range->orders[op] = palloc(sizeof(int) * range->n[op]);
-			for (int i = 0; i < range->n[op]; i++)
-			{
-				range->constants[op][i] = entries[i].constant;
-				range->orders[op][i] = entries[i].order;
-			}
-			pfree(entries);
-		}
-	}
-}
-
-static bool
-edge_triggered(CompiledCondition *condition)
-{
-	return !condition->negated &&
-		(condition->operator == OPERATOR_CHANGED ||
-		 condition->operator == OPERATOR_CHANGED_TO ||
-		 condition->operator == OPERATOR_CHANGED_FROM);
-}
-
-/*
- * build_event_indexes
- *		For each event, file every definition that can fire on it under one
- *		guard: the value(s) of an EQUALS/CHANGED_TO/IN condition (hash
- *		buckets), else the column of an edge-triggered condition (UPDATE:
- *		skipped when that column did not change), else the threshold of a
- *		GT/GTE/LT/LTE condition (sorted constants, one binary search per
- *		row), else "always".
- */
-static void
-build_event_indexes(EntityCache *cache)
-{
-	static const int events[3] = {EVENT_INSERT, EVENT_UPDATE, EVENT_DELETE};
-	MemoryContext old = MemoryContextSwitchTo(cache->context);
-
-	for (int e = 0; e < 3; e++)
-	{
-		EventIndex *index = &cache->events[e];
-		int			event = events[e];
-
-		for (int d = 0; d < cache->ndefinitions; d++)
-		{
-			Definition *definition = cache->definitions[d];
-			CompiledCondition *guard = NULL;
-			bool		never = false;
-
-			if ((definition->event_mask & event) == 0)
-				continue;
-			for (int c = 0; c < definition->nconditions; c++)
-				never |= never_holds_on(&definition->conditions[c], event);
-			if (never)
-				continue;
-
-			for (int c = 0; c < definition->nconditions && guard == NULL; c++)
-				if (value_indexable(&definition->conditions[c]))
-					guard = &definition->conditions[c];
-			if (guard != NULL)
-			{
-				ValueIndexKey key;
-				ValueIndexEntry *entry;
-				bool		found;
-				ListCell   *lc;
-				bool		known = false;
-
-				if (index->value_index == NULL)
-				{
-					HASHCTL		ctl;
-
-					memset(&ctl, 0, sizeof(ctl));
-					ctl.keysize = sizeof(ValueIndexKey);
-					ctl.entrysize = sizeof(ValueIndexEntry);
-					ctl.hcxt = cache->context;
-					index->value_index = hash_create("automation value index", 64, &ctl,
-													 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-				}
-				for (int k = 0; k < guard->nconstants; k++)
-				{
-					memset(&key, 0, sizeof(key));
-					key.attnum = guard->attnum;
-					automation_value_hash(guard, guard->constants[k], &key.hash);
-					entry = hash_search(index->value_index, &key, HASH_ENTER, &found);
-					if (!found)
-						entry->orders = NIL;
-					if (!list_member_int(entry->orders, definition->order))
-						entry->orders = lappend_int(entry->orders, definition->order);
-				}
-				foreach(lc, index->value_columns)
-					known |= ((ValueColumn *) lfirst(lc))->attnum == guard->attnum;
-				if (!known)
-				{
-					ValueColumn *column = palloc(sizeof(ValueColumn));
-
-					column->attnum = guard->attnum;
-					column->sample = guard;
-					index->value_columns = lappend(index->value_columns, column);
-				}
-				continue;
-			}
-
-			if (event == EVENT_UPDATE)
-			{
-				for (int c = 0; c < definition->nconditions && guard == NULL; c++)
-					if (edge_triggered(&definition->conditions[c]))
-						guard = &definition->conditions[c];
-			}
-			if (guard != NULL)
-			{
-				EdgeGroup  *group = NULL;
-				ListCell   *lc;
-
-				foreach(lc, index->edge_columns)
-				{
-					if (((EdgeGroup *) lfirst(lc))->attnum == guard->attnum)
-						group = lfirst(lc);
-				}
-				if (group == NULL)
-				{
-					group = palloc0(sizeof(EdgeGroup));
-					group->attnum = guard->attnum;
-					index->edge_columns = lappend(index->edge_columns, group);
-				}
-				group->orders = lappend_int(group->orders, definition->order);
-				continue;
-			}
-
-			for (int c = 0; c < definition->nconditions && guard == NULL; c++)
-				if (range_op(&definition->conditions[c]) >= 0)
-					guard = &definition->conditions[c];
-			if (guard != NULL)
-			{
-				add_to_range_index(index, guard, range_op(guard), definition->order);
-				continue;
-			}
-			index->always = lappend_int(index->always, definition->order);
-		}
-		sort_range_indexes(index);
-	}
-	MemoryContextSwitchTo(old);
-}

@@ -39,6 +39,9 @@
 #include "utils/lsyscache.h"
 
 #include "automation.h"
+#include "enqueue.h"
+#include "owner.h"
+#include "render.h"
 
 static SPIPlanPtr firing_plan = NULL;
 static SPIPlanPtr job_plan = NULL;
@@ -47,7 +50,9 @@ static SPIPlanPtr cooldown_plan = NULL;
 
 /*
  * a rule's firings for a record of a tenant within its cooldown ($1 rule,
- * $2 record, $3 hours, $4 tenant): record keys may be unique per tenant only
+ * $2 record, $3 hours, $4 tenant): record keys may be unique per tenant only.
+ * The policy firings_settled (70_tenancy.sql) restates the window: change
+ * both together.
  */
 #define COOLDOWN_WINDOW \
 	"FROM automation.firings WHERE rule_id = $1::uuid " \
@@ -397,12 +402,11 @@ enqueue_actions(Definition *definition, FiringContext *firing, FiringPayload *pa
 }
 
 /*
- * automation_in_cooldown
- *		A rule fired for this record within its cooldown window.  Called in
- *		an owner scope (by fire_one, and by backtest.c).
+ * in_cooldown
+ *		A rule fired for this record within its cooldown window.
  */
-bool
-automation_in_cooldown(Definition *definition, FiringContext *firing)
+static bool
+in_cooldown(Definition *definition, FiringContext *firing)
 {
 	Datum		values[4];
 	char		nulls[4] = "    ";
@@ -476,121 +480,166 @@ depth_alert(Definition *definition, FiringContext *firing)
 }
 
 /*
- * automation_predict
- *		What automation_fire would do with a matched definition, without
- *		doing it: NULL when it would fire, else why it would not (the loop
- *		guard, a rule's cooldown for this record, a spent breaker), in the
- *		caller's memory context.  Reads as the extension owner, like the
- *		trigger, so the caller's row-level security does not hide firings of
- *		other tenants that count.  Committed state: a concurrent transaction
- *		can still change the outcome.
+ * cooldown_until
+ *		PREDICT's words for a cooldown in_cooldown() found: when it ends.
  */
-char *
-automation_predict(Definition *definition, FiringContext *firing)
+static char *
+cooldown_until(Definition *definition, FiringContext *firing, MemoryContext caller)
 {
-	MemoryContext caller = CurrentMemoryContext;
-	OwnerScope	owner;
-	char	   *until = NULL;
-	int32		used = 0;
+	Datum		values[4];
+	char		nulls[4] = "    ";
+	bool		isnull;
 
-	if (firing->depth > automation_max_depth)
-		return psprintf("the conditions hold, but the loop guard stops it: depth %d is over automation.max_depth = %d",
-						firing->depth, automation_max_depth);
-	if (definition->is_rule &&
-		(definition->cooldown_hours <= 0 || firing->record_key == NULL))
-		return NULL;
-
-	automation_owner_enter(&owner);
-	if (definition->is_rule)
-	{
-		Datum		values[4];
-		char		nulls[4] = "    ";
-		bool		isnull;
-
-		values[0] = CStringGetTextDatum(definition->id);
-		values[1] = CStringGetTextDatum(firing->record_key);
-		values[2] = Int32GetDatum(definition->cooldown_hours);
-		values[3] = text_or_null(firing->tenant_id, nulls, 3);
-		/* the window of in_cooldown(), and when it ends */
-		if (SPI_execute_with_args("SELECT automation._iso(max(fired_at) + make_interval(hours => $3)) "
-								  COOLDOWN_WINDOW,
-								  4, (Oid[]) {TEXTOID, TEXTOID, INT4OID, TEXTOID}, values, nulls,
-								  true, 1) != SPI_OK_SELECT || SPI_processed != 1)
-			elog(ERROR, "could not check automation cooldown");
-		SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-		if (!isnull)
-			until = MemoryContextStrdup(caller, SPI_getvalue(SPI_tuptable->vals[0],
-															 SPI_tuptable->tupdesc, 1));
-	}
-	else
-		used = automation_breaker_used(definition->id);
-	automation_owner_leave(&owner);
-
-	if (until != NULL)
-		return psprintf("the conditions hold, but the rule is in cooldown for record \"%s\" until %s (cooldown_hours %d)",
-						firing->record_key, until, definition->cooldown_hours);
-	if (!definition->is_rule && used >= definition->max_triggers_per_day)
-		return psprintf("the conditions hold, but the circuit breaker has no firing left today (%d of %d taken)",
-						used, definition->max_triggers_per_day);
-	return NULL;
+	values[0] = CStringGetTextDatum(definition->id);
+	values[1] = CStringGetTextDatum(firing->record_key);
+	values[2] = Int32GetDatum(definition->cooldown_hours);
+	values[3] = text_or_null(firing->tenant_id, nulls, 3);
+	if (SPI_execute_with_args("SELECT automation._iso(max(fired_at) + make_interval(hours => $3)) "
+							  COOLDOWN_WINDOW,
+							  4, (Oid[]) {TEXTOID, TEXTOID, INT4OID, TEXTOID}, values, nulls,
+							  true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not check automation cooldown");
+	SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return isnull ? NULL : MemoryContextStrdup(caller, SPI_getvalue(SPI_tuptable->vals[0],
+																	SPI_tuptable->tupdesc, 1));
 }
 
 /*
- * fire_one
- *		Act on one matched definition inside the owner scope; returns the
- *		firing's outcome.
+ * gate_one
+ *		The steps after a match, in order — loop guard, cooldown (rules),
+ *		circuit breaker (workflows), then the jobs — for one matched
+ *		definition, inside the owner scope.  FIRE acts at each step (records
+ *		the firing's outcome, raises the alert, reserves the breaker slot,
+ *		enqueues); PREDICT and COUNT ask the same questions of committed
+ *		state and change nothing; PREDICT says why in *reason (the caller's
+ *		memory).  Committed state: a concurrent transaction can still change
+ *		a prediction.
  */
-static const char *
-fire_one(Definition *definition, FiringContext *firing, FiringPayload *payload)
+static Verdict
+gate_one(Definition *definition, FiringContext *firing, DecideMode mode,
+		 FiringPayload *payload, char **reason, MemoryContext caller)
 {
-	bool		trip = false;
+	bool		fire = mode == DECIDE_FIRE;
 
+	/* loop guard */
 	if (firing->depth > automation_max_depth)
 	{
-		record_firing(definition, firing, "depth_limit");
-		depth_alert(definition, firing);
-		return "depth_limit";
+		if (fire)
+		{
+			record_firing(definition, firing, "depth_limit");
+			depth_alert(definition, firing);
+		}
+		else if (reason != NULL)
+			*reason = psprintf("the conditions hold, but the loop guard stops it: depth %d is over automation.max_depth = %d",
+							   firing->depth, automation_max_depth);
+		return VERDICT_DEPTH_LIMIT;
 	}
-	if (definition->is_rule && automation_in_cooldown(definition, firing))
+	/* a rule's cooldown for this record */
+	if (definition->is_rule && in_cooldown(definition, firing))
 	{
-		record_firing(definition, firing, "cooldown");
-		return "cooldown";
+		if (fire)
+			record_firing(definition, firing, "cooldown");
+		else if (reason != NULL)
+			*reason = psprintf("the conditions hold, but the rule is in cooldown for record \"%s\" until %s (cooldown_hours %d)",
+							   firing->record_key, cooldown_until(definition, firing, caller),
+							   definition->cooldown_hours);
+		return VERDICT_COOLDOWN;
 	}
-	if (!definition->is_rule &&
-		!automation_breaker_reserve(definition->id,
-									definition->max_triggers_per_day, &trip))
+	/* a workflow's circuit breaker */
+	if (!definition->is_rule)
 	{
-		record_firing(definition, firing, "circuit_breaker");
-		if (trip)
-			trip_breaker(definition, firing);
-		return "circuit_breaker";
+		if (fire)
+		{
+			bool		trip = false;
+
+			if (!automation_breaker_reserve(definition->id,
+											definition->max_triggers_per_day, &trip))
+			{
+				record_firing(definition, firing, "circuit_breaker");
+				if (trip)
+					trip_breaker(definition, firing);
+				return VERDICT_BREAKER;
+			}
+		}
+		else
+		{
+			int32		used = automation_breaker_used(definition->id);
+
+			if (used >= definition->max_triggers_per_day)
+			{
+				if (reason != NULL)
+					*reason = psprintf("the conditions hold, but the circuit breaker has no firing left today (%d of %d taken)",
+									   used, definition->max_triggers_per_day);
+				return VERDICT_BREAKER;
+			}
+		}
 	}
-	if (definition->nactions > 0)
-		enqueue_actions(definition, firing, payload);
-	else
-		record_firing(definition, firing, "fired");
-	return "fired";
+	/* the jobs */
+	if (fire)
+	{
+		if (definition->nactions > 0)
+			enqueue_actions(definition, firing, payload);
+		else
+			record_firing(definition, firing, "fired");
+	}
+	return VERDICT_FIRES;
 }
 
 /*
- * automation_fire
- *		Act on the definitions one row event matched, in order: the payloads
- *		are prepared as the writing role, then one owner scope serves them
- *		all.
+ * automation_gate
+ *		Take the matched definitions of one row event, in order, through
+ *		gate_one.  FIRE prepares the payloads first, as the writing role
+ *		(file header); then one owner scope serves them all (reads as the
+ *		owner too, so the caller's row-level security does not hide firings
+ *		of other tenants that count).  verdicts[i] gets each outcome;
+ *		reasons (PREDICT, may be NULL) why one would not fire.
  */
 void
-automation_fire(Definition **matched, int nmatched, FiringContext *firing)
+automation_gate(Definition **matched, int nmatched, FiringContext *firing,
+				DecideMode mode, Verdict *verdicts, char **reasons)
 {
-	FiringPayload *payloads = palloc0(sizeof(FiringPayload) * nmatched);
+	FiringPayload *payloads = NULL;
+	MemoryContext caller = CurrentMemoryContext;
 	OwnerScope	owner;
 
-	/* as the writing role: see the file header */
-	for (int i = 0; i < nmatched; i++)
-		if (firing->depth <= automation_max_depth && matched[i]->nactions > 0)
-			prepare_payload(&payloads[i], matched[i], firing);
+	if (mode == DECIDE_FIRE)
+	{
+		/* as the writing role: see the file header */
+		payloads = palloc0(sizeof(FiringPayload) * nmatched);
+		for (int i = 0; i < nmatched; i++)
+			if (firing->depth <= automation_max_depth && matched[i]->nactions > 0)
+				prepare_payload(&payloads[i], matched[i], firing);
+	}
 
 	automation_owner_enter(&owner);
 	for (int i = 0; i < nmatched; i++)
-		firing->outcome = fire_one(matched[i], firing, &payloads[i]);
+		verdicts[i] = gate_one(matched[i], firing, mode,
+							   payloads != NULL ? &payloads[i] : NULL,
+							   reasons != NULL ? &reasons[i] : NULL, caller);
 	automation_owner_leave(&owner);
+}
+
+/*
+ * automation_firing_init
+ *		The firing of a row event: its record key and tenant read from the
+ *		changed row (OLD for a delete), at the session's depth.  Built by
+ *		the decision path (decide.c) for every mode, so all see the same
+ *		record.
+ */
+void
+automation_firing_init(FiringContext *firing, EntityCache *cache, int event,
+					   HeapTuple newtuple, HeapTuple oldtuple, TupleDesc tupdesc)
+{
+	HeapTuple	changed = event == EVENT_DELETE ? oldtuple : newtuple;
+
+	firing->cache = cache;
+	firing->event = event;
+	firing->newtuple = newtuple;
+	firing->oldtuple = oldtuple;
+	firing->tupdesc = tupdesc;
+	firing->record_key = automation_column_text(changed, tupdesc, cache->key_attnum,
+												cache->key_styled);
+	firing->tenant_id = automation_column_text(changed, tupdesc, cache->tenant_attnum,
+											   cache->tenant_styled);
+	firing->depth = automation_current_depth;
 }

@@ -34,6 +34,7 @@
 #include "utils/numeric.h"
 
 #include "automation.h"
+#include "evaluate.h"
 
 /* an exact decimal, read in place from its text (see "Exact decimals") */
 typedef struct Decimal
@@ -150,11 +151,11 @@ automation_row_use_slots(RowState *row, TupleTableSlot *newslot, TupleTableSlot 
 }
 
 /*
- * row_column
+ * automation_row_column
  *		Column attnum of NEW or OLD, deforming that tuple on first use.
  */
-static Datum
-row_column(RowState *row, int which, AttrNumber attnum, bool *isnull)
+Datum
+automation_row_column(RowState *row, int which, AttrNumber attnum, bool *isnull)
 {
 	if (row->tuples[which] == NULL)
 	{
@@ -177,11 +178,11 @@ row_column(RowState *row, int which, AttrNumber attnum, bool *isnull)
 }
 
 /*
- * row_lower_text
+ * automation_row_lower_text
  *		A text column of NEW or OLD lower-cased, once per row.
  */
-static char *
-row_lower_text(RowState *row, int which, CompiledCondition *condition, Datum column)
+char *
+automation_row_lower_text(RowState *row, int which, CompiledCondition *condition, Datum column)
 {
 	AttrNumber	attnum = condition->attnum;
 
@@ -927,14 +928,14 @@ read_field(CompiledCondition *condition, RowState *row, int which, FieldValue *v
 
 	memset(value, 0, sizeof(*value));
 	value->isnull = true;
-	column = row_column(row, which, condition->attnum, &isnull);
+	column = automation_row_column(row, which, condition->attnum, &isnull);
 	if (isnull)
 		return;
 
 	switch (condition->kind)
 	{
 		case VALUE_TEXT:
-			value->text = row_lower_text(row, which, condition, column);
+			value->text = automation_row_lower_text(row, which, condition, column);
 			value->isnull = false;
 			break;
 		case VALUE_ORDERED:
@@ -1173,6 +1174,17 @@ automation_condition_holds(CompiledCondition *condition, RowState *row,
 	bool		comparable;
 	int			cmp;
 
+	/*
+	 * A previous row read as the current one (fire_when): its own
+	 * predecessor is unknown, so an edge condition does not hold on it, and
+	 * the definition behaves as under every_change (SPEC section 3).
+	 */
+	if (row->no_prior && automation_operator_edge(condition->operator))
+	{
+		reason = "a change is not known of the previous row";
+		goto done;
+	}
+
 	read_field(condition, row, event == EVENT_DELETE ? ROW_OLD : ROW_NEW, &current);
 
 	if (current.unknown ||
@@ -1334,21 +1346,6 @@ done:
 
 
 /*
- * automation_definition_matches
- *		All conditions hold (in sort order, stopping at the first that fails).
- */
-bool
-automation_definition_matches(Definition *definition, RowState *row)
-{
-	if ((definition->event_mask & row->event) == 0)
-		return false;
-	for (int i = 0; i < definition->nconditions; i++)
-		if (!automation_condition_holds(&definition->conditions[i], row, NULL))
-			return false;
-	return true;
-}
-
-/*
  * automation_value_hash
  *		Hash a column value as the value index does: text lower-cased, other
  *		types with their hash support function.  False if not hashable.
@@ -1372,197 +1369,61 @@ automation_value_hash(CompiledCondition *condition, Datum value, uint32 *hash)
 	return false;
 }
 
-static int
-compare_ints(const void *a, const void *b)
-{
-	int			x = *(const int *) a;
-	int			y = *(const int *) b;
-
-	return x < y ? -1 : x > y;
-}
-
-static int
-append_orders(List *orders, int *out, int n)
-{
-	ListCell   *lc;
-
-	foreach(lc, orders)
-		out[n++] = lfirst_int(lc);
-	return n;
-}
-
 /*
- * room_for
- *		Make room for more candidate orders: past the caller's stack array,
- *		move to a palloc'd one that holds every definition (no definition is
- *		a candidate twice, bar IN duplicates removed when merging).
+ * automation_conditions_match
+ *		The conditions hold: all conditions of one group (conditions come
+ *		ordered by group, then sort order; groups are ORed).  Without
+ *		results, evaluated in order, stopping a group at its first failing
+ *		condition and the whole at the first group that holds; with results
+ *		(one per condition), every condition is evaluated and reported.
+ *		*group (may be NULL): the first group that holds, or -1.
  */
-static int *
-room_for(int *orders, int n, int more, int *capacity, int ndefinitions)
+bool
+automation_conditions_match(CompiledCondition *conditions, int nconditions, RowState *row,
+							ConditionResult *results, int *group)
 {
-	int		   *grown;
+	int			c = 0;
+	int			matched = -1;
 
-	if (n + more <= *capacity)
-		return orders;
-	*capacity = Max(ndefinitions, n + more);
-	grown = palloc(sizeof(int) * *capacity);
-	memcpy(grown, orders, sizeof(int) * n);
-	return grown;
-}
-
-/*
- * range_bound
- *		Number of sorted constants c with c < value (or c <= value when
- *		inclusive): a binary search.
- */
-static int
-range_bound(RangeIndex *range, int op, Datum value, bool inclusive)
-{
-	int			low = 0;
-	int			high = range->n[op];
-
-	while (low < high)
+	while (c < nconditions)
 	{
-		int			mid = (low + high) / 2;
-		int			cmp = DatumGetInt32(FunctionCall2Coll(&range->sample->compare_proc,
-														  range->sample->collation,
-														  range->constants[op][mid], value));
+		int			g = conditions[c].group;
+		bool		holds = true;
 
-		if (cmp < 0 || (inclusive && cmp == 0))
-			low = mid + 1;
-		else
-			high = mid;
-	}
-	return low;
-}
-
-/*
- * automation_candidates
- *		The definitions that could fire on this event, in evaluation order,
- *		written to orders (room for cache->ndefinitions).  Definitions filed
- *		under an unchanged column, a different value or a threshold the
- *		value does not pass are not returned.
- */
-int
-automation_candidates(EntityCache *cache, RowState *row, int *orders)
-{
-	EventIndex *index = &cache->events[automation_event_index(row->event)];
-	int			which = row->event == EVENT_DELETE ? ROW_OLD : ROW_NEW;
-	int			stack_others[64];
-	int		   *others = stack_others;
-	int			nothers = 0;
-	int			capacity = lengthof(stack_others);
-	int			nalways;
-	ListCell   *lc;
-
-#define ADD_ORDERS(list) \
-	do { \
-		others = room_for(others, nothers, list_length(list), &capacity, \
-						  cache->ndefinitions); \
-		nothers = append_orders((list), others, nothers); \
-	} while (0)
-
-	foreach(lc, index->edge_columns)
-	{
-		EdgeGroup  *group = lfirst(lc);
-		bool		old_null;
-		bool		new_null;
-		Datum		old_value = row_column(row, ROW_OLD, group->attnum, &old_null);
-		Datum		new_value = row_column(row, ROW_NEW, group->attnum, &new_null);
-		Form_pg_attribute attr = TupleDescAttr(row->tupdesc, group->attnum - 1);
-
-		if (old_null && new_null)
-			continue;
-		if (old_null == new_null &&
-			datum_image_eq(old_value, new_value, attr->attbyval, attr->attlen))
-			continue;
-		ADD_ORDERS(group->orders);
-	}
-
-	foreach(lc, index->value_columns)
-	{
-		ValueColumn *column = lfirst(lc);
-		bool		isnull;
-		Datum		value = row_column(row, which, column->attnum, &isnull);
-		ValueIndexKey key;
-		ValueIndexEntry *entry;
-
-		if (isnull)
-			continue;
-		if (column->sample->kind == VALUE_TEXT)
-			value = CStringGetDatum(row_lower_text(row, which, column->sample, value));
-		memset(&key, 0, sizeof(key));
-		key.attnum = column->attnum;
-		if (!automation_value_hash(column->sample, value, &key.hash))
-			continue;
-		entry = hash_search(index->value_index, &key, HASH_FIND, NULL);
-		if (entry != NULL)
-			ADD_ORDERS(entry->orders);
-	}
-
-	foreach(lc, index->range_columns)
-	{
-		RangeIndex *range = lfirst(lc);
-		bool		isnull;
-		Datum		value = row_column(row, which, range->attnum, &isnull);
-		int			bound;
-
-		if (isnull)
-			continue;
-		/*
-		 * Detoast once what every comparison of the binary search would
-		 * detoast again: an out-of-line or compressed value, or a numeric
-		 * with a short header (numeric_cmp copies it; text compares read
-		 * short headers in place).
-		 */
-		if (TupleDescAttr(row->tupdesc, range->attnum - 1)->attlen == -1 &&
-			VARATT_IS_EXTENDED(DatumGetPointer(value)) &&
-			(!VARATT_IS_SHORT(DatumGetPointer(value)) ||
-			 TupleDescAttr(row->tupdesc, range->attnum - 1)->atttypid == NUMERICOID))
-			value = PointerGetDatum(PG_DETOAST_DATUM(value));
-		for (int op = 0; op < RANGE_OPS; op++)
+		for (; c < nconditions && conditions[c].group == g; c++)
 		{
-			if (range->n[op] == 0)
-				continue;
-			/* GT: c < v; GTE: c <= v; LT: c > v; LTE: c >= v */
-			bound = range_bound(range, op, value,
-								op == RANGE_GREATER_EQUAL || op == RANGE_LESS_THAN);
-			others = room_for(others, nothers, range->n[op], &capacity,
-							  cache->ndefinitions);
-			if (op == RANGE_GREATER || op == RANGE_GREATER_EQUAL)
-				for (int i = 0; i < bound; i++)
-					others[nothers++] = range->orders[op][i];
-			else
-				for (int i = bound; i < range->n[op]; i++)
-					others[nothers++] = range->orders[op][i];
-		}
-	}
-#undef ADD_ORDERS
-
-	/* the always list is kept sorted; merge the few others into it */
-	nalways = list_length(index->always);
-	if (nothers == 0)
-		return append_orders(index->always, orders, 0);
-	if (nothers > 1)
-		qsort(others, nothers, sizeof(int), compare_ints);
-	{
-		int			n = 0;
-		int			a = 0;
-		int			o = 0;
-
-		while (a < nalways || o < nothers)
-		{
-			if (o == nothers ||
-				(a < nalways && list_nth_int(index->always, a) < others[o]))
-				orders[n++] = list_nth_int(index->always, a++);
-			else
+			if (results != NULL)
+				holds &= automation_condition_holds(&conditions[c], row, &results[c]);
+			else if (!automation_condition_holds(&conditions[c], row, NULL))
 			{
-				/* an IN list may name two values that land in one bucket */
-				if (n == 0 || orders[n - 1] != others[o])
-					orders[n++] = others[o];
-				o++;
+				holds = false;
+				/* the rest of this group need not be read */
+				while (c + 1 < nconditions && conditions[c + 1].group == g)
+					c++;
 			}
 		}
-		return n;
+		if (holds && matched < 0)
+		{
+			matched = g;
+			if (results == NULL)
+				break;
+		}
 	}
+	if (group != NULL)
+		*group = matched;
+	return matched >= 0;
+}
+
+/*
+ * automation_row_prior
+ *		The previous row of an UPDATE, to be read as if it were the current
+ *		one (fire_when = becomes_true: did the condition hold before?).  It
+ *		shares row's tuples and slots; edge conditions do not hold on it.
+ */
+void
+automation_row_prior(RowState *prior, RowState *row)
+{
+	automation_row_init(prior, row->tupdesc, EVENT_UPDATE, row->tuples[ROW_OLD], NULL);
+	prior->slots[ROW_NEW] = row->slots[ROW_OLD];
+	prior->no_prior = true;
 }

@@ -33,6 +33,7 @@
 #include "utils/lsyscache.h"
 
 #include "automation.h"
+#include "owner.h"
 
 PG_FUNCTION_INFO_V1(automation_execute_as);
 

@@ -4,7 +4,8 @@
  *	  automation.explain(): which definitions a change would fire, and why,
  *	  condition by condition.
  *
- * Uses the trigger's own cache, candidate index and evaluator, and writes
+ * Runs the trigger's own decision path (automation_decide, decide.c) in
+ * PREDICT mode, so it equals the trigger by construction, and writes
  * nothing: no firing, no job, no breaker slot.  Like row-level security on
  * the definition tables, it shows a role other than the owner only the
  * definitions of its tenant (automation.tenant) and the global ones.
@@ -27,6 +28,8 @@
 #include "utils/datum.h"
 
 #include "automation.h"
+#include "decide.h"
+#include "owner.h"
 
 PG_FUNCTION_INFO_V1(automation_explain);
 
@@ -155,16 +158,13 @@ automation_explain(PG_FUNCTION_ARGS)
 	Relation	rel;
 	TupleDesc	tupdesc;
 	int			event;
-	int		   *orders;
-	bool	   *candidate;
-	int			ncandidates;
-	bool		rules_stopped = false;
 	char	   *tenant = NULL;
 	const char *viewer_tenant;
 	RowState	row;
 	FiringContext firing;
 	bool		sees_all;
 	bool		own_row;
+	DecideRequest request;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -193,12 +193,7 @@ automation_explain(PG_FUNCTION_ARGS)
 	/* the row building may have reloaded the cache */
 	cache = automation_get_entity_cache(cache->relid);
 
-	orders = palloc(sizeof(int) * Max(cache->ndefinitions, 1));
-	candidate = palloc0(sizeof(bool) * Max(cache->ndefinitions, 1));
 	automation_row_init(&row, tupdesc, event, newtuple, oldtuple);
-	ncandidates = automation_candidates(cache, &row, orders);
-	for (int i = 0; i < ncandidates; i++)
-		candidate[orders[i]] = true;
 	/* the firing the trigger would build: its record and tenant */
 	automation_firing_init(&firing, cache, event, newtuple, oldtuple, tupdesc);
 	tenant = firing.tenant_id;
@@ -220,29 +215,36 @@ automation_explain(PG_FUNCTION_ARGS)
 		(viewer_tenant == NULL ? tenant == NULL
 		 : tenant != NULL && strcmp(viewer_tenant, tenant) == 0);
 
+	/* the trigger's own decision path, predicting (decide.c) */
 	automation_cache_pin();
+	memset(&request, 0, sizeof(request));
+	request.mode = DECIDE_PREDICT;
+	request.cache = cache;
+	request.row = &row;
+	request.firing = &firing;
+	request.firing_ready = true;
+	request.check_history = own_row;
+	request.hide_other_tenants = !sees_all;
+	request.viewer_tenant = viewer_tenant;
+	automation_decide(&request);
+
 	for (int d = 0; d < cache->ndefinitions; d++)
 	{
-		Definition *definition = cache->definitions[d];
+		Decision   *decision = &request.decisions[d];
+		Definition *definition = decision->definition;
 		StringInfoData conditions;
 		Datum		values[6];
 		bool		nulls[6] = {false, false, false, false, false, false};
-		bool		all_hold = true;
-		const char *reason;
-		bool		fires = false;
 
-		if (!sees_all && definition->tenant_id != NULL &&
-			(viewer_tenant == NULL || strcmp(viewer_tenant, definition->tenant_id) != 0))
+		if (decision->verdict == VERDICT_HIDDEN)
 			continue;
 		initStringInfo(&conditions);
 		appendStringInfoChar(&conditions, '[');
 		for (int c = 0; c < definition->nconditions; c++)
 		{
 			CompiledCondition *condition = &definition->conditions[c];
-			ConditionResult result;
+			ConditionResult *result = &decision->conditions[c];
 
-			automation_condition_holds(condition, &row, &result);
-			all_hold &= result.holds;
 			if (c > 0)
 				appendStringInfoString(&conditions, ", ");
 			appendStringInfoString(&conditions, "{\"field\": ");
@@ -254,50 +256,20 @@ automation_explain(PG_FUNCTION_ARGS)
 				escape_json(&conditions, condition->value_label);
 			else
 				appendStringInfoString(&conditions, "null");
+			if (definition->is_rule)
+				appendStringInfo(&conditions, ", \"group\": %d", condition->group);
 			appendStringInfo(&conditions, ", \"holds\": %s, \"reason\": ",
-							 result.holds ? "true" : "false");
-			escape_json(&conditions, result.reason);
+							 result->holds ? "true" : "false");
+			escape_json(&conditions, result->reason);
 			appendStringInfoChar(&conditions, '}');
 		}
 		appendStringInfoChar(&conditions, ']');
 
-		if ((definition->event_mask & event) == 0)
-			reason = "not evaluated for this operation";
-		else if (definition->is_rule && rules_stopped)
-			reason = "an earlier rule stopped the chain";
-		else if (definition->tenant_id != NULL &&
-				 (tenant == NULL || strcmp(tenant, definition->tenant_id) != 0))
-			reason = "belongs to another tenant";
-		else if (!all_hold)
-			reason = "a condition does not hold";
-		else if (!candidate[d])
-			reason = "skipped by the index";	/* cannot happen: the index is exact */
-		else
-		{
-			/* what the trigger checks next */
-			char	   *stopped = own_row ? automation_predict(definition, &firing) : NULL;
-
-			fires = stopped == NULL;
-			if (stopped != NULL && definition->is_rule && definition->stop_subsequent)
-				reason = psprintf("%s; it still stops subsequent rules", stopped);
-			else if (stopped != NULL)
-				reason = stopped;
-			else
-				reason = definition->is_rule && definition->stop_subsequent
-					? "all conditions hold; stops subsequent rules" : "all conditions hold";
-			if (!own_row)
-				reason = psprintf("%s (cooldown and breaker not checked: the row is another tenant's)",
-								  reason);
-			/* the trigger stops the chain whatever the outcome */
-			if (definition->is_rule && definition->stop_subsequent)
-				rules_stopped = true;
-		}
-
 		values[0] = CStringGetTextDatum(definition->is_rule ? "rule" : "workflow");
 		values[1] = CStringGetTextDatum(definition->id);
 		values[2] = CStringGetTextDatum(definition->name);
-		values[3] = BoolGetDatum(fires);
-		values[4] = CStringGetTextDatum(reason);
+		values[3] = BoolGetDatum(decision->verdict == VERDICT_FIRES);
+		values[4] = CStringGetTextDatum(decision->reason);
 		values[5] = DirectFunctionCall1(jsonb_in, CStringGetDatum(conditions.data));
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}

@@ -47,6 +47,7 @@
 #include "utils/syscache.h"
 
 #include "automation.h"
+#include "owner.h"
 
 /*
  * automation_rel_owner
@@ -292,4 +293,30 @@ automation_input_type(PG_FUNCTION_ARGS)
 	if (!automation_input_runs_no_user_code(base))
 		PG_RETURN_NULL();
 	PG_RETURN_OID(base);
+}
+
+/*
+ * automation_input_runs_no_user_code
+ *		Constants are parsed as the extension owner: only types whose input
+ *		function is built in or a base type's (only superusers create those)
+ *		are parsed, and arrays of them.  The caller passes the type it will
+ *		parse with (a column's domain is parsed as its base type); a domain
+ *		as an array's element, or a composite or range type that may hold
+ *		one, would run the domain's CHECK, the type owner's code: such
+ *		conditions are skipped (doc/security.md).
+ */
+bool
+automation_input_runs_no_user_code(Oid type)
+{
+	char		typtype;
+	Oid			element;
+
+	/* the type whose input function is called: a domain's CHECK is user code */
+	typtype = get_typtype(type);
+	if (typtype == TYPTYPE_ENUM)
+		return true;
+	if (typtype != TYPTYPE_BASE)
+		return false;
+	element = get_element_type(type);
+	return !OidIsValid(element) || automation_input_runs_no_user_code(element);
 }

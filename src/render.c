@@ -35,6 +35,7 @@
 #include "utils/timestamp.h"
 
 #include "automation.h"
+#include "render.h"
 #include "mergetoken.h"
 
 static int	column_number(TupleDesc tupdesc, MergePathPart *parts, char **column);

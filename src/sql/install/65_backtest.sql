@@ -55,12 +55,24 @@ $$;
  */
 CREATE FUNCTION automation.backtest(id text, sample integer DEFAULT 10)
 RETURNS jsonb
-LANGUAGE sql
+LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT CASE WHEN pg_catalog.ltrim(id) LIKE '{%'
-				THEN automation._backtest(id::jsonb, NULL, sample)
-				ELSE automation._backtest(NULL, id, sample) END
+DECLARE
+	body jsonb;
+BEGIN
+	IF ltrim(id) LIKE '{%' THEN
+		BEGIN
+			body := id::jsonb;
+		EXCEPTION WHEN invalid_text_representation THEN
+			PERFORM automation._err('22023', 'definition is not valid JSON',
+									format('got %s', automation._show(id)),
+									'pass a create_workflow or create_rule body, or the id of a workflow or rule');
+		END;
+		RETURN automation._backtest(body, NULL, sample);
+	END IF;
+	RETURN automation._backtest(NULL, id, sample);
+END
 $$;
 
 /*

@@ -182,6 +182,8 @@ $$;
  * those inside their rule's cooldown window.  prune() keeps them too.
  * (0.3.0; before, a tenant's DELETE lifted a global breaker after a restart
  * and ended a cooldown at once.)
+ * Restates the breaker's UTC day (breaker.c) and the cooldown window
+ * (COOLDOWN_WINDOW, enqueue.c): change them together (doc/CONTRACTS.md).
  */
 CREATE POLICY firings_settled ON automation.firings AS RESTRICTIVE FOR DELETE
 	USING (fired_at < pg_catalog.date_trunc('day', pg_catalog.now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'

@@ -1,0 +1,511 @@
+/*-------------------------------------------------------------------------
+ *
+ * candidates.c
+ *	  The candidate index: for each row event, the compiled definitions that
+ *	  could fire, without evaluating the others.
+ *
+ * Built once per entity load (automation_index_build, called by the
+ * compiler), read per row (automation_candidates).  Each definition is filed
+ * for each event under one guard per condition group; a definition with a
+ * group that no condition guards is evaluated on every event ("always").
+ * The index is exact for what it leaves out: a definition it does not
+ * return cannot hold on that event.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "utils/datum.h"
+#include "utils/memutils.h"
+
+#include "automation.h"
+#include "candidates.h"
+
+/*
+ * never_holds_on
+ *		True if the condition can never hold for this event (edge-triggered
+ *		conditions on DELETE, CHANGED_FROM on INSERT).
+ */
+static bool
+never_holds_on(CompiledCondition *condition, int event)
+{
+	return !condition->negated && automation_operator_never_on(condition->operator, event);
+}
+
+static bool
+value_indexable(CompiledCondition *condition)
+{
+	return automation_operator_hashable(condition->operator, condition->nconstants) &&
+		(condition->kind == VALUE_TEXT ||
+		 (condition->kind == VALUE_ORDERED && condition->has_hash_proc));
+}
+
+static int
+range_op(CompiledCondition *condition)
+{
+	if (condition->kind != VALUE_ORDERED || !condition->has_compare_proc ||
+		condition->nconstants != 1)
+		return -1;
+	return automation_operator_range(condition->operator);
+}
+
+/* qsort_arg comparator: range entries by constant */
+typedef struct RangeEntry
+{
+	Datum		constant;
+	int			order;
+} RangeEntry;
+
+static int
+compare_range_entries(const void *a, const void *b, void *arg)
+{
+	CompiledCondition *sample = arg;
+	const RangeEntry *x = a;
+	const RangeEntry *y = b;
+	int			cmp = DatumGetInt32(FunctionCall2Coll(&sample->compare_proc,
+													  sample->collation,
+													  x->constant, y->constant));
+
+	return cmp != 0 ? cmp : (x->order > y->order) - (x->order < y->order);
+}
+
+/*
+ * add_to_range_index
+ *		File a definition under its threshold condition.  The arrays are
+ *		sorted once all definitions are filed (sort_range_indexes).
+ */
+static void
+add_to_range_index(EventIndex *index, CompiledCondition *guard, int op, int order)
+{
+	RangeIndex *range = NULL;
+	ListCell   *lc;
+	RangeEntry *entries;
+
+	foreach(lc, index->range_columns)
+	{
+		RangeIndex *candidate = lfirst(lc);
+
+		if (candidate->attnum == guard->attnum &&
+			candidate->sample->compare_proc.fn_oid == guard->compare_proc.fn_oid)
+			range = candidate;
+	}
+	if (range == NULL)
+	{
+		range = palloc0(sizeof(RangeIndex));
+		range->attnum = guard->attnum;
+		range->sample = guard;
+		index->range_columns = lappend(index->range_columns, range);
+	}
+	/* constants[op] holds RangeEntry pairs until sorted */
+	entries = (RangeEntry *) range->constants[op];
+	entries = entries == NULL ? palloc(sizeof(RangeEntry))
+		: repalloc(entries, sizeof(RangeEntry) * (range->n[op] + 1));
+	entries[range->n[op]].constant = guard->constants[0];
+	entries[range->n[op]].order = order;
+	range->constants[op] = (Datum *) entries;
+	range->n[op]++;
+}
+
+static void
+sort_range_indexes(EventIndex *index)
+{
+	ListCell   *lc;
+
+	foreach(lc, index->range_columns)
+	{
+		RangeIndex *range = lfirst(lc);
+
+		for (int op = 0; op < RANGE_OPS; op++)
+		{
+			RangeEntry *entries = (RangeEntry *) range->constants[op];
+
+			if (range->n[op] == 0)
+				continue;
+			qsort_arg(entries, range->n[op], sizeof(RangeEntry),
+					  compare_range_entries, range->sample);
+			range->constants[op] = palloc(sizeof(Datum) * range->n[op]);
+			range->orders[op] = palloc(sizeof(int) * range->n[op]);
+			for (int i = 0; i < range->n[op]; i++)
+			{
+				range->constants[op][i] = entries[i].constant;
+				range->orders[op][i] = entries[i].order;
+			}
+			pfree(entries);
+		}
+	}
+}
+
+static bool
+edge_triggered(CompiledCondition *condition)
+{
+	return !condition->negated && automation_operator_edge(condition->operator);
+}
+
+/*
+ * group_guard
+ *		The condition that guards one group of a definition for an event:
+ *		the value(s) of an EQUALS/CHANGED_TO/IN condition (hash buckets),
+ *		else (UPDATE) the column of an edge-triggered condition, skipped
+ *		when that column did not change, else the threshold of a
+ *		GT/GTE/LT/LTE condition (sorted constants, one binary search per
+ *		row).  NULL: nothing guards it, the definition is always evaluated.
+ *		*never: the group cannot hold on this event.
+ */
+static CompiledCondition *
+group_guard(CompiledCondition *conditions, int n, int event, bool *never)
+{
+	*never = false;
+	for (int c = 0; c < n; c++)
+		*never |= never_holds_on(&conditions[c], event);
+	if (*never)
+		return NULL;
+	for (int c = 0; c < n; c++)
+		if (value_indexable(&conditions[c]))
+			return &conditions[c];
+	if (event == EVENT_UPDATE)
+		for (int c = 0; c < n; c++)
+			if (edge_triggered(&conditions[c]))
+				return &conditions[c];
+	for (int c = 0; c < n; c++)
+		if (range_op(&conditions[c]) >= 0)
+			return &conditions[c];
+	return NULL;
+}
+
+/*
+ * file_under
+ *		File a definition under one guard condition.
+ */
+static void
+file_under(EventIndex *index, CompiledCondition *guard, int order, int event,
+		   MemoryContext context)
+{
+	ListCell   *lc;
+
+	if (value_indexable(guard))
+	{
+		ValueIndexKey key;
+		ValueIndexEntry *entry;
+		bool		found;
+		bool		known = false;
+
+		if (index->value_index == NULL)
+		{
+			HASHCTL		ctl;
+
+			memset(&ctl, 0, sizeof(ctl));
+			ctl.keysize = sizeof(ValueIndexKey);
+			ctl.entrysize = sizeof(ValueIndexEntry);
+			ctl.hcxt = context;
+			index->value_index = hash_create("automation value index", 64, &ctl,
+											 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		}
+		for (int k = 0; k < guard->nconstants; k++)
+		{
+			memset(&key, 0, sizeof(key));
+			key.attnum = guard->attnum;
+			automation_value_hash(guard, guard->constants[k], &key.hash);
+			entry = hash_search(index->value_index, &key, HASH_ENTER, &found);
+			if (!found)
+				entry->orders = NIL;
+			if (!list_member_int(entry->orders, order))
+				entry->orders = lappend_int(entry->orders, order);
+		}
+		foreach(lc, index->value_columns)
+			known |= ((ValueColumn *) lfirst(lc))->attnum == guard->attnum;
+		if (!known)
+		{
+			ValueColumn *column = palloc(sizeof(ValueColumn));
+
+			column->attnum = guard->attnum;
+			column->sample = guard;
+			index->value_columns = lappend(index->value_columns, column);
+		}
+	}
+	else if (event == EVENT_UPDATE && edge_triggered(guard))
+	{
+		EdgeGroup  *group = NULL;
+
+		foreach(lc, index->edge_columns)
+		{
+			if (((EdgeGroup *) lfirst(lc))->attnum == guard->attnum)
+				group = lfirst(lc);
+		}
+		if (group == NULL)
+		{
+			group = palloc0(sizeof(EdgeGroup));
+			group->attnum = guard->attnum;
+			index->edge_columns = lappend(index->edge_columns, group);
+		}
+		if (!list_member_int(group->orders, order))
+			group->orders = lappend_int(group->orders, order);
+	}
+	else
+		add_to_range_index(index, guard, range_op(guard), order);
+}
+
+/*
+ * automation_index_build
+ *		For each event, file every definition that can fire on it: under
+ *		the guard of each of its condition groups that can hold on the
+ *		event (a candidate when any group's guard hits), or in "always" when
+ *		one such group has no guard.  Allocates in context.
+ */
+void
+automation_index_build(CandidateIndex *cindex, Definition **definitions,
+					   int ndefinitions, MemoryContext context)
+{
+	static const int events[3] = {EVENT_INSERT, EVENT_UPDATE, EVENT_DELETE};
+	MemoryContext old = MemoryContextSwitchTo(context);
+
+	for (int e = 0; e < 3; e++)
+	{
+		EventIndex *index = &cindex->events[e];
+		int			event = events[e];
+
+		for (int d = 0; d < ndefinitions; d++)
+		{
+			Definition *definition = definitions[d];
+			CompiledCondition *guards[32];
+			CompiledCondition **guard = guards;
+			int			nguards = 0;
+			bool		always = false;
+
+			if ((definition->event_mask & event) == 0)
+				continue;
+			if (definition->nconditions > lengthof(guards))
+				guard = palloc(sizeof(CompiledCondition *) * definition->nconditions);
+			for (int c = 0; c < definition->nconditions && !always;)
+			{
+				int			first = c;
+				bool		never;
+				CompiledCondition *g;
+
+				while (c < definition->nconditions &&
+					   definition->conditions[c].group == definition->conditions[first].group)
+					c++;
+				g = group_guard(&definition->conditions[first], c - first, event, &never);
+				if (never)
+					continue;
+				if (g == NULL)
+					always = true;
+				else
+					guard[nguards++] = g;
+			}
+			if (always)
+				index->always = lappend_int(index->always, definition->order);
+			else
+				for (int i = 0; i < nguards; i++)
+					file_under(index, guard[i], definition->order, event, context);
+		}
+		sort_range_indexes(index);
+	}
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * automation_event_index
+ *		EVENT_* bit to the index of CandidateIndex.events.
+ */
+int
+automation_event_index(int event)
+{
+	return event == EVENT_INSERT ? 0 : event == EVENT_UPDATE ? 1 : 2;
+}
+
+static int
+compare_ints(const void *a, const void *b)
+{
+	int			x = *(const int *) a;
+	int			y = *(const int *) b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int
+append_orders(List *orders, int *out, int n)
+{
+	ListCell   *lc;
+
+	foreach(lc, orders)
+		out[n++] = lfirst_int(lc);
+	return n;
+}
+
+/*
+ * room_for
+ *		Make room for more candidate orders: past the caller's stack array,
+ *		move to a palloc'd one that holds every definition (no definition is
+ *		a candidate twice, bar IN duplicates removed when merging).
+ */
+static int *
+room_for(int *orders, int n, int more, int *capacity, int ndefinitions)
+{
+	int		   *grown;
+
+	if (n + more <= *capacity)
+		return orders;
+	*capacity = Max(ndefinitions, n + more);
+	grown = palloc(sizeof(int) * *capacity);
+	memcpy(grown, orders, sizeof(int) * n);
+	return grown;
+}
+
+/*
+ * range_bound
+ *		Number of sorted constants c with c < value (or c <= value when
+ *		inclusive): a binary search.
+ */
+static int
+range_bound(RangeIndex *range, int op, Datum value, bool inclusive)
+{
+	int			low = 0;
+	int			high = range->n[op];
+
+	while (low < high)
+	{
+		int			mid = (low + high) / 2;
+		int			cmp = DatumGetInt32(FunctionCall2Coll(&range->sample->compare_proc,
+														  range->sample->collation,
+														  range->constants[op][mid], value));
+
+		if (cmp < 0 || (inclusive && cmp == 0))
+			low = mid + 1;
+		else
+			high = mid;
+	}
+	return low;
+}
+
+/*
+ * automation_candidates
+ *		The definitions that could fire on this event, in evaluation order,
+ *		written to orders (room for ndefinitions).  Definitions filed
+ *		under an unchanged column, a different value or a threshold the
+ *		value does not pass are not returned.
+ */
+int
+automation_candidates(CandidateIndex *cindex, int ndefinitions, RowState *row, int *orders)
+{
+	EventIndex *index = &cindex->events[automation_event_index(row->event)];
+	int			which = row->event == EVENT_DELETE ? ROW_OLD : ROW_NEW;
+	int			stack_others[64];
+	int		   *others = stack_others;
+	int			nothers = 0;
+	int			capacity = lengthof(stack_others);
+	int			nalways;
+	ListCell   *lc;
+
+#define ADD_ORDERS(list) \
+	do { \
+		others = room_for(others, nothers, list_length(list), &capacity, \
+						  ndefinitions); \
+		nothers = append_orders((list), others, nothers); \
+	} while (0)
+
+	foreach(lc, index->edge_columns)
+	{
+		EdgeGroup  *group = lfirst(lc);
+		bool		old_null;
+		bool		new_null;
+		Datum		old_value = automation_row_column(row, ROW_OLD, group->attnum, &old_null);
+		Datum		new_value = automation_row_column(row, ROW_NEW, group->attnum, &new_null);
+		Form_pg_attribute attr = TupleDescAttr(row->tupdesc, group->attnum - 1);
+
+		if (old_null && new_null)
+			continue;
+		if (old_null == new_null &&
+			datum_image_eq(old_value, new_value, attr->attbyval, attr->attlen))
+			continue;
+		ADD_ORDERS(group->orders);
+	}
+
+	foreach(lc, index->value_columns)
+	{
+		ValueColumn *column = lfirst(lc);
+		bool		isnull;
+		Datum		value = automation_row_column(row, which, column->attnum, &isnull);
+		ValueIndexKey key;
+		ValueIndexEntry *entry;
+
+		if (isnull)
+			continue;
+		if (column->sample->kind == VALUE_TEXT)
+			value = CStringGetDatum(automation_row_lower_text(row, which, column->sample, value));
+		memset(&key, 0, sizeof(key));
+		key.attnum = column->attnum;
+		if (!automation_value_hash(column->sample, value, &key.hash))
+			continue;
+		entry = hash_search(index->value_index, &key, HASH_FIND, NULL);
+		if (entry != NULL)
+			ADD_ORDERS(entry->orders);
+	}
+
+	foreach(lc, index->range_columns)
+	{
+		RangeIndex *range = lfirst(lc);
+		bool		isnull;
+		Datum		value = automation_row_column(row, which, range->attnum, &isnull);
+		int			bound;
+
+		if (isnull)
+			continue;
+		/*
+		 * Detoast once what every comparison of the binary search would
+		 * detoast again: an out-of-line or compressed value, or a numeric
+		 * with a short header (numeric_cmp copies it; text compares read
+		 * short headers in place).
+		 */
+		if (TupleDescAttr(row->tupdesc, range->attnum - 1)->attlen == -1 &&
+			VARATT_IS_EXTENDED(DatumGetPointer(value)) &&
+			(!VARATT_IS_SHORT(DatumGetPointer(value)) ||
+			 TupleDescAttr(row->tupdesc, range->attnum - 1)->atttypid == NUMERICOID))
+			value = PointerGetDatum(PG_DETOAST_DATUM(value));
+		for (int op = 0; op < RANGE_OPS; op++)
+		{
+			if (range->n[op] == 0)
+				continue;
+			/* GT: c < v; GTE: c <= v; LT: c > v; LTE: c >= v */
+			bound = range_bound(range, op, value,
+								op == RANGE_GREATER_EQUAL || op == RANGE_LESS_THAN);
+			others = room_for(others, nothers, range->n[op], &capacity,
+							  ndefinitions);
+			if (op == RANGE_GREATER || op == RANGE_GREATER_EQUAL)
+				for (int i = 0; i < bound; i++)
+					others[nothers++] = range->orders[op][i];
+			else
+				for (int i = bound; i < range->n[op]; i++)
+					others[nothers++] = range->orders[op][i];
+		}
+	}
+#undef ADD_ORDERS
+
+	/* the always list is kept sorted; merge the few others into it */
+	nalways = list_length(index->always);
+	if (nothers == 0)
+		return append_orders(index->always, orders, 0);
+	if (nothers > 1)
+		qsort(others, nothers, sizeof(int), compare_ints);
+	{
+		int			n = 0;
+		int			a = 0;
+		int			o = 0;
+
+		while (a < nalways || o < nothers)
+		{
+			if (o == nothers ||
+				(a < nalways && list_nth_int(index->always, a) < others[o]))
+				orders[n++] = list_nth_int(index->always, a++);
+			else
+			{
+				/* an IN list may name two values that land in one bucket */
+				if (n == 0 || orders[n - 1] != others[o])
+					orders[n++] = others[o];
+				o++;
+			}
+		}
+		return n;
+	}
+}

@@ -1,0 +1,73 @@
+/*-------------------------------------------------------------------------
+ *
+ * candidates.h
+ *	  The candidate index (candidates.c): per row event, which compiled
+ *	  definitions could fire, found without evaluating the others.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef AUTOMATION_CANDIDATES_H
+#define AUTOMATION_CANDIDATES_H
+
+#include "nodes/pg_list.h"
+#include "utils/hsearch.h"
+
+#include "definition.h"
+
+/* One bucket of the per-event index: definitions guarded by one column. */
+typedef struct ValueIndexKey
+{
+	AttrNumber	attnum;
+	uint32		hash;
+} ValueIndexKey;
+
+typedef struct ValueIndexEntry
+{
+	ValueIndexKey key;
+	List	   *orders;			/* int list of definition orders */
+} ValueIndexEntry;
+
+typedef struct EventIndex
+{
+	List	   *always;			/* orders evaluated on every event, sorted */
+	List	   *edge_columns;	/* EdgeGroup *, guarded by "column changed" */
+	List	   *value_columns;	/* ValueColumn *, guarded by NEW value */
+	HTAB	   *value_index;	/* ValueIndexKey -> ValueIndexEntry */
+	List	   *range_columns;	/* RangeIndex *, guarded by a threshold */
+} EventIndex;
+
+/* Definitions guarded by GT/GTE/LT/LTE on one column, by sorted constant. */
+typedef struct RangeIndex
+{
+	AttrNumber	attnum;
+	CompiledCondition *sample;	/* compare_proc and collation to use */
+	int			n[RANGE_OPS];
+	Datum	   *constants[RANGE_OPS];	/* ascending */
+	int		   *orders[RANGE_OPS];
+} RangeIndex;
+
+typedef struct EdgeGroup
+{
+	AttrNumber	attnum;
+	List	   *orders;
+} EdgeGroup;
+
+typedef struct ValueColumn
+{
+	AttrNumber	attnum;
+	CompiledCondition *sample;	/* how to hash this column's NEW value */
+} ValueColumn;
+
+/* the index of one entity: one EventIndex per row event */
+typedef struct CandidateIndex
+{
+	EventIndex	events[3];		/* INSERT, UPDATE, DELETE */
+} CandidateIndex;
+
+extern int	automation_event_index(int event);
+extern void automation_index_build(CandidateIndex *index, Definition **definitions,
+								   int ndefinitions, MemoryContext context);
+extern int	automation_candidates(CandidateIndex *index, int ndefinitions,
+								  RowState *row, int *orders);
+
+#endif							/* AUTOMATION_CANDIDATES_H */
