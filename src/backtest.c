@@ -15,10 +15,13 @@
  *	- "Matches as a state": every row is evaluated as an INSERT of itself
  *	  (changed_to X holds when the value is X, changed when it is not NULL,
  *	  changed_from never), whatever the rule's trigger type.
- *	- Rows counted: those the caller may see; of a tenant definition, only
- *	  its tenant's; and, for a caller subject to row-level security on a
- *	  tenanted entity, only the caller's tenant's (automation._tenant(); no
- *	  tenant: the untenanted rows), as explain() predicts only for them.
+ *	- Rows counted: those the caller may see (the table's privileges and
+ *	  row-level security); of a tenant definition, only its tenant's; and,
+ *	  for a caller subject to automation's row-level security that acts for
+ *	  a tenant (automation._tenant()), only that tenant's.  Cooldowns are
+ *	  read for the counted rows, but, like explain(), a caller without a
+ *	  tenant reads no tenant's history: its rows of a tenant are not
+ *	  counted as in cooldown.
  *	- Backtest writes nothing: the id form only reads; the body form creates
  *	  the definition in a subtransaction (so it is validated exactly as
  *	  create_workflow / create_rule validate it, with their errors), compiles
@@ -94,7 +97,8 @@ typedef struct DefinitionScan
 	bool		tenant_needed;	/* a filter below applies */
 	const char *definition_tenant;	/* NULL: global definition */
 	bool		viewer_filter;	/* only the caller's tenant's rows */
-	const char *viewer_tenant;	/* NULL: the untenanted rows */
+	const char *viewer_tenant;
+	bool		history_untenanted_only;	/* cooldowns of untenanted rows only */
 	Oid			tenant_type;
 	Oid			key_type;
 	Oid			key_collation;
@@ -350,7 +354,8 @@ scan_receive(TupleTableSlot *slot, DestReceiver *self)
 	req.row = &row;
 	req.firing = &firing;
 	req.firing_ready = true;
-	req.check_history = scan->check_cooldown;
+	req.check_history = scan->check_cooldown &&
+		!(scan->history_untenanted_only && tenant != NULL);
 	automation_decide(&req);
 	if (req.nmatched == 0)
 		goto done;
@@ -500,8 +505,10 @@ scan_definition(DefinitionScan *scan)
 	scan->definition_tenant = definition->tenant_id;
 	if (cache->tenant_attnum > 0 && !caller_sees_all())
 	{
-		scan->viewer_filter = true;
 		scan->viewer_tenant = caller_tenant();
+		scan->viewer_filter = scan->viewer_tenant != NULL;
+		/* the global tenant reads no other tenant's history (explain.c) */
+		scan->history_untenanted_only = scan->viewer_tenant == NULL;
 	}
 	/* enrollment meets the cooldown as a firing does */
 	scan->check_cooldown = !scan->enroll && definition->is_rule &&
