@@ -154,13 +154,13 @@ SELECT record_key, outcome FROM automation.firings f JOIN automation.rules r ON 
 SELECT automation.run_database_jobs() AS ran;
 SELECT to_char(d, 'YYYY-MM-DD') AS day, approved FROM days ORDER BY d;
 
--- 8. Limits hold for direct SQL too: at most 100 conditions and 100
+-- 8. Limits hold for direct SQL too: at most 250 conditions and 100
 -- actions per rule (the engine loads every one of them in every backend).
 SELECT id AS big_rule FROM automation.rules WHERE name = 'seen' \gset
 INSERT INTO automation.rule_conditions (rule_id, sort_order, field_path, operator)
-SELECT :'big_rule', g, 'stage', 'EXISTS' FROM generate_series(1, 99) g;
+SELECT :'big_rule', g, 'stage', 'EXISTS' FROM generate_series(1, 249) g;
 SELECT try(format($$INSERT INTO automation.rule_conditions (rule_id, sort_order, field_path, operator)
-				   VALUES (%L, 100, 'stage', 'EXISTS')$$, :'big_rule'));
+				   VALUES (%L, 250, 'stage', 'EXISTS')$$, :'big_rule'));
 SELECT count(*) AS conditions FROM automation.rule_conditions WHERE rule_id = :'big_rule';
 
 -- 9. Renames through any ALTER tag and drops through a cascade are caught too.

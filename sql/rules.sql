@@ -114,7 +114,7 @@ SELECT rule('{"actions": []}');
 SELECT rule('{"conditions": {"field_path": "status"}}');
 SELECT rule('{"conditions": [5]}');
 SELECT rule('{"actions": [null]}');
-SELECT rule(jsonb_build_object('conditions', (SELECT jsonb_agg('{"field_path": "status", "operator": "EXISTS"}'::jsonb) FROM generate_series(1, 101))));
+SELECT rule(jsonb_build_object('conditions', (SELECT jsonb_agg('{"field_path": "status", "operator": "EXISTS"}'::jsonb) FROM generate_series(1, 251))));
 
 -- conditions: keys, field paths, operators
 SELECT cond('{"operator": "EXISTS"}');

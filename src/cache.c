@@ -781,16 +781,17 @@ compile_payload_columns(Definition *definition, Relation rel, Datum columns, boo
 }
 
 /*
- * has_payload_columns
- *		Does this schema's definition table have payload_columns (0.3.0)?
- *		The library also runs on 0.1.0 / 0.2.0 schemas before the upgrade.
+ * has_column
+ *		Does this schema's definition table have the column: payload_columns
+ *		(0.3.0), fire_when and the conditions' group (0.4.0)?  The library
+ *		also runs on older schemas before the upgrade.
  */
 static bool
-has_payload_columns(const char *table)
+has_column(const char *table, const char *column)
 {
 	Oid			relid = get_relname_relid(table, get_namespace_oid("automation", false));
 
-	return OidIsValid(relid) && get_attnum(relid, "payload_columns") != InvalidAttrNumber;
+	return OidIsValid(relid) && get_attnum(relid, column) != InvalidAttrNumber;
 }
 
 /*
@@ -910,11 +911,13 @@ load_workflows(EntityCache *cache, Relation rel)
 	values[1] = only_definition ? CStringGetTextDatum(only_definition) : (Datum) 0;
 	run_query(psprintf("SELECT id, name, tenant_id, created_by::text, max_triggers_per_day, "
 					   "condition_field, condition_operator, condition_value, action_type, "
-					   "action_config::text, %s "
+					   "action_config::text, %s, %s "
 					   "FROM automation.workflows "
 					   "WHERE condition_entity OPERATOR(pg_catalog.=) $1 AND %s "
 					   "ORDER BY created_at, id",
-					   has_payload_columns("workflows") ? "payload_columns" : "NULL::text[]",
+					   has_column("workflows", "payload_columns") ? "payload_columns" : "NULL::text[]",
+					   has_column("workflows", "fire_when")
+					   ? "fire_when OPERATOR(pg_catalog.=) 'becomes_true'" : "false",
 					   only_definition ? "id OPERATOR(pg_catalog.=) $2" : "enabled"),
 			  only_definition ? 2 : 1, argtypes, values);
 
@@ -934,6 +937,7 @@ load_workflows(EntityCache *cache, Relation rel)
 		definition->tenant_id = spi_text(tuple, desc, 3);
 		definition->created_by = spi_text(tuple, desc, 4);
 		definition->max_triggers_per_day = spi_int(tuple, desc, 5, 100);
+		definition->becomes_true = spi_bool(tuple, desc, 12, false);
 		definition->cooldown_hours = -1;
 		definition->event_mask = EVENT_INSERT | EVENT_UPDATE;
 		definition->nconditions = 1;
@@ -1036,11 +1040,13 @@ load_rules(EntityCache *cache, Relation rel)
 	values[0] = CStringGetTextDatum(cache->entity);
 	values[1] = only_definition ? CStringGetTextDatum(only_definition) : (Datum) 0;
 	run_query(psprintf("SELECT id::text, name, tenant_id, created_by::text, trigger_type, "
-					   "stop_subsequent_rules, cooldown_hours, %s "
+					   "stop_subsequent_rules, cooldown_hours, %s, %s "
 					   "FROM automation.rules r "
 					   "WHERE entity_type OPERATOR(pg_catalog.=) $1 AND %s "
 					   "ORDER BY priority, created_at, id",
-					   has_payload_columns("rules") ? "payload_columns" : "NULL::text[]",
+					   has_column("rules", "payload_columns") ? "payload_columns" : "NULL::text[]",
+					   has_column("rules", "fire_when")
+					   ? "fire_when OPERATOR(pg_catalog.=) 'becomes_true'" : "false",
 					   active),
 			  nargs, argtypes, values);
 	rules = SPI_tuptable;
@@ -1066,6 +1072,7 @@ load_rules(EntityCache *cache, Relation rel)
 		definition->event_mask = trigger_event_mask(spi_text(tuple, desc, 5));
 		definition->stop_subsequent = spi_bool(tuple, desc, 6, false);
 		definition->cooldown_hours = spi_int(tuple, desc, 7, -1);
+		definition->becomes_true = spi_bool(tuple, desc, 9, false);
 		loaded[i] = definition;
 		ok[i] = definition->event_mask != 0;
 		if (!ok[i])
@@ -1105,10 +1112,13 @@ load_rules(EntityCache *cache, Relation rel)
 			  "  CASE WHEN c.operator IN ('EXISTS','NOT_EXISTS','CHANGED') THEN NULL ELSE c.value_bool::text END, "
 			  "  to_char(c.value_datetime AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00\"')), "
 			  "c.value_array, c.value_bool, "
-			  "(count(*) OVER (PARTITION BY c.rule_id))::int4 "
+			  "(count(*) OVER (PARTITION BY c.rule_id))::int4, %s "
 			  "FROM automation.rules r JOIN automation.rule_conditions c ON c.rule_id = r.id "
 			  "WHERE r.entity_type OPERATOR(pg_catalog.=) $1 AND %s "
-			  "ORDER BY r.priority, r.created_at, r.id, c.sort_order, c.id", active),
+			  "ORDER BY r.priority, r.created_at, r.id, %s c.sort_order, c.id",
+			  has_column("rule_conditions", "group") ? "c.\"group\"" : "0",
+			  active,
+			  has_column("rule_conditions", "group") ? "c.\"group\"," : ""),
 			  nargs, argtypes, values);
 	old = MemoryContextSwitchTo(cache->context);
 	for (uint64 i = 0; i < SPI_processed; i++)
@@ -1167,6 +1177,8 @@ load_rules(EntityCache *cache, Relation rel)
 				reasons[rule_index] = skip_reason;
 			ok[rule_index] = false;
 		}
+		/* rows come by group: the evaluator and the index read them so */
+		definition->conditions[definition->nconditions].group = spi_int(tuple, desc, 8, 0);
 		definition->nconditions++;
 	}
 	MemoryContextSwitchTo(old);

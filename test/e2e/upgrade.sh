@@ -120,9 +120,9 @@ SELECT line FROM (
 content="SELECT string_agg(x, E'\n' ORDER BY x) FROM (
   SELECT 'entities ' || row(e.name, e.relation, e.key_column, e.tenant_column, e.created_at)::text
     FROM automation.entities e UNION ALL
-  SELECT 'workflows ' || (to_jsonb(w) - 'payload_columns')::text FROM automation.workflows w UNION ALL
-  SELECT 'rules ' || (to_jsonb(r) - 'payload_columns')::text FROM automation.rules r UNION ALL
-  SELECT 'rule_conditions ' || row(c.*)::text FROM automation.rule_conditions c UNION ALL
+  SELECT 'workflows ' || (to_jsonb(w) - 'payload_columns' - 'fire_when')::text FROM automation.workflows w UNION ALL
+  SELECT 'rules ' || (to_jsonb(r) - 'payload_columns' - 'fire_when')::text FROM automation.rules r UNION ALL
+  SELECT 'rule_conditions ' || (to_jsonb(c) - 'group')::text FROM automation.rule_conditions c UNION ALL
   SELECT 'rule_actions ' || row(a.*)::text FROM automation.rule_actions a UNION ALL
   SELECT 'user_pools ' || row(p.*)::text FROM automation.user_pools p UNION ALL
   SELECT 'user_pool_members ' || row(m.*)::text FROM automation.user_pool_members m UNION ALL
@@ -224,6 +224,10 @@ for script in $(ls src/sql/automation--*.sql | grep -v -- '--.*--' | sort -V); d
 	check "$from: (0.3.0) payload_columns is added empty (every column, as before)" "0 0" \
 		"$(q "$OLD" "SELECT (SELECT count(payload_columns) FROM automation.workflows) || ' ' ||
 		             (SELECT count(payload_columns) FROM automation.rules)")"
+	check "$from: (0.4.0) every definition keeps its meaning: fire_when every_change, conditions in group 0" "every_change 0" \
+		"$(q "$OLD" "SELECT (SELECT string_agg(DISTINCT fire_when, ',') FROM (SELECT fire_when FROM automation.workflows
+		                     UNION ALL SELECT fire_when FROM automation.rules) d) || ' ' ||
+		             (SELECT count(*) FROM automation.rule_conditions WHERE \"group\" <> 0)")"
 	case "$before" in
 		''|*ERROR*) check "$from: the rows can be listed" "rows" "$before" ;;
 		*) check "$from: every row unchanged by the update ($(grep -c '' <<<"$before") rows)" "$before" "$(q "$OLD" "$content")" ;;

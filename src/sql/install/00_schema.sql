@@ -51,7 +51,8 @@ CREATE TABLE automation.workflows (
 	created_by name NOT NULL DEFAULT current_user,
 	created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
 	updated_at timestamptz NOT NULL DEFAULT clock_timestamp(),
-	payload_columns text[]			-- columns a job's new/old carry; NULL: all (0.3.0)
+	payload_columns text[],			-- columns a job's new/old carry; NULL: all (0.3.0)
+	fire_when text NOT NULL DEFAULT 'every_change'	-- every_change | becomes_true (0.4.0)
 );
 CREATE UNIQUE INDEX workflows_name_key
 	ON automation.workflows ((coalesce(tenant_id, '')), name);
@@ -72,7 +73,8 @@ CREATE TABLE automation.rules (
 	created_by name NOT NULL DEFAULT current_user,
 	created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
 	updated_at timestamptz NOT NULL DEFAULT clock_timestamp(),
-	payload_columns text[]			-- columns a job's new/old carry; NULL: all (0.3.0)
+	payload_columns text[],			-- columns a job's new/old carry; NULL: all (0.3.0)
+	fire_when text NOT NULL DEFAULT 'every_change'	-- every_change | becomes_true (0.4.0)
 );
 CREATE UNIQUE INDEX rules_name_key
 	ON automation.rules ((coalesce(tenant_id, '')), name);
@@ -88,7 +90,8 @@ CREATE TABLE automation.rule_conditions (
 	value_string text,
 	value_bool boolean,
 	value_datetime timestamptz,
-	value_array text[]
+	value_array text[],
+	"group" integer NOT NULL DEFAULT 0	-- condition group 0..24: ANDed within, ORed across (0.4.0)
 );
 CREATE INDEX rule_conditions_rule_idx ON automation.rule_conditions (rule_id);
 

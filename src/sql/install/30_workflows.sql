@@ -33,6 +33,7 @@ AS $$
 		'action_config', w.action_config,
 		'max_triggers_per_day', w.max_triggers_per_day,
 		'payload_columns', w.payload_columns,
+		'fire_when', w.fire_when,
 		'last_triggered_at', (SELECT automation._iso(max(f.fired_at)) FROM automation.firings f
 							   WHERE f.workflow_id = w.id AND f.outcome = 'fired'),
 		'triggers_today', (SELECT count(*) FROM automation.firings f
@@ -42,6 +43,25 @@ AS $$
 		'disabled_reason', w.disabled_reason,
 		'created_at', automation._iso(w.created_at),
 		'updated_at', automation._iso(w.updated_at))
+$$;
+
+/*
+ * _check_fire_when: fire_when of a workflow or rule (SPEC section 3):
+ * every_change (fires on every event whose row matches) or becomes_true
+ * (only when the condition holds for NEW and did not for OLD).
+ */
+CREATE FUNCTION automation._check_fire_when(v text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF v IS NULL OR v NOT IN ('every_change', 'becomes_true') THEN
+		PERFORM automation._err('22023', format('invalid fire_when %s', automation._show(v)),
+								'fire_when is every_change or becomes_true',
+								'use "every_change" (the default) or "becomes_true"');
+	END IF;
+END
 $$;
 
 /*
@@ -213,11 +233,13 @@ BEGIN
 		END IF;
 		IF (NEW.tenant_id, NEW.name, NEW.condition_entity, NEW.condition_field,
 			NEW.condition_operator, NEW.condition_value, NEW.action_type,
-			NEW.action_config, NEW.max_triggers_per_day, NEW.created_by, NEW.payload_columns)
+			NEW.action_config, NEW.max_triggers_per_day, NEW.created_by, NEW.payload_columns,
+			NEW.fire_when)
 		   IS NOT DISTINCT FROM
 		   (OLD.tenant_id, OLD.name, OLD.condition_entity, OLD.condition_field,
 			OLD.condition_operator, OLD.condition_value, OLD.action_type,
-			OLD.action_config, OLD.max_triggers_per_day, OLD.created_by, OLD.payload_columns) THEN
+			OLD.action_config, OLD.max_triggers_per_day, OLD.created_by, OLD.payload_columns,
+			OLD.fire_when) THEN
 			IF NEW IS DISTINCT FROM OLD AND NEW.updated_at = OLD.updated_at THEN
 				NEW.updated_at := clock_timestamp();
 			END IF;
@@ -314,6 +336,7 @@ BEGIN
 	IF NEW.enabled IS NULL THEN
 		PERFORM automation._err('22023', 'enabled must be a boolean', 'got null', 'give true or false');
 	END IF;
+	PERFORM automation._check_fire_when(NEW.fire_when);
 	IF NEW.enabled THEN
 		NEW.disabled_reason := NULL;
 	END IF;
@@ -343,7 +366,7 @@ BEGIN
 								format('got %s', automation._show_json(body)),
 								'pass the seed''s JSON body, e.g. {"name": "...", "condition_entity": "deal", ...}');
 	END IF;
-	PERFORM automation._check_keys(body, req || '{max_triggers_per_day,enabled,payload_columns,enroll_existing}'::text[],
+	PERFORM automation._check_keys(body, req || '{max_triggers_per_day,enabled,payload_columns,fire_when,enroll_existing}'::text[],
 								   CASE WHEN creating THEN 'body' ELSE 'patch' END);
 	/* enroll_existing: acted on after the write (65_backtest.sql), never stored */
 	PERFORM automation._enroll_requested(body);
@@ -378,6 +401,9 @@ BEGIN
 	END IF;
 	IF body ? 'payload_columns' THEN
 		w.payload_columns := automation._json_text_array(body, 'payload_columns', 'payload_columns');
+	END IF;
+	IF body ? 'fire_when' THEN
+		w.fire_when := automation._json_text(body, 'fire_when', 'fire_when');
 	END IF;
 	RETURN w;
 END
@@ -424,13 +450,16 @@ BEGIN
 	END IF;
 	w.enabled := true;
 	w.max_triggers_per_day := 100;
+	w.fire_when := 'every_change';
 	w := automation._workflow_apply(w, body, true);
 	INSERT INTO automation.workflows (tenant_id, name, enabled, condition_entity, condition_field,
 									  condition_operator, condition_value, action_type,
-									  action_config, max_triggers_per_day, payload_columns)
+									  action_config, max_triggers_per_day, payload_columns,
+									  fire_when)
 	VALUES (nullif(current_setting('automation.tenant', true), ''), w.name, w.enabled,
 			w.condition_entity, w.condition_field, w.condition_operator, w.condition_value,
-			w.action_type, w.action_config, w.max_triggers_per_day, w.payload_columns)
+			w.action_type, w.action_config, w.max_triggers_per_day, w.payload_columns,
+			w.fire_when)
 	RETURNING * INTO w;
 	res := automation._workflow_json(w);
 	IF automation._enroll_requested(body) THEN
@@ -474,7 +503,8 @@ BEGIN
 		   condition_field = w.condition_field, condition_operator = w.condition_operator,
 		   condition_value = w.condition_value, action_type = w.action_type,
 		   action_config = w.action_config, max_triggers_per_day = w.max_triggers_per_day,
-		   payload_columns = w.payload_columns, updated_at = clock_timestamp()
+		   payload_columns = w.payload_columns, fire_when = w.fire_when,
+		   updated_at = clock_timestamp()
 	 WHERE x.id = w.id
 	RETURNING * INTO w;
 	IF automation._enroll_requested(patch) THEN

@@ -36,6 +36,19 @@ AS $$
 $$;
 
 /*
+ * _rule_condition_label: how errors name condition row i of a rule:
+ * conditions[i], and its group when it is not 0 ("conditions[3] (group 1)").
+ */
+CREATE FUNCTION automation._rule_condition_label(i integer, grp integer)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE WHEN coalesce(grp, 0) = 0 THEN pg_catalog.format('conditions[%s]', i)
+				ELSE pg_catalog.format('conditions[%s] (group %s)', i, grp) END
+$$;
+
+/*
  * _validate_rule_condition: one condition of a rule on entity with
  * trigger_type; label names it in errors (conditions[0]).
  */
@@ -236,6 +249,7 @@ BEGIN
 								format('got %s, allowed 0 to 87600 or null', NEW.cooldown_hours),
 								'give a number of hours, or null for no cooldown');
 	END IF;
+	PERFORM automation._check_fire_when(NEW.fire_when);
 	IF TG_OP = 'INSERT' OR NEW.created_by IS DISTINCT FROM OLD.created_by
 	   OR NEW.entity_type IS DISTINCT FROM OLD.entity_type THEN
 		PERFORM automation._check_creator(NEW.created_by);
@@ -247,7 +261,8 @@ BEGIN
 	   IS DISTINCT FROM (OLD.entity_type, OLD.trigger_type, OLD.created_by) THEN
 		i := 0;
 		FOR c IN SELECT * FROM automation.rule_conditions x WHERE x.rule_id = NEW.id ORDER BY x.sort_order, x.id LOOP
-			PERFORM automation._validate_rule_condition(NEW.entity_type, NEW.trigger_type, c, format('conditions[%s]', i));
+			PERFORM automation._validate_rule_condition(NEW.entity_type, NEW.trigger_type, c,
+														automation._rule_condition_label(i, c."group"));
 			i := i + 1;
 		END LOOP;
 		i := 0;
@@ -287,11 +302,12 @@ BEGIN
 		RETURN NEW;				/* the foreign key reports it */
 	END IF;
 	IF TG_OP = 'INSERT' THEN
-		label := format('conditions[%s]', (SELECT count(*) FROM automation.rule_conditions x WHERE x.rule_id = NEW.rule_id));
+		label := automation._rule_condition_label(
+			(SELECT count(*) FROM automation.rule_conditions x WHERE x.rule_id = NEW.rule_id)::integer, NEW."group");
 		/* the API's limit holds for direct SQL too (the engine loads every one) */
-		IF (SELECT count(*) FROM automation.rule_conditions x WHERE x.rule_id = NEW.rule_id) >= 100 THEN
-			PERFORM automation._err('22023', format('a rule has at most 100 conditions'),
-									format('rule %s already has 100', NEW.rule_id),
+		IF (SELECT count(*) FROM automation.rule_conditions x WHERE x.rule_id = NEW.rule_id) >= 250 THEN
+			PERFORM automation._err('22023', format('a rule has at most 250 conditions'),
+									format('rule %s already has 250', NEW.rule_id),
 									'split it into several rules');
 		END IF;
 	ELSE
@@ -299,6 +315,11 @@ BEGIN
 	END IF;
 	IF NEW.sort_order IS NULL THEN
 		PERFORM automation._err('22023', format('%s.sort_order must be an integer', label), 'got null');
+	END IF;
+	IF NEW."group" IS NULL OR NEW."group" NOT BETWEEN 0 AND 24 THEN
+		PERFORM automation._err('22023', format('%s.group is out of range', label),
+								format('got %s, allowed 0 to 24', coalesce(NEW."group"::text, 'null')),
+								'give a group number from 0 (the default) to 24');
 	END IF;
 	PERFORM automation._validate_rule_condition(r.entity_type, r.trigger_type, NEW, label);
 	RETURN NEW;
@@ -552,7 +573,7 @@ BEGIN
 END
 $$;
 
-/* _rule_list: the conditions or actions array of a body, 1..100 objects. */
+/* _rule_list: the conditions (1..250) or actions (1..100) array of a body. */
 CREATE FUNCTION automation._rule_list(b jsonb, key text)
 RETURNS jsonb
 LANGUAGE plpgsql IMMUTABLE
@@ -561,6 +582,7 @@ AS $$
 DECLARE
 	v jsonb := b -> key;
 	i integer;
+	most CONSTANT integer := CASE key WHEN 'conditions' THEN 250 ELSE 100 END;
 BEGIN
 	IF v IS NULL THEN
 		RETURN NULL;
@@ -570,8 +592,8 @@ BEGIN
 								'got ' || automation._json_desc(v),
 								format('give "%s": [{...}] or form keys %s[0][...]', key, key));
 	END IF;
-	IF jsonb_array_length(v) > 100 THEN
-		PERFORM automation._err('22023', format('%s must have at most 100 elements', key),
+	IF jsonb_array_length(v) > most THEN
+		PERFORM automation._err('22023', format('%s must have at most %s elements', key, most),
 								format('got %s', jsonb_array_length(v)),
 								'split the rule');
 	END IF;
@@ -611,14 +633,17 @@ BEGIN
 	FOR i IN 0 .. coalesce(jsonb_array_length(conds), 0) - 1 LOOP
 		c := conds -> i;
 		label := format('conditions[%s]', i);
-		PERFORM automation._check_keys(c, '{field_path,operator,sort_order,value_int,value_string,value_bool,value_datetime,value_array}', label);
+		PERFORM automation._check_keys(c, '{field_path,operator,sort_order,value_int,value_string,value_bool,value_datetime,value_array,group}', label);
+		row_ := NULL;
+		/* the group first: every later error names it */
+		row_."group" := coalesce(automation._json_int(c, 'group', label || '.group', 0, 24, true, true), 0);
+		label := automation._rule_condition_label(i, row_."group");
 		/* a blank (form) or null value key is an absent one */
 		c := c - ARRAY(SELECT e.key FROM jsonb_each(c) e
 						WHERE e.key LIKE 'value\_%'
 						  AND (jsonb_typeof(e.value) = 'null'
 							   OR (e.key IN ('value_int', 'value_bool', 'value_datetime')
 								   AND jsonb_typeof(e.value) = 'string' AND btrim(e.value #>> '{}') = '')));
-		row_ := NULL;
 		row_.field_path := automation._json_text(c, 'field_path', label || '.field_path', true);
 		row_.operator := automation._json_text(c, 'operator', label || '.operator', true);
 		row_.sort_order := coalesce(automation._json_int(c, 'sort_order', label || '.sort_order', -2147483648, 2147483647, true, true), 0);
@@ -648,9 +673,10 @@ BEGIN
 			row_.value_array := ARRAY(SELECT e #>> '{}' FROM jsonb_array_elements(x) WITH ORDINALITY AS t(e, o) ORDER BY o);
 		END IF;
 		INSERT INTO automation.rule_conditions (rule_id, sort_order, field_path, operator, value_int,
-												value_string, value_bool, value_datetime, value_array)
+												value_string, value_bool, value_datetime, value_array,
+												"group")
 		VALUES (rid, row_.sort_order, row_.field_path, row_.operator, row_.value_int, row_.value_string,
-				row_.value_bool, row_.value_datetime, row_.value_array);
+				row_.value_bool, row_.value_datetime, row_.value_array, row_."group");
 	END LOOP;
 	FOR i IN 0 .. coalesce(jsonb_array_length(acts), 0) - 1 LOOP
 		c := acts -> i;
@@ -675,7 +701,7 @@ DECLARE
 	what text := CASE WHEN creating THEN 'body' ELSE 'patch' END;
 	req CONSTANT text[] := '{name,entity_type,trigger_type,conditions,actions}';
 BEGIN
-	PERFORM automation._check_keys(b, '{name,description,entity_type,trigger_type,priority,is_active,stop_subsequent_rules,cooldown_hours,conditions,actions,payload_columns,enroll_existing}', what);
+	PERFORM automation._check_keys(b, '{name,description,entity_type,trigger_type,priority,is_active,stop_subsequent_rules,cooldown_hours,conditions,actions,payload_columns,fire_when,enroll_existing}', what);
 	/* enroll_existing: acted on after the write (65_backtest.sql), never stored */
 	PERFORM automation._enroll_requested(b);
 	IF creating THEN
@@ -702,6 +728,7 @@ BEGIN
 	IF b ? 'payload_columns' THEN
 		r.payload_columns := automation._json_text_array(b, 'payload_columns', 'payload_columns');
 	END IF;
+	IF b ? 'fire_when' THEN r.fire_when := automation._json_text(b, 'fire_when', 'fire_when'); END IF;
 	RETURN r;
 END
 $$;
@@ -723,13 +750,14 @@ AS $$
 		'stop_subsequent_rules', r.stop_subsequent_rules,
 		'cooldown_hours', r.cooldown_hours,
 		'payload_columns', r.payload_columns,
+		'fire_when', r.fire_when,
 		'conditions', coalesce((
 			SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
 						'id', c.id, 'field_path', c.field_path, 'operator', c.operator,
 						'sort_order', c.sort_order, 'value_int', c.value_int,
 						'value_string', c.value_string, 'value_bool', c.value_bool,
 						'value_datetime', automation._iso(c.value_datetime),
-						'value_array', c.value_array)) ORDER BY c.sort_order, c.id)
+						'value_array', c.value_array, 'group', c."group")) ORDER BY c.sort_order, c.id)
 			  FROM automation.rule_conditions c WHERE c.rule_id = r.id), '[]'),
 		'actions', coalesce((
 			SELECT pg_catalog.jsonb_agg(a.config || pg_catalog.jsonb_build_object(
@@ -765,14 +793,16 @@ BEGIN
 	r.priority := 50;
 	r.is_active := true;
 	r.stop_subsequent_rules := false;
+	r.fire_when := 'every_change';
 	r := automation._rule_apply(r, b, true);
 	conds := automation._rule_list(b, 'conditions');
 	acts := automation._rule_list(b, 'actions');
 	INSERT INTO automation.rules (tenant_id, name, description, entity_type, trigger_type, priority,
-								  is_active, stop_subsequent_rules, cooldown_hours, payload_columns)
+								  is_active, stop_subsequent_rules, cooldown_hours, payload_columns,
+								  fire_when)
 	VALUES (nullif(current_setting('automation.tenant', true), ''), r.name, r.description,
 			r.entity_type, r.trigger_type, r.priority, r.is_active, r.stop_subsequent_rules,
-			r.cooldown_hours, r.payload_columns)
+			r.cooldown_hours, r.payload_columns, r.fire_when)
 	RETURNING * INTO r;
 	PERFORM automation._rule_insert_children(r.id, conds, acts);
 	IF automation._enroll_requested(b) THEN
@@ -851,7 +881,8 @@ BEGIN
 	   SET name = r.name, description = r.description, entity_type = r.entity_type,
 		   trigger_type = r.trigger_type, priority = r.priority, is_active = r.is_active,
 		   stop_subsequent_rules = r.stop_subsequent_rules, cooldown_hours = r.cooldown_hours,
-		   payload_columns = r.payload_columns, updated_at = clock_timestamp()
+		   payload_columns = r.payload_columns, fire_when = r.fire_when,
+		   updated_at = clock_timestamp()
 	 WHERE x.id = r.id;
 	PERFORM automation._rule_insert_children(r.id, conds, acts);
 	IF automation._enroll_requested(b) THEN

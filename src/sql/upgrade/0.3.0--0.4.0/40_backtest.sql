@@ -86,7 +86,7 @@ BEGIN
 								format('got %s', automation._show_json(body)),
 								'pass the seed''s JSON body, e.g. {"name": "...", "condition_entity": "deal", ...}');
 	END IF;
-	PERFORM automation._check_keys(body, req || '{max_triggers_per_day,enabled,payload_columns,enroll_existing}'::text[],
+	PERFORM automation._check_keys(body, req || '{max_triggers_per_day,enabled,payload_columns,fire_when,enroll_existing}'::text[],
 								   CASE WHEN creating THEN 'body' ELSE 'patch' END);
 	/* enroll_existing: acted on after the write (65_backtest.sql), never stored */
 	PERFORM automation._enroll_requested(body);
@@ -122,6 +122,9 @@ BEGIN
 	IF body ? 'payload_columns' THEN
 		w.payload_columns := automation._json_text_array(body, 'payload_columns', 'payload_columns');
 	END IF;
+	IF body ? 'fire_when' THEN
+		w.fire_when := automation._json_text(body, 'fire_when', 'fire_when');
+	END IF;
 	RETURN w;
 END
 $$;
@@ -144,13 +147,16 @@ BEGIN
 	END IF;
 	w.enabled := true;
 	w.max_triggers_per_day := 100;
+	w.fire_when := 'every_change';
 	w := automation._workflow_apply(w, body, true);
 	INSERT INTO automation.workflows (tenant_id, name, enabled, condition_entity, condition_field,
 									  condition_operator, condition_value, action_type,
-									  action_config, max_triggers_per_day, payload_columns)
+									  action_config, max_triggers_per_day, payload_columns,
+									  fire_when)
 	VALUES (nullif(current_setting('automation.tenant', true), ''), w.name, w.enabled,
 			w.condition_entity, w.condition_field, w.condition_operator, w.condition_value,
-			w.action_type, w.action_config, w.max_triggers_per_day, w.payload_columns)
+			w.action_type, w.action_config, w.max_triggers_per_day, w.payload_columns,
+			w.fire_when)
 	RETURNING * INTO w;
 	res := automation._workflow_json(w);
 	IF automation._enroll_requested(body) THEN
@@ -179,7 +185,8 @@ BEGIN
 		   condition_field = w.condition_field, condition_operator = w.condition_operator,
 		   condition_value = w.condition_value, action_type = w.action_type,
 		   action_config = w.action_config, max_triggers_per_day = w.max_triggers_per_day,
-		   payload_columns = w.payload_columns, updated_at = clock_timestamp()
+		   payload_columns = w.payload_columns, fire_when = w.fire_when,
+		   updated_at = clock_timestamp()
 	 WHERE x.id = w.id
 	RETURNING * INTO w;
 	IF automation._enroll_requested(patch) THEN
@@ -200,7 +207,7 @@ DECLARE
 	what text := CASE WHEN creating THEN 'body' ELSE 'patch' END;
 	req CONSTANT text[] := '{name,entity_type,trigger_type,conditions,actions}';
 BEGIN
-	PERFORM automation._check_keys(b, '{name,description,entity_type,trigger_type,priority,is_active,stop_subsequent_rules,cooldown_hours,conditions,actions,payload_columns,enroll_existing}', what);
+	PERFORM automation._check_keys(b, '{name,description,entity_type,trigger_type,priority,is_active,stop_subsequent_rules,cooldown_hours,conditions,actions,payload_columns,fire_when,enroll_existing}', what);
 	/* enroll_existing: acted on after the write (65_backtest.sql), never stored */
 	PERFORM automation._enroll_requested(b);
 	IF creating THEN
@@ -227,6 +234,7 @@ BEGIN
 	IF b ? 'payload_columns' THEN
 		r.payload_columns := automation._json_text_array(b, 'payload_columns', 'payload_columns');
 	END IF;
+	IF b ? 'fire_when' THEN r.fire_when := automation._json_text(b, 'fire_when', 'fire_when'); END IF;
 	RETURN r;
 END
 $$;
@@ -254,14 +262,16 @@ BEGIN
 	r.priority := 50;
 	r.is_active := true;
 	r.stop_subsequent_rules := false;
+	r.fire_when := 'every_change';
 	r := automation._rule_apply(r, b, true);
 	conds := automation._rule_list(b, 'conditions');
 	acts := automation._rule_list(b, 'actions');
 	INSERT INTO automation.rules (tenant_id, name, description, entity_type, trigger_type, priority,
-								  is_active, stop_subsequent_rules, cooldown_hours, payload_columns)
+								  is_active, stop_subsequent_rules, cooldown_hours, payload_columns,
+								  fire_when)
 	VALUES (nullif(current_setting('automation.tenant', true), ''), r.name, r.description,
 			r.entity_type, r.trigger_type, r.priority, r.is_active, r.stop_subsequent_rules,
-			r.cooldown_hours, r.payload_columns)
+			r.cooldown_hours, r.payload_columns, r.fire_when)
 	RETURNING * INTO r;
 	PERFORM automation._rule_insert_children(r.id, conds, acts);
 	IF automation._enroll_requested(b) THEN
@@ -302,7 +312,8 @@ BEGIN
 	   SET name = r.name, description = r.description, entity_type = r.entity_type,
 		   trigger_type = r.trigger_type, priority = r.priority, is_active = r.is_active,
 		   stop_subsequent_rules = r.stop_subsequent_rules, cooldown_hours = r.cooldown_hours,
-		   payload_columns = r.payload_columns, updated_at = clock_timestamp()
+		   payload_columns = r.payload_columns, fire_when = r.fire_when,
+		   updated_at = clock_timestamp()
 	 WHERE x.id = r.id;
 	PERFORM automation._rule_insert_children(r.id, conds, acts);
 	IF automation._enroll_requested(b) THEN
