@@ -634,13 +634,19 @@ compile(DefinitionScan *scan, bool is_rule, const char *id)
 				 errmsg("%s %s has no condition or no action", is_rule ? "rule" : "workflow", id)));
 	/*
 	 * As a state: every row is evaluated as its own INSERT (file header),
-	 * whatever the rule's trigger type; the candidate index is filed again
-	 * for that event.
+	 * whatever the rule's trigger type.  The candidate index of an entity of
+	 * one definition files it under "always" for every event: exact, and a
+	 * probe per row would cost more than the evaluation it could save.
 	 */
 	scan->definition->event_mask |= EVENT_INSERT;
-	memset(&cache->index, 0, sizeof(cache->index));
-	automation_index_build(&cache->index, cache->definitions, cache->ndefinitions,
-						   cache->context);
+	{
+		MemoryContext old = MemoryContextSwitchTo(cache->context);
+
+		memset(&cache->index, 0, sizeof(cache->index));
+		for (int e = 0; e < lengthof(cache->index.events); e++)
+			cache->index.events[e].always = list_make1_int(0);
+		MemoryContextSwitchTo(old);
+	}
 	return scan->definition;
 }
 
