@@ -59,6 +59,12 @@ SELECT automation.enable_workflow(id, enroll_existing => true) - 'id' - 'created
   FROM automation.workflows WHERE name = 'tight';
 SELECT name, triggers_today, remaining, tripped FROM automation.circuit_breakers WHERE name = 'tight';
 SELECT count(*) AS alerts FROM automation.alerts WHERE kind = 'circuit_breaker';
+-- rolled back, an enabling enrollment leaves the breaker as it was
+BEGIN;
+SELECT automation.enable_workflow(id, true) -> 'enrollment' AS enrollment FROM automation.workflows WHERE name = 'tight';
+ROLLBACK;
+SELECT name, enabled, triggers_today, remaining, tripped FROM automation.circuit_breakers
+  JOIN automation.workflows USING (name) WHERE name = 'tight';
 -- enable_workflow(id) alone, and enroll_existing => false, enroll nothing
 SELECT automation.enable_workflow(id) ? 'enrollment' AS one_argument,
 	   automation.enable_workflow(id, false) ? 'enrollment' AS with_false

@@ -397,38 +397,6 @@ scan_destroy(DestReceiver *self)
 }
 
 /*
- * caller_sees_all / caller_tenant
- *		Row-level security does not apply to the extension owner,
- *		superusers and BYPASSRLS roles; anyone else acts for
- *		automation._tenant() (70_tenancy.sql), read as the caller.
- */
-static bool
-caller_sees_all(void)
-{
-	return superuser() || GetUserId() == automation_owner() ||
-		has_bypassrls_privilege(GetUserId());
-}
-
-static char *
-caller_tenant(void)
-{
-	MemoryContext caller = CurrentMemoryContext;
-	char	   *tenant = NULL;
-
-	SPI_connect();
-	if (SPI_execute("SELECT automation._tenant()", true, 1) == SPI_OK_SELECT &&
-		SPI_processed == 1)
-	{
-		char	   *value = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-
-		if (value != NULL)
-			tenant = MemoryContextStrdup(caller, value);
-	}
-	SPI_finish();
-	return tenant;
-}
-
-/*
  * scan_definition
  *		Evaluate the compiled definition over the table's rows as the caller
  *		(see the file header), enrolling each match when scan->enroll.
@@ -503,9 +471,9 @@ scan_definition(DefinitionScan *scan)
 
 	/* which rows count (file header) */
 	scan->definition_tenant = definition->tenant_id;
-	if (cache->tenant_attnum > 0 && !caller_sees_all())
+	if (cache->tenant_attnum > 0 && !automation_caller_sees_all())
 	{
-		scan->viewer_tenant = caller_tenant();
+		scan->viewer_tenant = automation_caller_tenant();
 		scan->viewer_filter = scan->viewer_tenant != NULL;
 		/* the global tenant reads no other tenant's history (explain.c) */
 		scan->history_untenanted_only = scan->viewer_tenant == NULL;
