@@ -518,28 +518,33 @@ scan_definition(DefinitionScan *scan)
 
 /*
  * definition_relid
- *		The watched table of workflow or rule id, looked up as the caller:
+ *		The watched table of workflow or rule *id, looked up as the caller:
  *		a definition the caller may not see is not found (P0002, from
- *		automation._workflow_get / _rule_get).
+ *		automation._workflow_get / _rule_get).  *id becomes the id as
+ *		stored (a rule's uuid in its canonical spelling).
  */
 static Oid
-definition_relid(bool is_rule, const char *id)
+definition_relid(bool is_rule, char **id)
 {
+	MemoryContext caller = CurrentMemoryContext;
 	Datum		values[1];
 	Oid			relid = InvalidOid;
 	char	   *entity = NULL;
 	bool		isnull;
 
-	values[0] = CStringGetTextDatum(id);
+	values[0] = CStringGetTextDatum(*id);
 	SPI_connect();
 	if (SPI_execute_with_args(is_rule
-							  ? "SELECT e.relation::pg_catalog.oid, r.entity_type FROM automation._rule_get($1::uuid, false) r "
+							  ? "SELECT e.relation::pg_catalog.oid, r.entity_type, r.id::pg_catalog.text "
+							  "FROM automation._rule_get($1::uuid, false) r "
 							  "LEFT JOIN automation.entities e ON e.name OPERATOR(pg_catalog.=) r.entity_type"
-							  : "SELECT e.relation::pg_catalog.oid, w.condition_entity FROM automation._workflow_get($1, false) w "
+							  : "SELECT e.relation::pg_catalog.oid, w.condition_entity, w.id "
+							  "FROM automation._workflow_get($1, false) w "
 							  "LEFT JOIN automation.entities e ON e.name OPERATOR(pg_catalog.=) w.condition_entity",
 							  1, (Oid[]) {TEXTOID}, values, NULL, true, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
-		elog(ERROR, "could not look up automation definition %s", id);
+		elog(ERROR, "could not look up automation definition %s", *id);
+	*id = MemoryContextStrdup(caller, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3));
 	relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	if (isnull)
 	{
@@ -578,9 +583,9 @@ is_uuid(const char *id)
  *		longer fits its table.
  */
 static Definition *
-compile(DefinitionScan *scan, bool is_rule, const char *id)
+compile(DefinitionScan *scan, bool is_rule, char *id)
 {
-	Oid			relid = definition_relid(is_rule, id);
+	Oid			relid = definition_relid(is_rule, &id);
 	EntityCache *cache = automation_compile_definition(relid, id, CurrentMemoryContext);
 
 	scan->cache = cache;
@@ -661,7 +666,7 @@ backtest_result(DefinitionScan *scan, bool would_trip)
  *		transaction).
  */
 static Jsonb *
-backtest_definition(bool is_rule, const char *id, int sample)
+backtest_definition(bool is_rule, char *id, int sample)
 {
 	DefinitionScan	   *scan = palloc0(sizeof(DefinitionScan));
 	Definition *definition;
