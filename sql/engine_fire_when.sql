@@ -151,7 +151,7 @@ SELECT rule('r', 'CONTACT_UPDATED', '[{"field_path": "status", "operator": "EXIS
 SELECT automation.get_rule(:'rid') ->> 'fire_when' AS default_fire_when;
 SELECT automation.update_rule(:'rid', '{"fire_when": "becomes_true"}') ->> 'fire_when' AS patched;
 SELECT try(format($$SELECT automation.update_rule(%L, '{"fire_when": "BECOMES_TRUE"}')$$, :'rid'));
-SELECT try($$SELECT engine_fire_when.rule('bad', 'CONTACT_UPDATED', '[{"field_path": "status", "operator": "EXISTS"}]', '{"fire_when": ""}')$$);
+SELECT try($$SELECT engine_fire_when.rule('bad', 'CONTACT_UPDATED', '[{"field_path": "status", "operator": "EXISTS"}]', '{"fire_when": "always"}')$$);
 SELECT automation.create_rule('{"name": "form", "entity_type": "contact", "trigger_type": "CONTACT_UPDATED",
 	"fire_when": "becomes_true",
 	"conditions[0][field_path]": "status", "conditions[0][operator]": "EXISTS",

@@ -24,7 +24,6 @@
 
 #include "automation.h"
 #include "cache.h"
-#include "owner.h"
 
 PG_MODULE_MAGIC;
 

@@ -74,7 +74,6 @@
 #include "utils/timestamp.h"
 
 #include "automation.h"
-#include "owner.h"
 
 #define BREAKER_MAX_ENTRIES 20000
 #define WORKFLOW_ID_SIZE 64

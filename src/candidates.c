@@ -271,7 +271,7 @@ automation_index_build(CandidateIndex *cindex, Definition **definitions,
 			CompiledCondition *guards[32];
 			CompiledCondition **guard = guards;
 			int			nguards = 0;
-			bool		always = false;
+			bool		always = definition->nconditions == 0;
 
 			if ((definition->event_mask & event) == 0)
 				continue;

@@ -6,8 +6,11 @@
  *	  transaction of the change.
  *
  * Invariants:
- *	- Runs only for a definition that matched; the no-match path never gets
- *	  here, so it costs no SPI call.
+ *	- Runs only for a definition that matched (automation_gate, called by
+ *	  the decision path, decide.c); the no-match path never gets here, so it
+ *	  costs no SPI call.
+ *	- One sequence of gates for every mode: FIRE acts at each step, PREDICT
+ *	  and COUNT ask the same questions of committed state and write nothing.
  *	- All SQL runs through SPI in an owner scope (owner.c: the extension
  *	  owner, a security-restricted operation, search_path pinned to
  *	  pg_catalog, pg_temp), with saved plans.

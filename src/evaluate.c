@@ -1383,7 +1383,7 @@ automation_conditions_match(CompiledCondition *conditions, int nconditions, RowS
 							ConditionResult *results, int *group)
 {
 	int			c = 0;
-	int			matched = -1;
+	int			matched = nconditions == 0 ? 0 : -1;	/* no condition: holds */
 
 	while (c < nconditions)
 	{
