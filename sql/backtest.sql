@@ -25,14 +25,6 @@ SELECT g, CASE WHEN g % 3 = 0 THEN 'VIP' ELSE 'regular' END, g,
   FROM generate_series(1, 30) g;
 SELECT automation.watch('contact', 'bt.contacts', tenant_column => 'org') ->> 'entity' AS watched;
 
--- what exists before; compared at the end: backtest writes nothing
-CREATE TABLE before AS
-SELECT (SELECT count(*) FROM automation.workflows) AS workflows,
-	   (SELECT count(*) FROM automation.rules) AS rules,
-	   (SELECT count(*) FROM automation.jobs) AS jobs,
-	   (SELECT count(*) FROM automation.firings) AS firings,
-	   (SELECT count(*) FROM automation.alerts) AS alerts;
-
 -- 1. a create_workflow body: nothing is created; every field of the result
 SELECT automation.backtest('{"name": "vip", "condition_entity": "contact",
 	"condition_field": "status", "condition_operator": "equals", "condition_value": "vip",
@@ -82,6 +74,8 @@ SELECT automation.create_rule('{"name": "cool", "entity_type": "contact", "trigg
 	"cooldown_hours": 24, "conditions": [{"field_path": "score", "operator": "GTE", "value_int": 25}],
 	"actions": [{"action_type": "WEBHOOK", "url": "https://example.com/c"}]}') ->> 'id' AS rid \gset
 SELECT automation.backtest(:'rid', 0);
+-- a rule's id in any spelling of its uuid
+SELECT automation.backtest(upper(:'rid'), 0) ->> 'matched' AS upper_case_id;
 UPDATE contacts SET note = 'x' WHERE id IN (25, 26, 2);
 SELECT automation.backtest(:'rid', 0);
 -- per tenant, like the engine: another tenant's firing for the same key does not count
