@@ -1,5 +1,6 @@
 -- enrollment: "enroll_existing": true on create_workflow, create_rule,
--- update_workflow, update_rule, and enable_workflow(id, enroll_existing)
+-- update_workflow, update_rule, and enable_workflow (its body, or the
+-- enroll_existing argument)
 -- (SPEC section 12): every row backtest counts as matched fires once, in
 -- the same transaction, operation ENROLL, through the breaker and the
 -- cooldown like any firing; a breaker that trips stops the enrollment with
@@ -53,21 +54,26 @@ SELECT f.outcome, count(*) FROM automation.firings f JOIN automation.workflows w
  WHERE w.name = 'tight' GROUP BY 1 ORDER BY 1;
 SELECT kind, message FROM automation.alerts ORDER BY id;
 SELECT name, triggers_today, remaining, tripped FROM automation.circuit_breakers WHERE name = 'tight';
--- enable_workflow(id, enroll_existing => true): in the enabling transaction
--- already the fresh budget; enrolled again up to it, tripped again
-SELECT automation.enable_workflow(id, enroll_existing => true) - 'id' - 'created_at' - 'updated_at' - 'last_triggered_at' AS enabled
+-- enable_workflow with {"enroll_existing": true} in its body: in the enabling
+-- transaction already the fresh budget; enrolled again up to it, tripped again
+SELECT automation.enable_workflow(id, '{"enroll_existing": true}') - 'id' - 'created_at' - 'updated_at' - 'last_triggered_at' AS enabled
   FROM automation.workflows WHERE name = 'tight';
 SELECT name, triggers_today, remaining, tripped FROM automation.circuit_breakers WHERE name = 'tight';
 SELECT count(*) AS alerts FROM automation.alerts WHERE kind = 'circuit_breaker';
 -- rolled back, an enabling enrollment leaves the breaker as it was
 BEGIN;
-SELECT automation.enable_workflow(id, true) -> 'enrollment' AS enrollment FROM automation.workflows WHERE name = 'tight';
+SELECT automation.enable_workflow(id, enroll_existing => true) -> 'enrollment' AS enrollment FROM automation.workflows WHERE name = 'tight';
 ROLLBACK;
 SELECT name, enabled, triggers_today, remaining, tripped FROM automation.circuit_breakers
   JOIN automation.workflows USING (name) WHERE name = 'tight';
 -- enable_workflow(id) alone, and enroll_existing => false, enroll nothing
 SELECT automation.enable_workflow(id) ? 'enrollment' AS one_argument,
-	   automation.enable_workflow(id, false) ? 'enrollment' AS with_false
+	   automation.enable_workflow(id, enroll_existing => false) ? 'enrollment' AS with_false,
+	   automation.enable_workflow(id, '{"enroll_existing": false}') ? 'enrollment' AS body_false,
+	   automation.enable_workflow(id, '{}') ? 'enrollment' AS empty_body
+  FROM automation.workflows WHERE name = 'won quietly';
+SELECT regexp_replace(try(format('SELECT automation.enable_workflow(%L, %L)', id, '{"enroll": true}')), 'wf_[0-9A-Z]{26}', 'wf_<id>') AS unknown_key,
+	   try(format('SELECT automation.enable_workflow(%L, %L)', id, '[true]')) AS not_an_object
   FROM automation.workflows WHERE name = 'won quietly';
 
 -- 3. the cooldown: a rule fired for deal 1 by a write is in cooldown for it

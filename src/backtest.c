@@ -902,7 +902,7 @@ check_written_here(bool is_rule, const char *id, char **trigger_type)
 						is_rule ? "rule" : "workflow", id),
 				 errhint("Pass \"enroll_existing\": true to create_%s or update_%s%s.",
 						 is_rule ? "rule" : "workflow", is_rule ? "rule" : "workflow",
-						 is_rule ? "" : ", or enroll_existing => true to enable_workflow")));
+						 is_rule ? "" : " or enable_workflow")));
 	SPI_finish();
 	return active;
 }
@@ -948,7 +948,7 @@ automation_enroll(PG_FUNCTION_ARGS)
 				 errdetail("%s %s is %s.", is_rule ? "Rule" : "Workflow", id,
 						   is_rule ? "not active" : "disabled"),
 				 errhint("%s", is_rule ? "Set \"is_active\": true with it."
-						 : "Set \"enabled\": true with it, or use enable_workflow(id, enroll_existing => true).")));
+						 : "Set \"enabled\": true with it, or enable it with enable_workflow(id, '{\"enroll_existing\": true}').")));
 	if (trigger_type != NULL && strlen(trigger_type) > 8 &&
 		pg_strcasecmp(trigger_type + strlen(trigger_type) - 8, "_DELETED") == 0)
 		ereport(ERROR,

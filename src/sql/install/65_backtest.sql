@@ -3,15 +3,14 @@
  *
  *   automation.backtest(definition jsonb, sample int DEFAULT 10) -> jsonb
  *   automation.backtest(id text, sample int DEFAULT 10) -> jsonb
- *   automation.enable_workflow(id text, enroll_existing boolean) -> jsonb
  *
  * The C side is src/backtest.c: the definition compiled as the trigger
  * compiles it, evaluated over the table's rows as the caller, read-only; a
  * body is created in a subtransaction that is rolled back (validated exactly
  * as create_workflow / create_rule validate it).  Enrollment
  * ("enroll_existing": true in the bodies of create_workflow, create_rule,
- * update_workflow, update_rule; the enroll_existing argument of
- * enable_workflow) fires every row backtest counts as matched through the
+ * update_workflow, update_rule, enable_workflow's body; its enroll_existing
+ * argument) fires every row backtest counts as matched through the
  * trigger's firing, operation ENROLL, in the same transaction.
  */
 
@@ -72,27 +71,5 @@ BEGIN
 		RETURN automation._backtest(body, NULL, sample);
 	END IF;
 	RETURN automation._backtest(NULL, id, sample);
-END
-$$;
-
-/*
- * enable_workflow(id, enroll_existing): enable_workflow(id), then, with
- * enroll_existing, the enrollment; the record as it is afterwards (a
- * breaker tripped by the enrollment disables the workflow again) with
- * "enrollment".
- */
-CREATE FUNCTION automation.enable_workflow(id text, enroll_existing boolean)
-RETURNS jsonb
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	res jsonb := automation.enable_workflow(id);
-BEGIN
-	IF enroll_existing THEN
-		res := pg_catalog.jsonb_build_object('enrollment', automation._enroll('workflow', id));
-		res := automation.get_workflow(id) || res;
-	END IF;
-	RETURN res;
 END
 $$;

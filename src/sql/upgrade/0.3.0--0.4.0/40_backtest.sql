@@ -1,9 +1,9 @@
 /*
  * 40_backtest.sql: backtest and enrollment (SPEC section 12; install:
  * src/sql/install/65_backtest.sql).  New: _backtest, _enroll,
- * _enroll_requested, backtest(jsonb, int), backtest(text, int),
- * enable_workflow(text, boolean).  Changed: the create / update functions of
- * workflows and rules accept "enroll_existing" (_workflow_apply,
+ * _enroll_requested, backtest(jsonb, int), backtest(text, int).  Changed:
+ * enable_workflow gains body and enroll_existing (below); the create and
+ * update functions of workflows and rules accept "enroll_existing" (_workflow_apply,
  * create_workflow, update_workflow, _rule_apply, create_rule, update_rule)
  * and grant_role grants _backtest and _enroll.  firings.operation is free
  * text: 'ENROLL' needs no constraint change.  Roles granted by grant_role
@@ -53,22 +53,6 @@ BEGIN
 		RETURN automation._backtest(body, NULL, sample);
 	END IF;
 	RETURN automation._backtest(NULL, id, sample);
-END
-$$;
-
-CREATE FUNCTION automation.enable_workflow(id text, enroll_existing boolean)
-RETURNS jsonb
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	res jsonb := automation.enable_workflow(id);
-BEGIN
-	IF enroll_existing THEN
-		res := pg_catalog.jsonb_build_object('enrollment', automation._enroll('workflow', id));
-		res := automation.get_workflow(id) || res;
-	END IF;
-	RETURN res;
 END
 $$;
 
@@ -395,7 +379,46 @@ BEGIN
 END
 $$;
 
+/*
+ * enable_workflow(id) becomes enable_workflow(id, body jsonb DEFAULT NULL,
+ * enroll_existing boolean DEFAULT NULL): calls with the id alone are
+ * unchanged.  Roles lose the old function's EXECUTE grant: run
+ * automation.grant_role again (doc/security.md).
+ */
+DROP FUNCTION automation.enable_workflow(text);
+CREATE FUNCTION automation.enable_workflow(id text, body jsonb DEFAULT NULL,
+										   enroll_existing boolean DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	w automation.workflows := automation._workflow_get(id, true);
+	enroll boolean := enroll_existing;
+	res jsonb;
+BEGIN
+	IF body IS NOT NULL AND jsonb_typeof(body) <> 'object' THEN
+		PERFORM automation._err('22023', 'body must be a JSON object',
+								format('got %s', automation._show_json(body)),
+								'pass {"enroll_existing": true} or nothing');
+	END IF;
+	IF body IS NOT NULL THEN
+		PERFORM automation._check_keys(body, '{enroll_existing}', 'body');
+	END IF;
+	enroll := coalesce(enroll, automation._enroll_requested(body));
+	UPDATE automation.workflows x SET enabled = true, disabled_reason = NULL,
+		   breaker_reset_at = now(), updated_at = clock_timestamp()
+	 WHERE x.id = w.id RETURNING * INTO w;
+	PERFORM automation._breaker_reset(w.id);
+	IF enroll THEN
+		res := pg_catalog.jsonb_build_object('enrollment', automation._enroll('workflow', w.id));
+		RETURN automation._workflow_json(automation._workflow_get(w.id, false)) || res;
+	END IF;
+	RETURN automation._workflow_json(w);
+END
+$$;
+
 REVOKE ALL ON FUNCTION automation._backtest(jsonb, text, integer),
 	automation._enroll(text, text), automation._enroll_requested(jsonb),
 	automation.backtest(jsonb, integer), automation.backtest(text, integer),
-	automation.enable_workflow(text, boolean) FROM PUBLIC;
+	automation.enable_workflow(text, jsonb, boolean) FROM PUBLIC;
