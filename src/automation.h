@@ -25,9 +25,6 @@ extern char *automation_tenant;
 #define EVENT_INSERT	0x01
 #define EVENT_UPDATE	0x02
 #define EVENT_DELETE	0x04
-#define EVENT_ENROLL	0x08		/* an existing row enrolled (backtest.c):
-									 * a firing's operation, never in an
-									 * event mask */
 
 /* wakeup.c */
 extern int	automation_wakeup_interval;

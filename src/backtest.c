@@ -233,9 +233,9 @@ same_tenant(const char *a, const char *b)
 
 /*
  * row_firing
- *		The firing of one row as the decision path reads it: record key and
- *		tenant as the trigger prints them (rowtext.c), operation ENROLL.
- *		The key is printed only when a gate or the sample needs it.
+ *		The firing of one counted row as the decision path reads it (COUNT:
+ *		no tuple is formed): record key and tenant as the trigger prints
+ *		them (rowtext.c).  The key is printed only when a gate needs it.
  */
 static void
 row_firing(DefinitionScan *scan, TupleTableSlot *slot, FiringContext *firing,
@@ -246,7 +246,8 @@ row_firing(DefinitionScan *scan, TupleTableSlot *slot, FiringContext *firing,
 
 	memset(firing, 0, sizeof(*firing));
 	firing->cache = scan->cache;
-	firing->event = EVENT_ENROLL;
+	firing->event = EVENT_INSERT;
+	firing->operation = "INSERT";
 	firing->tupdesc = scan->tupdesc;
 	firing->tenant_id = tenant;
 	firing->depth = automation_current_depth;
@@ -269,14 +270,18 @@ enroll_row(DefinitionScan *scan, TupleTableSlot *slot, RowState *row, FiringCont
 {
 	int			natts = scan->tupdesc->natts;
 	bool	   *nulls = palloc(sizeof(bool) * natts);
+	HeapTuple	tuple;
 	DecideRequest req;
 
 	slot_getallattrs(slot);
 	for (int a = 0; a < natts; a++)
 		nulls[a] = slot->tts_isnull[a] || TupleDescAttr(scan->tupdesc, a)->attisdropped;
-	firing->newtuple = heap_form_tuple(scan->tupdesc, slot->tts_values, nulls);
-	firing->newtuple->t_tableOid = scan->cache->relid;
-	automation_row_init(row, scan->tupdesc, EVENT_INSERT, firing->newtuple, NULL);
+	tuple = heap_form_tuple(scan->tupdesc, slot->tts_values, nulls);
+	tuple->t_tableOid = scan->cache->relid;
+	/* the trigger's firing of an insert of the row, operation ENROLL */
+	automation_firing_init(firing, scan->cache, EVENT_INSERT, tuple, NULL, scan->tupdesc);
+	firing->operation = "ENROLL";
+	automation_row_init(row, scan->tupdesc, EVENT_INSERT, tuple, NULL);
 
 	memset(&req, 0, sizeof(req));
 	req.mode = DECIDE_FIRE;
@@ -339,12 +344,12 @@ scan_receive(TupleTableSlot *slot, DestReceiver *self)
 	}
 	scan->evaluated++;
 
-	row_firing(scan, slot, &firing, tenant, scan->check_cooldown || scan->enroll);
 	if (scan->enroll)
 	{
 		go_on = enroll_row(scan, slot, &row, &firing);
 		goto done;
 	}
+	row_firing(scan, slot, &firing, tenant, scan->check_cooldown);
 
 	automation_row_init(&row, scan->tupdesc, EVENT_INSERT, &slot_row, NULL);
 	automation_row_use_slots(&row, slot, NULL);

@@ -100,18 +100,6 @@ text_or_null(const char *s, char *nulls, int i)
 }
 
 /*
- * automation_operation_name
- *		The operation of a firing, as firings.operation and a job's
- *		event.operation spell it.
- */
-const char *
-automation_operation_name(int event)
-{
-	return event == EVENT_INSERT ? "INSERT" : event == EVENT_UPDATE ? "UPDATE" :
-		event == EVENT_ENROLL ? "ENROLL" : "DELETE";
-}
-
-/*
  * record_firing
  *		One automation.firings row.
  */
@@ -133,7 +121,7 @@ record_firing(Definition *definition, FiringContext *firing, const char *outcome
 	values[2] = text_or_null(definition->is_rule ? definition->id : NULL, nulls, 2);
 	values[3] = text_or_null(firing->record_key, nulls, 3);
 	values[4] = text_or_null(firing->tenant_id, nulls, 4);
-	values[5] = CStringGetTextDatum(automation_operation_name(firing->event));
+	values[5] = CStringGetTextDatum(firing->operation);
 	values[6] = CStringGetTextDatum(outcome);
 	values[7] = Int32GetDatum(firing->depth);
 	if (SPI_execute_plan(firing_plan, values, nulls, false, 0) != SPI_OK_INSERT)
@@ -384,7 +372,7 @@ enqueue_actions(Definition *definition, FiringContext *firing, FiringPayload *pa
 		job_values[4] = CStringGetTextDatum(firing->cache->entity);
 		job_values[5] = text_or_null(firing->record_key, job_nulls, 5);
 		job_values[6] = text_or_null(firing->tenant_id, job_nulls, 6);
-		job_values[7] = CStringGetTextDatum(automation_operation_name(firing->event));
+		job_values[7] = CStringGetTextDatum(firing->operation);
 		job_values[8] = JsonbPGetDatum(payload->configs[i]);
 		job_values[9] = Int32GetDatum(firing->depth);
 		job_values[10] = CStringGetTextDatum(definition->name);
@@ -645,4 +633,5 @@ automation_firing_init(FiringContext *firing, EntityCache *cache, int event,
 	firing->tenant_id = automation_column_text(changed, tupdesc, cache->tenant_attnum,
 											   cache->tenant_styled);
 	firing->depth = automation_current_depth;
+	firing->operation = event == EVENT_INSERT ? "INSERT" : event == EVENT_UPDATE ? "UPDATE" : "DELETE";
 }

@@ -50,9 +50,12 @@ typedef struct FiringContext
 	char	   *record_key;
 	char	   *tenant_id;
 	int			depth;
+	const char *operation;		/* firings.operation, event.operation:
+								 * INSERT, UPDATE, DELETE from the event; a
+								 * caller may set ENROLL or TIME after
+								 * automation_firing_init */
 } FiringContext;
 
-extern const char *automation_operation_name(int event);
 extern void automation_firing_init(FiringContext *firing, EntityCache *cache, int event,
 								   HeapTuple newtuple, HeapTuple oldtuple, TupleDesc tupdesc);
 extern void automation_gate(Definition **matched, int nmatched, FiringContext *firing,

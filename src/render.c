@@ -187,7 +187,7 @@ token_value(const char *path, size_t len, Definition *definition, FiringContext 
 	if (nparts == 2 && part_is(&parts[0], "event"))
 	{
 		if (part_is(&parts[1], "operation"))
-			return pstrdup(automation_operation_name(firing->event));
+			return pstrdup(firing->operation);
 		if (part_is(&parts[1], "at"))
 			return DatumGetCString(DirectFunctionCall1(timestamptz_out,
 													   TimestampTzGetDatum(GetCurrentTransactionStartTimestamp())));
