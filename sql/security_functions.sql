@@ -54,6 +54,8 @@ INSERT INTO allowed VALUES
 	('_breaker_state', 'C: reads as the caller'),
 	('_breaker_reset', 'C: needs UPDATE on the workflow'),
 	('_explain', 'C: reads as the caller'),
+	('_backtest', 'C: reads as the caller'),
+	('_enroll', 'C: fires only a definition the caller wrote in this transaction'),
 	('_check_preload', 'C: no user switch'),
 	('_new_workflow_id', 'C: no user switch'),
 	('_form_key_parse', 'C: no user switch'),
@@ -106,6 +108,8 @@ DROP TRIGGER t ON mine;
 SELECT try($$SELECT * FROM automation._breaker_state()$$);
 SELECT try(format('SELECT automation._breaker_reset(%L)', :'wf'));
 SELECT try($$SELECT * FROM automation._explain('deal', '{"id": 1, "stage": "won"}', '{"id": 1, "stage": "open"}')$$);
+SELECT try(format('SELECT automation._backtest(NULL, %L, 10)', :'wf'));
+SELECT try(format('SELECT automation._enroll(''workflow'', %L)', :'wf'));
 -- grant_role is the owner's
 SELECT try($$SELECT automation.grant_role('regress_sf_all', 'admin')$$);
 RESET ROLE;

@@ -37,6 +37,7 @@ extern void automation_wakeup_shmem_startup(void);
 
 /* rowtext.c */
 extern bool automation_style_dependent(Oid type);
+extern char *automation_datum_text(Datum value, Oid type, bool fixed_styles);
 extern char *automation_column_text(HeapTuple tuple, TupleDesc tupdesc, AttrNumber attnum,
 									bool fixed_styles);
 

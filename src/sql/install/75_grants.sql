@@ -14,7 +14,7 @@
  *              run with the caller's rights or show only what the caller
  *              may see (_new_workflow_id, _form_key_parse,
  *              _merge_token_paths, _invoker, _breaker_state, _breaker_reset,
- *              _explain); never _execute_as, _check_preload, _wakeups_sent,
+ *              _explain, _backtest, _enroll); never _execute_as, _check_preload, _wakeups_sent,
  *              a trigger function or a SECURITY DEFINER internal function;
  *   worker entry points = claim_jobs, complete_job, complete_jobs,
  *              fail_job, next_job_at, execute_job, run_database_jobs;
@@ -49,7 +49,7 @@ DECLARE
 										  'next_job_at', 'execute_job', 'run_database_jobs'];
 	c_helpers constant text[] := ARRAY['_new_workflow_id', '_form_key_parse', '_merge_token_paths',
 									   '_invoker', '_breaker_state', '_breaker_reset', '_explain',
-									   '_value_parses_as_owner', '_input_type'];
+									   '_value_parses_as_owner', '_input_type', '_backtest', '_enroll'];
 	stmts text[] := '{}';
 	funcs text;
 	s text;
