@@ -382,9 +382,14 @@ $$;
 /*
  * enable_workflow(id) becomes enable_workflow(id, body jsonb DEFAULT NULL,
  * enroll_existing boolean DEFAULT NULL): calls with the id alone are
- * unchanged.  Roles lose the old function's EXECUTE grant: run
- * automation.grant_role again (doc/security.md).
+ * unchanged.  The roles that could execute the old function can execute
+ * the new one (its grants are carried over below).
  */
+CREATE TEMP TABLE enable_workflow_grantees ON COMMIT DROP AS
+	SELECT x.grantee::regrole::text AS grantee
+	  FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) x
+	 WHERE p.oid = 'automation.enable_workflow(text)'::regprocedure
+	   AND x.privilege_type = 'EXECUTE' AND x.grantee <> 0 AND x.grantee <> p.proowner;
 DROP FUNCTION automation.enable_workflow(text);
 CREATE FUNCTION automation.enable_workflow(id text, body jsonb DEFAULT NULL,
 										   enroll_existing boolean DEFAULT NULL)
@@ -422,3 +427,12 @@ REVOKE ALL ON FUNCTION automation._backtest(jsonb, text, integer),
 	automation._enroll(text, text), automation._enroll_requested(jsonb),
 	automation.backtest(jsonb, integer), automation.backtest(text, integer),
 	automation.enable_workflow(text, jsonb, boolean) FROM PUBLIC;
+DO $$
+DECLARE g text;
+BEGIN
+	FOR g IN SELECT grantee FROM enable_workflow_grantees LOOP
+		EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION automation.enable_workflow(text, jsonb, boolean) TO %s', g);
+	END LOOP;
+END
+$$;
+DROP TABLE enable_workflow_grantees;
