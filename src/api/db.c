@@ -80,12 +80,19 @@ db_healthy(void)
 
 	if (db == NULL)
 		return false;
-	res = PQexec(db, "SELECT 1");
-	ok = PQresultStatus(res) == PGRES_TUPLES_OK;
-	PQclear(res);
-	if (!ok)
+	for (int attempt = 0; attempt < 2; attempt++)
+	{
+		res = PQexec(db, "SELECT 1");
+		ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+		PQclear(res);
+		if (ok)
+			return true;
+		/* a connection that died while idle: one fresh one decides */
 		db_discard();
-	return ok;
+		if (attempt == 0 && (db = db_connection()) == NULL)
+			return false;
+	}
+	return false;
 }
 
 static bool
