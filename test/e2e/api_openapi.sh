@@ -107,6 +107,14 @@ SELECT automation.watch('lead', 'leads');
 SELECT automation.create_channel('slack', 'http://127.0.0.1:9/slack');
 SELECT automation.grant_role('$APP', 'admin');
 SELECT automation.grant_role('$LOGIN', 'api');
+-- history for the list routes: a workflow that fires twice with a budget of
+-- one (a job, two firings, a tripped breaker and its alert)
+SELECT automation.create_workflow('{"name": "history", "condition_entity": "deal",
+	"condition_field": "status", "condition_operator": "changed_to", "condition_value": "won",
+	"action_type": "send_channel_message", "max_triggers_per_day": 1,
+	"action_config": {"channel": "slack", "recipient": "#x", "message": "m"}}');
+INSERT INTO deals (name) VALUES ('a'), ('b');
+UPDATE deals SET status = 'won';
 SQL
 keys() {	# the keys, as JSON, for openapi_conformance.py
 	$PGBIN/psql -XAtq -v ON_ERROR_STOP=1 -d "$DB" <<-SQL

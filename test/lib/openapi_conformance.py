@@ -12,11 +12,10 @@ created: {"all": all scopes, "read": read:workflows only, "limited": rate
 limit 1, "pool": a user pool id}.  Prints "ok - ..." / "FAILED - ..." lines and
 "N passed, M failed"; exits 1 on any failure.  Used by test/e2e/api_openapi.sh.
 """
+import http.client
 import json
 import sys
-import urllib.error
 import urllib.parse
-import urllib.request
 import uuid
 
 from jsonschema import Draft202012Validator
@@ -91,12 +90,17 @@ def request(method, path, key=None, body=None, content_type="application/json", 
         h["Content-Type"] = content_type
     if key:
         h["Authorization"] = f"Bearer {key}"
-    req = urllib.request.Request(BASE + path, data=data, method=method, headers=h)
+    url = urllib.parse.urlsplit(BASE)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
     try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return r.status, {k.lower(): v for k, v in r.headers.items()}, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, {k.lower(): v for k, v in e.headers.items()}, e.read()
+        try:
+            conn.request(method, path, body=data, headers=h)
+        except (BrokenPipeError, ConnectionResetError):
+            pass		# answered before the whole body was sent (413): read the answer
+        r = conn.getresponse()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+    finally:
+        conn.close()
 
 
 def conform(name, method, template, path, expect_status, **kw):
@@ -159,7 +163,8 @@ def conform(name, method, template, path, expect_status, **kw):
 
 
 def example_path(template, ids):
-    return template.replace("{id}", ids.get(template.split("/")[2], "x"))
+    parts = template.split("/")
+    return template.replace("{id}", ids.get(parts[2] if len(parts) > 2 else "", "x"))
 
 
 def main():
@@ -216,10 +221,12 @@ def main():
     result("GET /v1/workflows?limit=1 returns at most one", [] if listing and len(listing["data"]) <= 1
            else [f"{listing}"])
     conform("GET /v1/workflows?limit=0: 400", "GET", "/v1/workflows", "/v1/workflows?limit=0", 400, key=key)
-    conform("GET /v1/workflows?cursor=garbage: 400", "GET", "/v1/workflows", "/v1/workflows?cursor=garbage", 400,
-            key=key)
-    conform("GET /v1/workflows?enabled=true&condition_entity=deal: 200", "GET", "/v1/workflows",
-            "/v1/workflows?enabled=true&condition_entity=deal", 200, key=key)
+    conform("GET /v1/jobs?cursor=garbage (cannot be a cursor): 400", "GET", "/v1/jobs", "/v1/jobs?cursor=garbage",
+            400, key=key)
+    conform("GET /v1/workflows?enabled=true&entity=deal: 200", "GET", "/v1/workflows",
+            "/v1/workflows?enabled=true&entity=deal", 200, key=key)
+    conform("GET /v1/workflows?bogus=1 (a parameter the route does not take): 400", "GET", "/v1/workflows",
+            "/v1/workflows?bogus=1", 400, key=key)
 
     # -- Create Rule three ways
     rule_post = DOC["paths"]["/v1/rules"]["post"]["requestBody"]["content"]
@@ -243,7 +250,9 @@ def main():
     conform("GET /v1/rules/{id}: 200", "GET", "/v1/rules/{id}", rpath, 200, key=key)
     conform("GET /v1/rules/{id} unknown: 404", "GET", "/v1/rules/{id}", f"/v1/rules/{uuid.uuid4()}", 404, key=key)
     conform("PATCH /v1/rules/{id}: 200", "PATCH", "/v1/rules/{id}", rpath, 200, key=key, body={"priority": 20})
-    conform("GET /v1/rules: 200", "GET", "/v1/rules", "/v1/rules?limit=2&entity_type=lead", 200, key=key)
+    conform("PATCH /v1/rules/{id} (form fields): 200", "PATCH", "/v1/rules/{id}", rpath, 200, key=key,
+            body={"priority": "30"}, content_type="application/x-www-form-urlencoded")
+    conform("GET /v1/rules: 200", "GET", "/v1/rules", "/v1/rules?limit=2&entity=lead&is_active=true", 200, key=key)
 
     # -- backtest: 200 where the extension has it, 501 until then
     status, _, _ = request("POST", "/v1/backtest", key=key, body={"id": wf_id})
@@ -251,8 +260,11 @@ def main():
             status if status in (200, 501) else 200, key=key, body={"id": wf_id, "sample": 5})
 
     # -- history lists
+    # (test/e2e/api_openapi.sh tripped a breaker: there are jobs, firings and an alert)
     for template in ("/v1/jobs", "/v1/firings", "/v1/circuit-breakers", "/v1/alerts"):
-        conform(f"GET {template}: 200", "GET", template, template + "?limit=5", 200, key=key)
+        page = conform(f"GET {template}: 200", "GET", template, template + "?limit=5", 200, key=key)
+        result(f"GET {template} has rows to validate", [] if page and page["data"] else [f"{page}"])
+    conform("GET /v1/firings?rule_id=not-a-uuid: 400", "GET", "/v1/firings", "/v1/firings?rule_id=x", 400, key=key)
 
     # -- rate limit: a key with rate_limit 1 gets 429 on its second request
     conform("GET /v1/workflows, first request of a rate_limit 1 key: 200", "GET", "/v1/workflows", "/v1/workflows",
@@ -261,23 +273,28 @@ def main():
             "/v1/workflows", 429, key=KEYS["limited"])
 
     # -- deletes last
-    conform("DELETE /v1/workflows/{id}: 204", "DELETE", "/v1/workflows/{id}", wpath, 204, key=key)
+    conform("DELETE /v1/workflows/{id}: 200", "DELETE", "/v1/workflows/{id}", wpath, 200, key=key)
     conform("DELETE /v1/workflows/{id} again: 404", "DELETE", "/v1/workflows/{id}", wpath, 404, key=key)
-    conform("DELETE /v1/rules/{id}: 204", "DELETE", "/v1/rules/{id}", rpath, 204, key=key)
+    conform("DELETE /v1/rules/{id}: 200", "DELETE", "/v1/rules/{id}", rpath, 200, key=key)
 
-    # -- every documented operation was exercised with a success status
+    # -- every documented operation was exercised with a success status (or
+    #    501, the documented answer of an operation the installed extension
+    #    does not provide yet: POST /v1/backtest before automation.backtest)
     missing = []
     for template, item in DOC["paths"].items():
         for method, op in item.items():
             if method not in ("get", "post", "put", "patch", "delete"):
                 continue
-            ok_codes = [c for c in op["responses"] if c.startswith("2")]
+            ok_codes = [c for c in op["responses"] if c.startswith("2") or c == "501"]
             if not any((method.upper(), template, c) in covered for c in ok_codes):
                 missing.append(f"{method.upper()} {template}")
     result("every documented operation answered a success the document describes", missing)
 
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
 
 
-main()
+try:
+    main()
+except Exception as e:		# a crash of the checker is a failure, not a lost count
+    result(f"openapi_conformance.py ran to the end ({type(e).__name__}: {e})", [repr(e)])
+print(f"{passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)
