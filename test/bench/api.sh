@@ -18,8 +18,13 @@
 # 1-connection cells run with the client, automation-api and every server
 # process pinned to CPU 1 (taskset); 8-connection cells use every CPU.
 # Targets (issue 13): API >= 0.5x SQL for get, >= 0.7x for post, API p99 < 50
-# ms at 8 connections.  --profile adds a perf profile of the API side of the
-# 8-connection cells (needs linux-perf).
+# ms at 8 connections.  Then where the API's time goes, at 1 connection
+# pinned: wrk on GET /healthz (HTTP and a SELECT 1: the server's own cost)
+# and pgbench -r (latency per statement) of the statements automation-api
+# sends per request (BEGIN, _api_authenticate, the set_config of role, tenant
+# and request id, the call, COMMIT; as in src/api/request.c), as its login
+# role.  --profile adds a perf profile of the API side of the 8-connection
+# cells (needs linux-perf).
 #
 # Needs: root (or sudo) as for test/lib/cluster.sh, automation and
 # automation-api installed (make install); installs wrk from Debian.
@@ -246,6 +251,45 @@ for op in $OPS; do
 done
 echo
 echo "# workflows at the end: $(psql -Atc 'SELECT count(*) FROM automation.workflows')"
+
+# where the time goes: the statements of one API request, as automation-api
+# sends them (src/api/request.c, src/api/routes.c), each with its latency
+breakdown() {	# breakdown OP
+	local call
+	if [ "$1" = get ]; then
+		call='SELECT automation.get_workflow(:wf)::text;'
+	else
+		call=$(sed -n '/^SELECT automation.create_workflow(/,$p' "$BENCH_TMP/post.sql" |
+			sed 's/));$/), NULL::uuid)::text;/')
+		call="\\set n :n + 1
+$call"
+	fi
+	cat >"$BENCH_TMP/seq.$1.sql" <<-EOF
+	BEGIN;
+	SELECT outcome, key_id, role, tenant_id, rate_limit, remaining, reset_seconds, retry_after FROM automation._api_authenticate(:key, :scope, NULL);
+	SELECT pg_catalog.set_config('role', 'bench_app', true), pg_catalog.set_config('automation.tenant', '', true), pg_catalog.set_config('automation.request_id', :rid, true);
+	$call
+	COMMIT;
+	EOF
+	local scope=read:workflows
+	[ "$1" = post ] && scope=write:workflows
+	(cd "$BENCH_TMP" && PGUSER=bench_api taskset -c 1 pgbench -n -M extended -c 1 -j 1 -T "$DURATION" -r \
+		-D wf="$WF" -D key="$KEY" -D scope="$scope" -D rid=01JE4Q3ZK8M5T6V7W8X9Y0Z1AB -D run="$RANDOM$RANDOM" -D n=0 \
+		-f "seq.$1.sql" postgres >"seq.$1.out" 2>&1) || { cat "$BENCH_TMP/seq.$1.out" >&2; return 1; }
+	echo "#   $1, per request: $(awk '/^latency average/ { print $4 " ms" }' "$BENCH_TMP/seq.$1.out") in the database (pgbench -r, the API's statements as its login role):"
+	sed -n '/statement latencies/,$p' "$BENCH_TMP/seq.$1.out" | tail -n +2 |
+		awk '{ ms = $1; $1 = ""; $2 = ""; sub(/^ +/, ""); printf "#     %7.3f ms  %s\n", ms, substr($0, 1, 90) }'
+}
+pin_server 1
+start_api 1 1
+wrk -t 1 -c 1 -d "${DURATION}s" --latency "http://127.0.0.1:$PORT/healthz" >"$BENCH_TMP/healthz.out" 2>&1
+stop_api
+echo
+echo "# where the API's time goes, 1 connection, everything on CPU 1:"
+echo "#   GET /healthz (HTTP, the server, a SELECT 1): $(awk '/^Requests\/sec:/ { printf "%.0f req/s", $2 }' "$BENCH_TMP/healthz.out"), p50 $(to_ms "$(awk '$1 == "50%" { print $2 }' "$BENCH_TMP/healthz.out")") ms"
+for op in $OPS; do
+	breakdown "$op"
+done
 if [ "$PROFILE" = 1 ]; then
 	for f in "$BENCH_TMP"/profile.*; do
 		[ -f "$f" ] || continue
