@@ -330,6 +330,8 @@ parse_form(struct MHD_Connection *connection, const char *body, size_t len, char
 		ok = false;
 	if (ok && !form.error[0])
 		ok = form_flush(&form);
+	if (ok && !form.error[0] && json_object_size(form.object) == 0)
+		snprintf(form.error, sizeof(form.error), "the form has no fields");
 	if (!ok || form.error[0])
 		snprintf(error, errsize, "%s", form.error[0] ? form.error : "the form body is malformed");
 	else
@@ -460,37 +462,19 @@ valid_tenant(const char *s)
 }
 
 /*
- * check_input: the request's own input (step 5); false with a 400 reply.
- * Fills call->idempotency_key, call->json, call->form_json.
+ * check_query_body: the query parameters the route accepts, each once, and
+ * the body its kind allows; false with a 400 reply.
  */
 static bool
-check_input(Call *call, const Route *route, Reply *reply)
+check_query_body(Call *call, const Route *route, Reply *reply)
 {
 	struct MHD_Connection *connection = call->connection;
 	Request    *request = call->request;
-	const char *idem = header(connection, "Idempotency-Key");
-	const char *tenant = header(connection, options.tenant_header);
 	const char *ctype = header(connection, "Content-Type");
 	QueryCheck	q;
 	json_error_t jerr;
 	char		error[300];
 
-	if (tenant != NULL && !valid_tenant(tenant))
-	{
-		reply_error(reply, 400, "validation_error", "the tenant header must be 1 to 128 characters of A-Z, a-z, 0-9, \".\", \"_\" or \"-\"",
-					json_pack("{s:s}", "header", options.tenant_header));
-		return false;
-	}
-	if (idem != NULL)
-	{
-		if (!valid_uuid(idem))
-		{
-			reply_error(reply, 400, "validation_error", "Idempotency-Key must be a UUID",
-						json_pack("{s:s}", "header", "Idempotency-Key"));
-			return false;
-		}
-		call->idempotency_key = idem;
-	}
 	memset(&q, 0, sizeof(q));
 	q.allowed = route->query;
 	MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, query_check, &q);
@@ -556,7 +540,42 @@ check_input(Call *call, const Route *route, Reply *reply)
 		reply_error(reply, 400, "validation_error", "the body must be a JSON object", NULL);
 		return false;
 	}
+	if (strcmp(route->method, "PATCH") == 0 && json_object_size(call->json) == 0)
+	{
+		reply_error(reply, 400, "validation_error", "the patch is empty: give the fields to change", NULL);
+		return false;
+	}
 	return true;
+}
+
+/*
+ * check_input: the request's own input (step 5); false with a 400 reply.
+ * Fills call->idempotency_key, call->json, call->form_json.
+ */
+static bool
+check_input(Call *call, const Route *route, Reply *reply)
+{
+	struct MHD_Connection *connection = call->connection;
+	const char *idem = header(connection, "Idempotency-Key");
+	const char *tenant = header(connection, options.tenant_header);
+
+	if (tenant != NULL && !valid_tenant(tenant))
+	{
+		reply_error(reply, 400, "validation_error", "the tenant header must be 1 to 128 characters of A-Z, a-z, 0-9, \".\", \"_\" or \"-\"",
+					json_pack("{s:s}", "header", options.tenant_header));
+		return false;
+	}
+	if (idem != NULL)
+	{
+		if (!valid_uuid(idem))
+		{
+			reply_error(reply, 400, "validation_error", "Idempotency-Key must be a UUID",
+						json_pack("{s:s}", "header", "Idempotency-Key"));
+			return false;
+		}
+		call->idempotency_key = idem;
+	}
+	return check_query_body(call, route, reply);
 }
 
 /* serve: steps 2 to 6 for a complete request. */
@@ -588,7 +607,8 @@ serve(struct MHD_Connection *connection, const char *url, const char *method,
 	call.id = id[0] ? id : NULL;
 	if (route->scope == NULL)
 	{
-		route->handler(&call, reply);
+		if (check_query_body(&call, route, reply))
+			route->handler(&call, reply);
 		return;
 	}
 	if (bearer_key(connection) == NULL)

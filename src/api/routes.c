@@ -88,7 +88,7 @@ arg_limit(Call *call, Reply *reply, char *out, size_t outsize, int *limit)
 
 typedef enum CursorKind
 {
-	CURSOR_TEXT,				/* a workflow id */
+	CURSOR_WORKFLOW,			/* a workflow id */
 	CURSOR_UUID,
 	CURSOR_BIGINT
 } CursorKind;
@@ -108,7 +108,12 @@ arg_cursor(Call *call, Reply *reply, CursorKind kind, const char **out)
 	else if (kind == CURSOR_BIGINT)
 		ok = *v != '\0' && strlen(v) <= 18 && strspn(v, "0123456789") == strlen(v);
 	else
-		ok = *v != '\0' && strlen(v) <= 64;
+	{
+		/* a workflow id: wf_ and a ULID */
+		ok = strlen(v) == 29 && strncmp(v, "wf_", 3) == 0;
+		for (int i = 3; ok && v[i]; i++)
+			ok = isdigit((unsigned char) v[i]) || isupper((unsigned char) v[i]);
+	}
 	if (!ok)
 		reply_error(reply, 400, "validation_error", "cursor must be the next_cursor of a previous page",
 					json_pack("{s:s}", "parameter", "cursor"));
@@ -263,7 +268,7 @@ get_workflows(Call *call, Reply *reply)
 	char		limit_text[16];
 	int			limit;
 
-	if (!arg_cursor(call, reply, CURSOR_TEXT, &params[0]) ||
+	if (!arg_cursor(call, reply, CURSOR_WORKFLOW, &params[0]) ||
 		!arg_bool(call, reply, "enabled", &params[1]) ||
 		!arg_text(call, reply, "entity", &params[2]) ||
 		!arg_limit(call, reply, limit_text, sizeof(limit_text), &limit))
@@ -557,7 +562,7 @@ get_circuit_breakers(Call *call, Reply *reply)
 	char		limit_text[16];
 	int			limit;
 
-	if (!arg_cursor(call, reply, CURSOR_TEXT, &params[0]) ||
+	if (!arg_cursor(call, reply, CURSOR_WORKFLOW, &params[0]) ||
 		!arg_bool(call, reply, "tripped", &params[1]) ||
 		!arg_limit(call, reply, limit_text, sizeof(limit_text), &limit))
 		return;

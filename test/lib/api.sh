@@ -17,7 +17,7 @@ api_psql() {
 }
 
 api_setup() {
-	psql -X -q -d postgres -c 'DROP DATABASE IF EXISTS api' -c 'CREATE DATABASE api' >/dev/null
+	PGOPTIONS='-c client_min_messages=warning' psql -X -q -d postgres -c 'DROP DATABASE IF EXISTS api' -c 'CREATE DATABASE api' >/dev/null
 	api_psql <<'SQL' >/dev/null
 SET client_min_messages = warning;
 CREATE EXTENSION automation;
