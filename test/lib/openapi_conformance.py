@@ -182,6 +182,10 @@ def main():
             conform(f"{method.upper()} {template} without a key: {'200' if open_route else '401'}",
                     method.upper(), template, path, 200 if open_route else 401, body=body)
 
+    conform("GET /healthz?verbose=1 (no query parameters): 400", "GET", "/healthz", "/healthz?verbose=1", 400)
+    conform("GET /v1/openapi.json with a body: 400", "GET", "/v1/openapi.json", "/v1/openapi.json", 400,
+            body={"a": 1})
+
     # -- the seed's Create Workflow, then every workflow route
     seed = DOC["paths"]["/v1/workflows"]["post"]["requestBody"]["content"]["application/json"]["example"]
     idem = str(uuid.uuid4())
@@ -213,6 +217,8 @@ def main():
             body={"max_triggers_per_day": 200})
     conform("PATCH /v1/workflows/{id}, bad value: 400", "PATCH", "/v1/workflows/{id}", wpath, 400, key=key,
             body={"max_triggers_per_day": 0})
+    conform("PATCH /v1/workflows/{id}, empty patch: 400", "PATCH", "/v1/workflows/{id}", wpath, 400, key=key,
+            body={})
     conform("POST /v1/workflows/{id}/disable: 200", "POST", "/v1/workflows/{id}/disable", wpath + "/disable", 200,
             key=key)
     conform("POST /v1/workflows/{id}/enable: 200", "POST", "/v1/workflows/{id}/enable", wpath + "/enable", 200,
@@ -223,6 +229,24 @@ def main():
     conform("GET /v1/workflows?limit=0: 400", "GET", "/v1/workflows", "/v1/workflows?limit=0", 400, key=key)
     conform("GET /v1/jobs?cursor=garbage (cannot be a cursor): 400", "GET", "/v1/jobs", "/v1/jobs?cursor=garbage",
             400, key=key)
+    conform("GET /v1/workflows?cursor=garbage (cannot be a cursor): 400", "GET", "/v1/workflows",
+            "/v1/workflows?cursor=garbage", 400, key=key)
+    # the cursor walks the list: two pages of one, then the rest, no item twice
+    first = conform("GET /v1/workflows?limit=1, first page: 200", "GET", "/v1/workflows", "/v1/workflows?limit=1",
+                    200, key=key) or {"data": [], "next_cursor": None}
+    ids = [w["id"] for w in first["data"]]
+    cursor = first["next_cursor"]
+    while cursor:
+        page = conform("GET /v1/workflows?limit=1&cursor=...: 200", "GET", "/v1/workflows",
+                       f"/v1/workflows?limit=1&cursor={urllib.parse.quote(cursor)}", 200, key=key)
+        if not page:
+            break
+        ids += [w["id"] for w in page["data"]]
+        cursor = page["next_cursor"]
+    every = conform("GET /v1/workflows?limit=100: 200", "GET", "/v1/workflows", "/v1/workflows?limit=100", 200,
+                    key=key) or {"data": []}
+    result("paging one by one gives every workflow once, in order",
+           [] if ids == [w["id"] for w in every["data"]] and len(ids) >= 2 else [f"{ids}"])
     conform("GET /v1/workflows?enabled=true&entity=deal: 200", "GET", "/v1/workflows",
             "/v1/workflows?enabled=true&entity=deal", 200, key=key)
     conform("GET /v1/workflows?bogus=1 (a parameter the route does not take): 400", "GET", "/v1/workflows",
