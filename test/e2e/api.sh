@@ -294,6 +294,25 @@ check "... and without the header sees no tenant's rows" 404 "$STATUS"
 req PATCH "$API_URL/v1/workflows/$ACME_WF" -H "Authorization: Bearer $GLOBEX" "${J[@]}" -d '{"name": "taken over"}'
 check "another tenant cannot change it" "404 acme-only" "$STATUS $(api_psql -At -c "SELECT name FROM automation.workflows WHERE id = '$ACME_WF'")"
 
+# what the database sees during a request: the key's role, the tenant, the request id
+api_psql <<'SQL'
+CREATE TABLE public.seen (request_id text, tenant text, usr name, session_usr name);
+GRANT INSERT ON public.seen TO PUBLIC;
+CREATE FUNCTION public.record_seen() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO public.seen VALUES (current_setting('automation.request_id', true),
+		current_setting('automation.tenant', true), current_user, session_user);
+	RETURN NEW;
+END $$;
+CREATE TRIGGER record_seen AFTER INSERT ON automation.workflows FOR EACH ROW EXECUTE FUNCTION public.record_seen();
+SQL
+req POST "$API_URL/v1/workflows" "${A[@]}" "${J[@]}" -H "X-Request-ID: seen-1" -H "X-Tenant-ID: initech" -d "$(body seen)"
+check "the request ran as the key's role, in the header's tenant, with its request id" \
+	"201 seen-1|initech|crm_admin|automation_api" "$STATUS $(api_psql -At -c 'SELECT request_id, tenant, usr, session_usr FROM public.seen')"
+api_psql -c "DROP TRIGGER record_seen ON automation.workflows" -c "DROP TABLE public.seen" -c "DROP FUNCTION public.record_seen()"
+check "between requests no session of the server holds a transaction open" "0 yes" \
+	"$(api_psql -At -c "SELECT count(*) FILTER (WHERE state <> 'idle'), count(*) > 0 FROM pg_stat_activity WHERE application_name = 'automation-api'" | sed 's/|t$/ yes/')"
+
 # --- 6. the database away, SIGTERM ------------------------------------------
 api_start --dbname "host=127.0.0.1 port=1 dbname=api user=automation_api connect_timeout=1" 2>/dev/null
 req GET "$API_URL/healthz"
