@@ -18,6 +18,7 @@ DROP ROLE IF EXISTS regress_ak_admin;
 DROP ROLE IF EXISTS regress_ak_member;
 DROP ROLE IF EXISTS regress_ak_other;
 DROP ROLE IF EXISTS regress_ak_super;
+DROP ROLE IF EXISTS regress_ak_lender;
 RESET client_min_messages;
 CREATE SCHEMA ak;
 SET search_path = ak, public;
@@ -156,6 +157,20 @@ SET ROLE regress_ak_api;
 SELECT auth(:'gone_key', 'read:jobs', NULL) AS role_dropped;
 RESET ROLE;
 
+-- a creator that is no longer a member of the key's role: the key stops
+CREATE ROLE regress_ak_lender;
+GRANT regress_ak_lender TO regress_ak_member;
+SET ROLE regress_ak_member;
+SELECT automation.create_api_key('borrowed', '{read:jobs}', 'regress_ak_lender') ->> 'key' AS borrowed_key \gset
+RESET ROLE;
+SET ROLE regress_ak_api;
+SELECT auth(:'borrowed_key', 'read:jobs', NULL) AS while_member;
+RESET ROLE;
+REVOKE regress_ak_lender FROM regress_ak_member;
+SET ROLE regress_ak_api;
+SELECT auth(:'borrowed_key', 'read:jobs', NULL) AS membership_revoked;
+RESET ROLE;
+
 -- 6. a burst: exactly the limit passes (the next token is 10 s away)
 SELECT automation.create_api_key('burst', '{read:jobs}', 'regress_ak_admin', rate_limit => 6) ->> 'key' AS burst_key \gset
 SET ROLE regress_ak_api;
@@ -164,7 +179,8 @@ RESET ROLE;
 
 DROP SCHEMA ak CASCADE;
 DROP EXTENSION automation CASCADE;
-DROP OWNED BY regress_ak_api, regress_ak_admin, regress_ak_member, regress_ak_other;
+DROP OWNED BY regress_ak_api, regress_ak_admin, regress_ak_member, regress_ak_other, regress_ak_lender;
+DROP ROLE regress_ak_lender;
 DROP ROLE regress_ak_api;
 DROP ROLE regress_ak_member;
 DROP ROLE regress_ak_admin;

@@ -19,8 +19,9 @@
  *     SET ROLE needs, by create_api_key (and by grant_role for the keys
  *     that already exist); they are NOINHERIT, so they hold none of those
  *     roles' privileges without SET ROLE;
- *   - revocation and expiry are checked by every request
- *     (_api_authenticate), so they take effect on the next one;
+ *   - revocation, expiry and the creator's membership of the key's role
+ *     are checked by every request (_api_authenticate), so they take
+ *     effect on the next one;
  *   - only an API login role may call _api_authenticate (42501), and only
  *     the extension owner _ratelimit_take (the buckets, src/ratelimit.c).
  */
@@ -230,8 +231,11 @@ BEGIN
 		RETURN;
 	END IF;
 	SELECT * INTO k FROM automation.api_key_store s WHERE s.key_hash = sha256(convert_to(key, 'UTF8'));
+	/* the role must still exist, be no superuser, and be one its creator may still use */
 	IF NOT FOUND OR k.revoked_at IS NOT NULL OR k.expires_at <= clock_timestamp()
-	   OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = k.role AND NOT r.rolsuper) THEN
+	   OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r, pg_catalog.pg_roles c
+					   WHERE r.rolname = k.role AND NOT r.rolsuper AND c.rolname = k.created_by
+						 AND pg_catalog.pg_has_role(c.oid, r.oid, 'MEMBER')) THEN
 		RETURN;
 	END IF;
 	key_id := k.id;
