@@ -1,8 +1,9 @@
 -- api_keys: the keys and rate limits of the HTTP API (SPEC section 13;
 -- issue 13, items 2 and 3; doc/security.md "The HTTP API").
 --   * create_api_key validates every argument (22023), refuses a role its
---     creator is not a member of, a superuser and the API login role
---     (42501); the key is shown once and stored only as its sha256;
+--     creator is not a member of and the API login role (42501); no API
+--     login role becomes a member of a superuser role; the key is shown
+--     once and stored only as its sha256;
 --   * the API login role (grant_role(role, 'api')) becomes a member of each
 --     key's role, NOINHERIT: it may SET ROLE to it, holds nothing otherwise;
 --   * _api_authenticate: only API login roles may call it; unknown,
@@ -85,6 +86,13 @@ SELECT unnest(automation.grant_role('regress_ak_api2', 'api')) AS api2_grants;
 DROP OWNED BY regress_ak_api2;
 DROP ROLE regress_ak_api2;
 DELETE FROM automation.api_roles WHERE role = 'regress_ak_api2';
+
+-- a superuser's own key: allowed, but no API login role becomes a member of
+-- a superuser role (such a key works only for a server logged in as a superuser)
+SELECT automation.create_api_key('super key', '{read:jobs}') ->> 'key' AS super_key \gset
+SELECT role = current_user AS runs_as_creator, pg_has_role('regress_ak_api', current_user, 'MEMBER') AS api_role_member
+  FROM automation.api_keys WHERE name = 'super key';
+SELECT outcome, role = current_user AS as_superuser FROM automation._api_authenticate(:'super_key', 'read:jobs', NULL);
 
 -- 3. api_keys: no secret; each role sees its own keys and its roles' keys
 SELECT string_agg(attname, ' ' ORDER BY attnum) AS api_keys_columns

@@ -12,18 +12,22 @@
  *   - a key is 'wbk_' and 64 hex digits (256 random bits from two
  *     gen_random_uuid(), 244 of them random); only its sha256 is stored;
  *   - a key's role is one its creator is a member of (42501 otherwise),
- *     never a superuser nor an API login role: no key reaches a role its
- *     creator could not SET ROLE to;
+ *     never an API login role: no key reaches a role its creator could not
+ *     SET ROLE to;
  *   - the API login roles (automation.api_roles, filled by
  *     grant_role(role, 'api')) are made members of each key's role, which
  *     SET ROLE needs, by create_api_key (and by grant_role for the keys
  *     that already exist); they are NOINHERIT, so they hold none of those
- *     roles' privileges without SET ROLE;
+ *     roles' privileges without SET ROLE.  Never of a superuser role: a
+ *     superuser's key works only for a server that logs in as a superuser
+ *     (its SET ROLE needs no membership), and is refused (403) by one that
+ *     logs in as an API login role;
  *   - revocation, expiry and the creator's membership of the key's role
  *     are checked by every request (_api_authenticate), so they take
  *     effect on the next one;
- *   - only an API login role may call _api_authenticate (42501), and only
- *     the extension owner _ratelimit_take (the buckets, src/ratelimit.c).
+ *   - only an API login role, the extension owner or a superuser may call
+ *     _api_authenticate (42501), and only the extension owner
+ *     _ratelimit_take (the buckets, src/ratelimit.c).
  */
 
 /* The login roles automation-api connects as (grant_role(role, 'api')). */
@@ -133,10 +137,6 @@ BEGIN
 								format('%s is not a member of %s', creator, run_as),
 								'a key runs as a role its creator is a member of');
 	END IF;
-	IF r.rolsuper THEN
-		PERFORM automation._err('42501', format('a key may not run as superuser %s', run_as),
-								NULL, 'create a role with the privileges the key needs');
-	END IF;
 	IF EXISTS (SELECT 1 FROM automation.api_roles a WHERE a.role = run_as) THEN
 		PERFORM automation._err('42501', format('a key may not run as the API login role %s', run_as),
 								NULL, 'the login role of automation-api only switches to keys'' roles');
@@ -161,9 +161,10 @@ BEGIN
 			ARRAY(SELECT DISTINCT x FROM unnest(scopes) x ORDER BY x), run_as,
 			create_api_key.tenant_id, create_api_key.expires_at, create_api_key.rate_limit, creator)
 	RETURNING * INTO k;
-	/* every API login role may SET ROLE to it: the membership SET ROLE needs */
+	/* every API login role may SET ROLE to it: the membership SET ROLE needs (never a superuser's) */
 	FOR api IN SELECT a.role FROM automation.api_roles a
 				WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_roles x WHERE x.rolname = a.role)
+				  AND NOT r.rolsuper
 				ORDER BY a.role LOOP
 		IF NOT pg_catalog.pg_has_role(api, run_as, 'MEMBER') THEN
 			EXECUTE format('GRANT %I TO %I', run_as, api);
@@ -221,7 +222,10 @@ DECLARE
 	k automation.api_key_store;
 	b record;
 BEGIN
-	IF NOT EXISTS (SELECT 1 FROM automation.api_roles a WHERE a.role = automation._invoker()) THEN
+	IF NOT EXISTS (SELECT 1 FROM automation.api_roles a WHERE a.role = automation._invoker())
+	   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r, pg_catalog.pg_extension e
+						WHERE r.rolname = automation._invoker() AND e.extname = 'automation'
+						  AND (r.rolsuper OR r.oid = e.extowner)) THEN
 		PERFORM automation._err('42501', 'permission denied for function automation._api_authenticate',
 								format('role %s is not an API login role', automation._invoker()),
 								'the extension owner runs automation.grant_role(role, ''api'')');
@@ -231,10 +235,10 @@ BEGIN
 		RETURN;
 	END IF;
 	SELECT * INTO k FROM automation.api_key_store s WHERE s.key_hash = sha256(convert_to(key, 'UTF8'));
-	/* the role must still exist, be no superuser, and be one its creator may still use */
+	/* the role must still exist and be one its creator may still use */
 	IF NOT FOUND OR k.revoked_at IS NOT NULL OR k.expires_at <= clock_timestamp()
 	   OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r, pg_catalog.pg_roles c
-					   WHERE r.rolname = k.role AND NOT r.rolsuper AND c.rolname = k.created_by
+					   WHERE r.rolname = k.role AND c.rolname = k.created_by
 						 AND pg_catalog.pg_has_role(c.oid, r.oid, 'MEMBER')) THEN
 		RETURN;
 	END IF;
