@@ -14,7 +14,9 @@
  *     (automation._api_authenticate), SET LOCAL ROLE to the key's role,
  *     automation.tenant and automation.request_id set locally, one call of
  *     the SQL API with parameters, COMMIT; nothing a client sends becomes
- *     SQL text;
+ *     SQL text.  Two round trips (libpq pipeline mode): BEGIN and the key
+ *     check; then the settings, the call and COMMIT, which run only if
+ *     everything before them succeeded;
  *   - every response is JSON with the envelope of SPEC section 13 and
  *     carries X-Request-ID; every response after a key was recognised
  *     carries X-RateLimit-Limit/Remaining/Reset;
@@ -97,6 +99,9 @@ typedef struct Call
 	const char *idempotency_key;	/* a UUID, or NULL */
 	json_t	   *json;			/* the parsed body, when the route takes JSON */
 	char	   *form_json;		/* a form body as a flat JSON object of strings */
+	const char *setup[3];		/* role, tenant, request id: set before the first statement */
+	bool		setup_done;
+	bool		ended;			/* the transaction was committed or rolled back */
 } Call;
 
 typedef void (*RouteHandler) (Call *call, Reply *reply);
@@ -147,6 +152,10 @@ extern void db_discard(void);
 extern PGconn *db_current(void);
 extern bool db_ok(PGresult *res, Reply *reply, const char *what);
 extern PGresult *db_exec(PGconn *db, const char *sql, int nparams, const char *const *params);
+extern bool db_pipeline(PGconn *db, int count, const char *const *sql, const int *nparams,
+						const char *const *const *params, PGresult **results);
+extern PGresult *call_exec(Call *call, const char *sql, int nparams, const char *const *params,
+						   bool final);
 extern bool db_healthy(void);
 
 /* main.c */

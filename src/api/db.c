@@ -102,6 +102,58 @@ db_exec(PGconn *db, const char *sql, int nparams, const char *const *params)
 	return PQexecParams(db, sql, nparams, NULL, params, NULL, NULL, 0);
 }
 
+/*
+ * db_pipeline: count statements in one round trip (libpq pipeline mode);
+ * results[i] is each one's result (PGRES_PIPELINE_ABORTED after a failed
+ * one).  false when the connection failed: no results, and the caller
+ * treats the connection as lost.
+ */
+bool
+db_pipeline(PGconn *db, int count, const char *const *sql, const int *nparams,
+			const char *const *const *params, PGresult **results)
+{
+	PGresult   *r;
+
+	for (int i = 0; i < count; i++)
+		results[i] = NULL;
+	if (PQenterPipelineMode(db) != 1)
+		return false;
+	for (int i = 0; i < count; i++)
+		if (!PQsendQueryParams(db, sql[i], nparams[i], NULL, params[i], NULL, NULL, 0))
+			goto broken;
+	if (!PQpipelineSync(db))
+		goto broken;
+	for (int i = 0; i < count; i++)
+	{
+		results[i] = PQgetResult(db);
+		if (results[i] == NULL)
+			goto broken;
+		/* each statement's results end with NULL; one result each here */
+		if ((r = PQgetResult(db)) != NULL)
+		{
+			PQclear(r);
+			goto broken;
+		}
+	}
+	r = PQgetResult(db);
+	if (r == NULL || PQresultStatus(r) != PGRES_PIPELINE_SYNC)
+	{
+		PQclear(r);
+		goto broken;
+	}
+	PQclear(r);
+	if (PQexitPipelineMode(db) != 1)
+		goto broken;
+	return true;
+broken:
+	for (int i = 0; i < count; i++)
+	{
+		PQclear(results[i]);
+		results[i] = NULL;
+	}
+	return false;
+}
+
 /* db_healthy: whether this thread's connection answers (for /healthz). */
 bool
 db_healthy(void)

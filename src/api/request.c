@@ -403,7 +403,7 @@ set_int(int *out, PGresult *res, int col)
  * authenticate: BEGIN and _api_authenticate; true with the transaction
  * open when the key may make this request, else the error reply (and the
  * transaction rolled back).  *dbp is replaced when the connection had died
- * while idle (reconnected once, before anything ran).
+ * while idle (reconnected once).
  */
 static bool
 authenticate(PGconn **dbp, Call *call, const char *scope, const char *tenant, Reply *reply)
@@ -414,26 +414,37 @@ authenticate(PGconn **dbp, Call *call, const char *scope, const char *tenant, Re
 	PGresult   *res;
 	const char *outcome;
 
-	res = PQexec(db, "BEGIN");
-	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQstatus(db) != CONNECTION_OK)
+	const char *sql[2] = {"BEGIN",
+		"SELECT outcome, key_id, role, tenant_id, rate_limit, remaining, reset_seconds, retry_after "
+	"FROM automation._api_authenticate($1, $2, $3)"};
+	const int	nparams[2] = {0, 3};
+	const char *const *param_sets[2] = {NULL, params};
+	PGresult   *results[2];
+
+	/* BEGIN and the key check in one round trip */
+	if (!db_pipeline(db, 2, sql, nparams, param_sets, results))
 	{
-		/* a connection that died while idle (a restart): nothing ran yet, reconnect once */
-		PQclear(res);
+		/* a connection that died while idle (a restart): reconnect once */
 		db_discard();
 		db = db_connection();
-		if (db == NULL)
+		if (db == NULL || !db_pipeline(db, 2, sql, nparams, param_sets, results))
 		{
+			if (db != NULL)
+				db_discard();
 			reply_error(reply, 503, "unavailable", "the database is unavailable; retry later", NULL);
 			return false;
 		}
 		*dbp = db;
-		res = PQexec(db, "BEGIN");
 	}
-	if (!db_ok(res, reply, "BEGIN"))
+	if (!db_ok(results[0], reply, "BEGIN"))
+	{
+		PQclear(results[1]);
+		if ((db = db_current()) != NULL)
+			PQclear(PQexec(db, "ROLLBACK"));
 		return false;
-	PQclear(res);
-	res = db_exec(db, "SELECT outcome, key_id, role, tenant_id, rate_limit, remaining, reset_seconds, retry_after "
-				  "FROM automation._api_authenticate($1, $2, $3)", 3, params);
+	}
+	PQclear(results[0]);
+	res = results[1];
 	if (!db_ok(res, reply, "authenticate"))
 	{
 		if ((db = db_current()) != NULL)
@@ -598,6 +609,75 @@ check_input(Call *call, const Route *route, Reply *reply)
 	return check_query_body(call, route, reply);
 }
 
+/*
+ * call_exec: a route's statement, in one round trip with what must come
+ * before it (the role, tenant and request id, for the first statement)
+ * and, when final, COMMIT after it.  Returns the first failure's result
+ * (the transaction then rolled back), else the statement's; NULL when the
+ * connection failed.  The caller passes it to db_ok.
+ */
+PGresult *
+call_exec(Call *call, const char *sql, int nparams, const char *const *params, bool final)
+{
+	const char *sqls[3];
+	int			ns[3];
+	const char *const *ps[3];
+	PGresult   *results[3];
+	PGresult   *answer = NULL;
+	int			count = 0;
+	int			statement;
+
+	if (!call->setup_done)
+	{
+		sqls[count] = "SELECT pg_catalog.set_config('role', $1, true), "
+			"pg_catalog.set_config('automation.tenant', $2, true), "
+			"pg_catalog.set_config('automation.request_id', $3, true)";
+		ns[count] = 3;
+		ps[count] = call->setup;
+		count++;
+	}
+	statement = count;
+	sqls[count] = sql;
+	ns[count] = nparams;
+	ps[count] = params;
+	count++;
+	if (final)
+	{
+		sqls[count] = "COMMIT";
+		ns[count] = 0;
+		ps[count] = NULL;
+		count++;
+	}
+	if (!db_pipeline(call->db, count, sqls, ns, ps, results))
+		return NULL;
+	call->setup_done = true;
+	for (int i = 0; i < count && answer == NULL; i++)
+	{
+		ExecStatusType st = PQresultStatus(results[i]);
+
+		if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+		{
+			answer = results[i];
+			results[i] = NULL;
+		}
+	}
+	if (answer != NULL)
+	{
+		/* a failure: the rest was skipped, the transaction is aborted */
+		PQclear(PQexec(call->db, "ROLLBACK"));
+		call->ended = true;
+	}
+	else
+	{
+		answer = results[statement];
+		results[statement] = NULL;
+		call->ended = final;
+	}
+	for (int i = 0; i < count; i++)
+		PQclear(results[i]);
+	return answer;
+}
+
 /* serve: steps 2 to 6 for a complete request. */
 static void
 serve(struct MHD_Connection *connection, const char *url, const char *method,
@@ -610,7 +690,6 @@ serve(struct MHD_Connection *connection, const char *url, const char *method,
 	PGconn	   *db;
 	const char *scope;
 	const char *tenant;
-	const char *params[3];
 	PGresult   *res;
 
 	memset(&call, 0, sizeof(call));
@@ -661,23 +740,13 @@ serve(struct MHD_Connection *connection, const char *url, const char *method,
 		PQclear(PQexec(db, "ROLLBACK"));
 		goto done;
 	}
-	params[0] = request->key.role;
-	params[1] = request->key.has_tenant ? request->key.tenant : (tenant ? tenant : "");
-	params[2] = request->request_id;
-	res = db_exec(db, "SELECT pg_catalog.set_config('role', $1, true), "
-				  "pg_catalog.set_config('automation.tenant', $2, true), "
-				  "pg_catalog.set_config('automation.request_id', $3, true)", 3, params);
-	if (!db_ok(res, reply, "set role"))
-	{
-		/* db_ok may have closed a broken connection: ask for it again */
-		if ((db = db_current()) != NULL)
-			PQclear(PQexec(db, "ROLLBACK"));
-		goto done;
-	}
-	PQclear(res);
+	/* set with the route's first statement (call_exec), in its round trip */
+	call.setup[0] = request->key.role;
+	call.setup[1] = request->key.has_tenant ? request->key.tenant : (tenant ? tenant : "");
+	call.setup[2] = request->request_id;
 	route->handler(&call, reply);
 	/* db_ok may have closed a broken connection: ask for it again */
-	if ((db = db_current()) == NULL)
+	if (call.ended || (db = db_current()) == NULL)
 		goto done;
 	if (reply->status >= 200 && reply->status < 300)
 	{

@@ -137,7 +137,7 @@ static void
 sql_object(Call *call, Reply *reply, int status, const char *what, const char *sql,
 		   int nparams, const char *const *params)
 {
-	PGresult   *res = db_exec(call->db, sql, nparams, params);
+	PGresult   *res = call_exec(call, sql, nparams, params, true);
 
 	if (!db_ok(res, reply, what))
 		return;
@@ -156,7 +156,7 @@ static void
 sql_list(Call *call, Reply *reply, int limit, const char *what, const char *sql,
 		 int nparams, const char *const *params)
 {
-	PGresult   *res = db_exec(call->db, sql, nparams, params);
+	PGresult   *res = call_exec(call, sql, nparams, params, true);
 	int			n;
 	size_t		len = 64;
 	char	   *body;
@@ -304,7 +304,7 @@ static void
 delete_workflow(Call *call, Reply *reply)
 {
 	const char *params[1] = {call->id};
-	PGresult   *res = db_exec(call->db, "SELECT automation.delete_workflow($1)", 1, params);
+	PGresult   *res = call_exec(call, "SELECT automation.delete_workflow($1)", 1, params, true);
 
 	if (!db_ok(res, reply, "delete_workflow"))
 		return;
@@ -394,7 +394,7 @@ delete_rule(Call *call, Reply *reply)
 
 	if (!rule_id(call, reply))
 		return;
-	res = db_exec(call->db, "SELECT automation.delete_rule($1::uuid)", 1, params);
+	res = call_exec(call, "SELECT automation.delete_rule($1::uuid)", 1, params, true);
 	if (!db_ok(res, reply, "delete_rule"))
 		return;
 	PQclear(res);
@@ -468,10 +468,10 @@ post_backtest(Call *call, Reply *reply)
 	snprintf(sample_text, sizeof(sample_text), "%lld",
 			 sample ? (long long) json_integer_value(sample) : 10LL);
 
-	res = db_exec(call->db, id
+	res = call_exec(call, id
 				  ? "SELECT pg_catalog.to_regprocedure('automation.backtest(text, integer)') IS NOT NULL"
 				  : "SELECT pg_catalog.to_regprocedure('automation.backtest(jsonb, integer)') IS NOT NULL",
-				  0, NULL);
+				  0, NULL, false);
 	if (!db_ok(res, reply, "backtest lookup"))
 		return;
 	exists = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
