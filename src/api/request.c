@@ -563,7 +563,7 @@ check_query_body(Call *call, const Route *route, Reply *reply)
 	if (call->json == NULL)
 	{
 		reply_error(reply, 400, "validation_error", "the body is not valid JSON",
-					json_pack("{s:s,s:i}", "reason", jerr.text, "position", jerr.position));
+					json_pack("{s:s,s:i}", "reason", jerr.text, "position", (int) jerr.position));
 		return false;
 	}
 	if (!json_is_object(call->json))
