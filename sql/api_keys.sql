@@ -109,12 +109,12 @@ SET ROLE regress_ak_admin;
 SELECT try($$SELECT * FROM automation._api_authenticate('x', NULL, NULL)$$);
 SELECT try($$SELECT * FROM automation._ratelimit_take('x', 1)$$);
 RESET ROLE;
-GRANT EXECUTE ON FUNCTION automation._api_authenticate(text, text, text), automation._ratelimit_take(text, integer) TO regress_ak_other;
+GRANT EXECUTE ON FUNCTION automation._api_authenticate(text, text, text, text, integer), automation._ratelimit_take(text, integer) TO regress_ak_other;
 SET ROLE regress_ak_other;
 SELECT try($$SELECT * FROM automation._api_authenticate('x', NULL, NULL)$$);
 SELECT try($$SELECT * FROM automation._ratelimit_take('x', 1)$$);
 RESET ROLE;
-REVOKE EXECUTE ON FUNCTION automation._api_authenticate(text, text, text), automation._ratelimit_take(text, integer) FROM regress_ak_other;
+REVOKE EXECUTE ON FUNCTION automation._api_authenticate(text, text, text, text, integer), automation._ratelimit_take(text, integer) FROM regress_ak_other;
 
 SET ROLE regress_ak_api;
 CREATE FUNCTION auth(key text, scope text, tenant text) RETURNS text LANGUAGE sql AS $$
@@ -122,6 +122,11 @@ CREATE FUNCTION auth(key text, scope text, tenant text) RETURNS text LANGUAGE sq
 					 'limit=' || a.rate_limit, 'remaining=' || a.remaining, 'reset=' || a.reset_seconds,
 					 'retry_after=' || a.retry_after)
 	  FROM automation._api_authenticate(key, scope, tenant) a
+$$;
+CREATE FUNCTION auth2(key text, client text, anonymous_limit int) RETURNS text LANGUAGE sql AS $$
+	SELECT concat_ws(' ', a.outcome, 'key=' || coalesce(a.key_id, '-'), 'limit=' || a.rate_limit,
+					 'remaining=' || a.remaining, 'retry_after=' || a.retry_after)
+	  FROM automation._api_authenticate(key, 'read:jobs', NULL, client, anonymous_limit) a
 $$;
 SELECT auth(NULL, 'read:workflows', NULL) AS missing;
 SELECT auth('wbk_' || repeat('0', 64), 'read:workflows', NULL) AS unknown;
@@ -131,6 +136,9 @@ SELECT auth(:'key' || ' ', 'read:workflows', NULL) AS trailing_space;
 SELECT auth(:'key', 'read:workflows', 'acme') AS first;
 SELECT auth(:'key', 'read:rules', NULL) AS second_missing_scope;
 SELECT auth(:'key', 'read:workflows', NULL) AS third_rate_limited;
+-- without a valid key: the client's bucket, when the server names the client
+SELECT auth2(NULL, '127.0.0.9', 2) AS anonymous_1, auth2('wbk_x', '127.0.0.9', 2) AS anonymous_2;
+SELECT auth2(NULL, '127.0.0.9', 2) AS anonymous_3, auth2(NULL, '127.0.0.8', 2) AS another_client;
 -- the tenant key: its tenant, and a header naming another
 SELECT auth(:'own_key', 'read:rules', NULL) AS own_tenant;
 SELECT auth(:'own_key', 'read:rules', 'acme') AS same_header;

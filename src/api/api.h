@@ -44,6 +44,7 @@ typedef struct ApiOptions
 	int			max_connections;
 	int			timeout_seconds;	/* idle connection timeout */
 	int			drain_seconds;	/* SIGTERM: longest wait for requests */
+	int			anonymous_rate_limit;	/* per client address and minute, 0: none */
 } ApiOptions;
 
 extern ApiOptions options;

@@ -114,6 +114,8 @@ usage(FILE *out)
 			"  --max-connections N     open HTTP connections at most (default 512)\n"
 			"  --timeout SECONDS       close a connection idle this long (default 30)\n"
 			"  --drain SECONDS         SIGTERM: longest wait for requests in flight (default 30)\n"
+			"  --anonymous-rate-limit N  requests per minute and client address without\n"
+			"                          a valid key (default 600; 0: no limit)\n"
 			"  --list-routes           print \"METHOD /path\" per route and exit\n");
 }
 
@@ -146,6 +148,7 @@ parse_options(int argc, char **argv)
 		{"max-connections", required_argument, NULL, 'c'},
 		{"timeout", required_argument, NULL, 'T'},
 		{"drain", required_argument, NULL, 'D'},
+		{"anonymous-rate-limit", required_argument, NULL, 'a'},
 		{"list-routes", no_argument, NULL, 'r'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
@@ -159,6 +162,7 @@ parse_options(int argc, char **argv)
 	options.max_connections = 512;
 	options.timeout_seconds = 30;
 	options.drain_seconds = 30;
+	options.anonymous_rate_limit = 600;
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1)
 	{
 		switch (opt)
@@ -191,6 +195,9 @@ parse_options(int argc, char **argv)
 				break;
 			case 'D':
 				options.drain_seconds = (int) parse_number("--drain", optarg, 0, 3600);
+				break;
+			case 'a':
+				options.anonymous_rate_limit = (int) parse_number("--anonymous-rate-limit", optarg, 0, 1000000);
 				break;
 			case 'r':
 				print_routes();

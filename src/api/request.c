@@ -19,6 +19,8 @@
  * also X-RateLimit-Limit, -Remaining, -Reset (and Retry-After with 429).
  */
 #include <ctype.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -410,16 +412,28 @@ authenticate(PGconn **dbp, Call *call, const char *scope, const char *tenant, Re
 {
 	PGconn	   *db = *dbp;
 	Request    *request = call->request;
-	const char *params[3] = {bearer_key(call->connection), scope, tenant};
+	char		client[NI_MAXHOST] = "";
+	char		anonymous_limit[16];
+	const char *params[5] = {bearer_key(call->connection), scope, tenant, NULL, anonymous_limit};
+	const union MHD_ConnectionInfo *info = MHD_get_connection_info(call->connection,
+																	 MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	PGresult   *res;
 	const char *outcome;
 
 	const char *sql[2] = {"BEGIN",
 		"SELECT outcome, key_id, role, tenant_id, rate_limit, remaining, reset_seconds, retry_after "
-	"FROM automation._api_authenticate($1, $2, $3)"};
-	const int	nparams[2] = {0, 3};
+	"FROM automation._api_authenticate($1, $2, $3, $4, $5::integer)"};
+	const int	nparams[2] = {0, 5};
 	const char *const *param_sets[2] = {NULL, params};
 	PGresult   *results[2];
+
+	/* the client's address: the bucket of requests without a valid key */
+	if (info != NULL && info->client_addr != NULL &&
+		getnameinfo(info->client_addr, info->client_addr->sa_family == AF_INET6
+					? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in),
+					client, sizeof(client), NULL, 0, NI_NUMERICHOST) == 0)
+		params[3] = client;
+	snprintf(anonymous_limit, sizeof(anonymous_limit), "%d", options.anonymous_rate_limit);
 
 	/* BEGIN and the key check in one round trip */
 	if (!db_pipeline(db, 2, sql, nparams, param_sets, results))
@@ -452,10 +466,12 @@ authenticate(PGconn **dbp, Call *call, const char *scope, const char *tenant, Re
 		return false;
 	}
 	outcome = PQgetvalue(res, 0, 0);
-	if (!PQgetisnull(res, 0, 1))
+	if (!PQgetisnull(res, 0, 4))
 	{
+		/* a key, or the client's bucket of requests without one */
 		request->key.known = true;
-		snprintf(request->key.key_id, sizeof(request->key.key_id), "%s", PQgetvalue(res, 0, 1));
+		snprintf(request->key.key_id, sizeof(request->key.key_id), "%s",
+				 PQgetisnull(res, 0, 1) ? "-" : PQgetvalue(res, 0, 1));
 		snprintf(request->key.role, sizeof(request->key.role), "%s", PQgetvalue(res, 0, 2));
 		request->key.has_tenant = !PQgetisnull(res, 0, 3);
 		snprintf(request->key.tenant, sizeof(request->key.tenant), "%s", PQgetvalue(res, 0, 3));
@@ -469,7 +485,10 @@ authenticate(PGconn **dbp, Call *call, const char *scope, const char *tenant, Re
 		PQclear(res);
 		return true;
 	}
-	if (strcmp(outcome, "rate_limited") == 0)
+	if (strcmp(outcome, "rate_limited") == 0 && PQgetisnull(res, 0, 1))
+		reply_error(reply, 429, "rate_limited", "too many requests without a valid key", json_pack("{s:i,s:i}",
+																								   "limit", request->key.rate_limit, "retry_after", request->key.retry_after));
+	else if (strcmp(outcome, "rate_limited") == 0)
 		reply_error(reply, 429, "rate_limited", "rate limit exceeded", json_pack("{s:i,s:i}",
 																				  "limit", request->key.rate_limit, "retry_after", request->key.retry_after));
 	else if (strcmp(outcome, "insufficient_permissions") == 0)
@@ -478,6 +497,8 @@ authenticate(PGconn **dbp, Call *call, const char *scope, const char *tenant, Re
 	else if (strcmp(outcome, "tenant_forbidden") == 0)
 		reply_error(reply, 403, "insufficient_permissions", "the key may not act for this tenant",
 					json_pack("{s:s}", "header", options.tenant_header));
+	else if (params[0] == NULL)
+		reply_error(reply, 401, "invalid_key", "an API key is required: Authorization: Bearer wbk_...", NULL);
 	else
 		reply_error(reply, 401, "invalid_key", "invalid or expired API key", NULL);
 	PQclear(res);
@@ -710,7 +731,7 @@ serve(struct MHD_Connection *connection, const char *url, const char *method,
 			route->handler(&call, reply);
 		return;
 	}
-	if (bearer_key(connection) == NULL)
+	if (bearer_key(connection) == NULL && options.anonymous_rate_limit == 0)
 	{
 		reply_error(reply, 401, "invalid_key", "an API key is required: Authorization: Bearer wbk_...", NULL);
 		return;

@@ -199,7 +199,8 @@ check "DELETE /v1/workflows/{id}" "200 $WF" "$STATUS $(jq -r .data.id <<<"$BODY"
 
 # --- 4. errors --------------------------------------------------------------
 req GET "$API_URL/v1/workflows"
-check "no key: 401 invalid_key, envelope" "401 invalid_key yes" "$STATUS $(code) $(envelope_ok)"
+check "no key: 401 invalid_key, envelope, the client's rate-limit headers" "401 invalid_key yes 600 yes" \
+	"$STATUS $(code) $(envelope_ok) $(hdr X-RateLimit-Limit) $([ -n "$(hdr X-RateLimit-Remaining)" ] && [ -n "$(hdr X-RateLimit-Reset)" ] && echo yes)"
 req GET "$API_URL/v1/workflows" -H "Authorization: Bearer wbk_$(printf '0%.0s' $(seq 64))"
 check "unknown key: 401" "401 invalid_key" "$STATUS $(code)"
 REV=$(api_key revoked read:workflows)
@@ -259,6 +260,18 @@ req GET "$API_URL/v1/workflows?limit=1" "${A[@]}" -H "X-Request-ID: bad id;<scri
 check "an invalid X-Request-ID is replaced by a ULID" yes "$(hdr X-Request-ID | grep -qE '^[0-9A-HJKMNP-TV-Z]{26}$' && echo yes)"
 req GET "$API_URL/v1/workflows/nope" "${A[@]}" -H "X-Request-ID: err-1"
 check "the error envelope's request_id is the X-Request-ID" "err-1 err-1" "$(jq -r .request_id <<<"$BODY") $(hdr X-Request-ID)"
+
+# requests without a valid key: limited per client address (--anonymous-rate-limit)
+MAIN_URL=$API_URL
+api_start --anonymous-rate-limit 3
+for i in 1 2 3; do req GET "$API_URL/v1/workflows" -H "Authorization: Bearer wbk_$i"; done
+check "3 requests with bad keys at --anonymous-rate-limit 3: 401, Remaining 0" "401 3 0" "$STATUS $(hdr X-RateLimit-Limit) $(hdr X-RateLimit-Remaining)"
+req GET "$API_URL/v1/workflows"
+check "the 4th (no key): 429 rate_limited with Retry-After 20" "429 rate_limited 20" "$STATUS $(code) $(hdr Retry-After)"
+req GET "$API_URL/v1/workflows" "${A[@]}"
+check "a valid key is not limited by the client's bad ones" 200 "$STATUS"
+kill -TERM "$API_PID"; wait "$API_PID"
+API_URL=$MAIN_URL
 
 # --- 5. idempotency and tenants ---------------------------------------------
 IK=7b0c9a1e-3f2d-4c55-9a77-1d2e3f405060

@@ -30,7 +30,7 @@ SELECT automation.grant_role('automation_api', 'api');
 SELECT automation.grant_role('crm_admin', 'admin');
 GRANT USAGE ON SCHEMA automation TO crm_reader;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA automation TO crm_reader;
-REVOKE EXECUTE ON FUNCTION automation._api_authenticate(text, text, text), automation._execute_as(name, text, text[]) FROM crm_reader;
+REVOKE EXECUTE ON FUNCTION automation._api_authenticate(text, text, text, text, integer), automation._execute_as(name, text, text[]) FROM crm_reader;
 GRANT SELECT ON automation.workflows, automation.rules, automation.rule_conditions, automation.rule_actions,
 	automation.firings TO crm_reader;
 CREATE TABLE public.deals (id int PRIMARY KEY, name text, status text, value numeric, currency text, org text,

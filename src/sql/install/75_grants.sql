@@ -82,7 +82,7 @@ BEGIN
 									NULL, 'create a role of its own: CREATE ROLE automation_api LOGIN');
 		END IF;
 		stmts := stmts || format('GRANT USAGE ON SCHEMA automation TO %s', role);
-		stmts := stmts || format('GRANT EXECUTE ON FUNCTION automation._api_authenticate(text, text, text) TO %s', role);
+		stmts := stmts || format('GRANT EXECUTE ON FUNCTION automation._api_authenticate(text, text, text, text, integer) TO %s', role);
 		stmts := stmts || format('ALTER ROLE %s NOINHERIT', role);
 		stmts := stmts || format('INSERT INTO automation.api_roles (role) VALUES (%L) ON CONFLICT DO NOTHING', api.rolname);
 		FOR api IN SELECT DISTINCT k.role FROM automation.api_key_store k

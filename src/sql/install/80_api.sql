@@ -205,14 +205,18 @@ $$;
 /*
  * _api_authenticate: the first statement of every authenticated request of
  * automation-api.  outcome: 'ok', 'invalid_key' (missing, unknown, revoked,
- * expired, or its role gone), 'rate_limited', 'insufficient_permissions'
- * (scope), 'tenant_forbidden' (the tenant header names another tenant than
- * the key's).  A known key takes a token from its bucket first, whatever
- * the outcome, and reports its limit.  tenant_id: the key's tenant, else
- * the header's (NULL: none).
+ * expired, its role gone or no longer one of its creator's),
+ * 'rate_limited', 'insufficient_permissions' (scope), 'tenant_forbidden'
+ * (the tenant header names another tenant than the key's).  A known key
+ * takes a token from its bucket first, whatever the outcome, and reports
+ * its limit.  A request without a valid key takes a token from its
+ * client's bucket ('anon:' || client, anonymous_limit per minute; none
+ * when client is NULL or the limit 0): a client guessing keys is slowed
+ * down to 429s, and its 401s carry rate-limit headers too.  tenant_id:
+ * the key's tenant, else the header's (NULL: none).
  */
 CREATE FUNCTION automation._api_authenticate(key text, scope text, tenant text,
-	OUT outcome text, OUT key_id text, OUT role name, OUT tenant_id text,
+	client text DEFAULT NULL, anonymous_limit integer DEFAULT 0, OUT outcome text, OUT key_id text, OUT role name, OUT tenant_id text,
 	OUT rate_limit integer, OUT remaining integer, OUT reset_seconds integer, OUT retry_after integer)
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -231,15 +235,24 @@ BEGIN
 								'the extension owner runs automation.grant_role(role, ''api'')');
 	END IF;
 	outcome := 'invalid_key';
-	IF key IS NULL OR key !~ '^wbk_[0-9a-f]{64}$' THEN
-		RETURN;
+	IF key IS NOT NULL AND key ~ '^wbk_[0-9a-f]{64}$' THEN
+		SELECT * INTO k FROM automation.api_key_store s WHERE s.key_hash = sha256(convert_to(key, 'UTF8'));
 	END IF;
-	SELECT * INTO k FROM automation.api_key_store s WHERE s.key_hash = sha256(convert_to(key, 'UTF8'));
 	/* the role must still exist and be one its creator may still use */
-	IF NOT FOUND OR k.revoked_at IS NOT NULL OR k.expires_at <= clock_timestamp()
+	IF k.id IS NULL OR k.revoked_at IS NOT NULL OR k.expires_at <= clock_timestamp()
 	   OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r, pg_catalog.pg_roles c
 					   WHERE r.rolname = k.role AND c.rolname = k.created_by
 						 AND pg_catalog.pg_has_role(c.oid, r.oid, 'MEMBER')) THEN
+		IF client IS NOT NULL AND anonymous_limit > 0 THEN
+			SELECT * INTO b FROM automation._ratelimit_take('anon:' || left(client, 58), anonymous_limit);
+			rate_limit := anonymous_limit;
+			remaining := b.remaining;
+			reset_seconds := b.reset_seconds;
+			retry_after := b.retry_after;
+			IF NOT b.allowed THEN
+				outcome := 'rate_limited';
+			END IF;
+		END IF;
 		RETURN;
 	END IF;
 	key_id := k.id;

@@ -177,14 +177,18 @@ $$;
 /*
  * _api_authenticate: the first statement of every authenticated request of
  * automation-api.  outcome: 'ok', 'invalid_key' (missing, unknown, revoked,
- * expired, or its role gone), 'rate_limited', 'insufficient_permissions'
- * (scope), 'tenant_forbidden' (the tenant header names another tenant than
- * the key's).  A known key takes a token from its bucket first, whatever
- * the outcome, and reports its limit.  tenant_id: the key's tenant, else
- * the header's (NULL: none).
+ * expired, its role gone or no longer one of its creator's),
+ * 'rate_limited', 'insufficient_permissions' (scope), 'tenant_forbidden'
+ * (the tenant header names another tenant than the key's).  A known key
+ * takes a token from its bucket first, whatever the outcome, and reports
+ * its limit.  A request without a valid key takes a token from its
+ * client's bucket ('anon:' || client, anonymous_limit per minute; none
+ * when client is NULL or the limit 0): a client guessing keys is slowed
+ * down to 429s, and its 401s carry rate-limit headers too.  tenant_id:
+ * the key's tenant, else the header's (NULL: none).
  */
 CREATE FUNCTION automation._api_authenticate(key text, scope text, tenant text,
-	OUT outcome text, OUT key_id text, OUT role name, OUT tenant_id text,
+	client text DEFAULT NULL, anonymous_limit integer DEFAULT 0, OUT outcome text, OUT key_id text, OUT role name, OUT tenant_id text,
 	OUT rate_limit integer, OUT remaining integer, OUT reset_seconds integer, OUT retry_after integer)
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -203,15 +207,24 @@ BEGIN
 								'the extension owner runs automation.grant_role(role, ''api'')');
 	END IF;
 	outcome := 'invalid_key';
-	IF key IS NULL OR key !~ '^wbk_[0-9a-f]{64}$' THEN
-		RETURN;
+	IF key IS NOT NULL AND key ~ '^wbk_[0-9a-f]{64}$' THEN
+		SELECT * INTO k FROM automation.api_key_store s WHERE s.key_hash = sha256(convert_to(key, 'UTF8'));
 	END IF;
-	SELECT * INTO k FROM automation.api_key_store s WHERE s.key_hash = sha256(convert_to(key, 'UTF8'));
 	/* the role must still exist and be one its creator may still use */
-	IF NOT FOUND OR k.revoked_at IS NOT NULL OR k.expires_at <= clock_timestamp()
+	IF k.id IS NULL OR k.revoked_at IS NOT NULL OR k.expires_at <= clock_timestamp()
 	   OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r, pg_catalog.pg_roles c
 					   WHERE r.rolname = k.role AND c.rolname = k.created_by
 						 AND pg_catalog.pg_has_role(c.oid, r.oid, 'MEMBER')) THEN
+		IF client IS NOT NULL AND anonymous_limit > 0 THEN
+			SELECT * INTO b FROM automation._ratelimit_take('anon:' || left(client, 58), anonymous_limit);
+			rate_limit := anonymous_limit;
+			remaining := b.remaining;
+			reset_seconds := b.reset_seconds;
+			retry_after := b.retry_after;
+			IF NOT b.allowed THEN
+				outcome := 'rate_limited';
+			END IF;
+		END IF;
 		RETURN;
 	END IF;
 	key_id := k.id;
@@ -276,7 +289,7 @@ BEGIN
 									NULL, 'create a role of its own: CREATE ROLE automation_api LOGIN');
 		END IF;
 		stmts := stmts || format('GRANT USAGE ON SCHEMA automation TO %s', role);
-		stmts := stmts || format('GRANT EXECUTE ON FUNCTION automation._api_authenticate(text, text, text) TO %s', role);
+		stmts := stmts || format('GRANT EXECUTE ON FUNCTION automation._api_authenticate(text, text, text, text, integer) TO %s', role);
 		stmts := stmts || format('ALTER ROLE %s NOINHERIT', role);
 		stmts := stmts || format('INSERT INTO automation.api_roles (role) VALUES (%L) ON CONFLICT DO NOTHING', api.rolname);
 		FOR api IN SELECT DISTINCT k.role FROM automation.api_key_store k
@@ -336,5 +349,5 @@ $$;
 REVOKE ALL ON automation.api_roles, automation.api_key_store, automation.api_keys FROM PUBLIC;
 REVOKE ALL ON FUNCTION automation._api_scopes(), automation._api_key_json(automation.api_key_store),
 	automation.create_api_key(text, text[], regrole, text, timestamptz, integer),
-	automation.revoke_api_key(text), automation._api_authenticate(text, text, text),
+	automation.revoke_api_key(text), automation._api_authenticate(text, text, text, text, integer),
 	automation._ratelimit_take(text, integer) FROM PUBLIC;
