@@ -2,7 +2,7 @@
  * db.c: the database side of automation-api.
  *
  * Each daemon thread owns one libpq connection (thread-local), opened on
- * first use and reopened after it broke, so the pool is --pool connections
+ * first use, reopened after it broke, and closed when the thread exits, so the pool is --pool connections
  * and no request waits for another's connection.  Statements are sent with
  * PQexecParams only: the SQL text is a constant of routes.c, every value a
  * parameter.
@@ -19,6 +19,7 @@
  *   40001, 40P01 (serialization, deadlock)     503 unavailable (retry)
  *   anything else                   500 internal_error (cause logged only)
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,30 @@
 #include "api.h"
 
 static __thread PGconn *thread_db = NULL;
+static pthread_key_t db_key;
+static pthread_once_t db_key_once = PTHREAD_ONCE_INIT;
+
+/* close_at_thread_exit: a daemon thread's connection ends with the thread. */
+static void
+close_at_thread_exit(void *conn)
+{
+	PQfinish((PGconn *) conn);
+}
+
+static void
+make_db_key(void)
+{
+	pthread_key_create(&db_key, close_at_thread_exit);
+}
+
+/* remember: thread_db, also for the destructor of the thread. */
+static void
+remember(PGconn *conn)
+{
+	pthread_once(&db_key_once, make_db_key);
+	thread_db = conn;
+	pthread_setspecific(db_key, conn);
+}
 
 /* db_connection: this thread's connection, (re)opened when needed; NULL if down. */
 PGconn *
@@ -39,7 +64,7 @@ db_connection(void)
 		return thread_db;
 	if (thread_db != NULL)
 		PQfinish(thread_db);
-	thread_db = PQconnectdbParams(keys, values, 1);
+	remember(PQconnectdbParams(keys, values, 1));
 	if (PQstatus(thread_db) != CONNECTION_OK)
 	{
 		char		msg[512];
@@ -48,7 +73,7 @@ db_connection(void)
 		msg[strcspn(msg, "\r\n")] = '\0';
 		log_error("cannot connect to the database: %s", msg);
 		PQfinish(thread_db);
-		thread_db = NULL;
+		remember(NULL);
 		return NULL;
 	}
 	return thread_db;
@@ -60,7 +85,7 @@ db_discard(void)
 {
 	if (thread_db != NULL)
 		PQfinish(thread_db);
-	thread_db = NULL;
+	remember(NULL);
 }
 
 /* db_exec: one statement with text parameters. */
@@ -80,12 +105,19 @@ db_healthy(void)
 
 	if (db == NULL)
 		return false;
-	res = PQexec(db, "SELECT 1");
-	ok = PQresultStatus(res) == PGRES_TUPLES_OK;
-	PQclear(res);
-	if (!ok)
+	for (int attempt = 0; attempt < 2; attempt++)
+	{
+		res = PQexec(db, "SELECT 1");
+		ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+		PQclear(res);
+		if (ok)
+			return true;
+		/* a connection that died while idle: one fresh one decides */
 		db_discard();
-	return ok;
+		if (attempt == 0 && (db = db_connection()) == NULL)
+			return false;
+	}
+	return false;
 }
 
 static bool

@@ -402,17 +402,33 @@ set_int(int *out, PGresult *res, int col)
 /*
  * authenticate: BEGIN and _api_authenticate; true with the transaction
  * open when the key may make this request, else the error reply (and the
- * transaction rolled back).
+ * transaction rolled back).  *dbp is replaced when the connection had died
+ * while idle (reconnected once, before anything ran).
  */
 static bool
-authenticate(PGconn *db, Call *call, const char *scope, const char *tenant, Reply *reply)
+authenticate(PGconn **dbp, Call *call, const char *scope, const char *tenant, Reply *reply)
 {
+	PGconn	   *db = *dbp;
 	Request    *request = call->request;
 	const char *params[3] = {bearer_key(call->connection), scope, tenant};
 	PGresult   *res;
 	const char *outcome;
 
 	res = PQexec(db, "BEGIN");
+	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQstatus(db) != CONNECTION_OK)
+	{
+		/* a connection that died while idle (a restart): nothing ran yet, reconnect once */
+		PQclear(res);
+		db_discard();
+		db = db_connection();
+		if (db == NULL)
+		{
+			reply_error(reply, 503, "unavailable", "the database is unavailable; retry later", NULL);
+			return false;
+		}
+		*dbp = db;
+		res = PQexec(db, "BEGIN");
+	}
 	if (!db_ok(res, reply, "BEGIN"))
 		return false;
 	PQclear(res);
@@ -633,7 +649,7 @@ serve(struct MHD_Connection *connection, const char *url, const char *method,
 	tenant = header(connection, options.tenant_header);
 	if (tenant != NULL && !valid_tenant(tenant))
 		tenant = NULL;			/* refused by check_input, after the key */
-	if (!authenticate(db, &call, scope, tenant, reply))
+	if (!authenticate(&db, &call, scope, tenant, reply))
 		return;
 	call.db = db;
 	if (!check_input(&call, route, reply))

@@ -5,6 +5,7 @@
 
 AUTOMATION_PACKAGES="postgresql-15 postgresql-server-dev-15 postgresql-contrib
 	libjansson-dev libcurl4-openssl-dev libssl-dev libpq-dev pkg-config python3-psycopg2
+	libmicrohttpd-dev curl jq
 	gcc make clang libclang-rt-14-dev python3
 	ca-certificates util-linux libfaketime"
 
