@@ -144,6 +144,7 @@ extern int	in_flight(void);
 /* db.c */
 extern PGconn *db_connection(void);
 extern void db_discard(void);
+extern PGconn *db_current(void);
 extern bool db_ok(PGresult *res, Reply *reply, const char *what);
 extern PGresult *db_exec(PGconn *db, const char *sql, int nparams, const char *const *params);
 extern bool db_healthy(void);

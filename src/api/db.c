@@ -79,6 +79,13 @@ db_connection(void)
 	return thread_db;
 }
 
+/* db_current: this thread's connection, NULL after db_discard. */
+PGconn *
+db_current(void)
+{
+	return thread_db;
+}
+
 /* db_discard: forget this thread's connection (after a failure mid-request). */
 void
 db_discard(void)

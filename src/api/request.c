@@ -435,7 +435,11 @@ authenticate(PGconn **dbp, Call *call, const char *scope, const char *tenant, Re
 	res = db_exec(db, "SELECT outcome, key_id, role, tenant_id, rate_limit, remaining, reset_seconds, retry_after "
 				  "FROM automation._api_authenticate($1, $2, $3)", 3, params);
 	if (!db_ok(res, reply, "authenticate"))
+	{
+		if ((db = db_current()) != NULL)
+			PQclear(PQexec(db, "ROLLBACK"));
 		return false;
+	}
 	outcome = PQgetvalue(res, 0, 0);
 	if (!PQgetisnull(res, 0, 1))
 	{
@@ -665,19 +669,23 @@ serve(struct MHD_Connection *connection, const char *url, const char *method,
 				  "pg_catalog.set_config('automation.request_id', $3, true)", 3, params);
 	if (!db_ok(res, reply, "set role"))
 	{
-		if (PQstatus(db) == CONNECTION_OK)
+		/* db_ok may have closed a broken connection: ask for it again */
+		if ((db = db_current()) != NULL)
 			PQclear(PQexec(db, "ROLLBACK"));
 		goto done;
 	}
 	PQclear(res);
 	route->handler(&call, reply);
+	/* db_ok may have closed a broken connection: ask for it again */
+	if ((db = db_current()) == NULL)
+		goto done;
 	if (reply->status >= 200 && reply->status < 300)
 	{
 		res = PQexec(db, "COMMIT");
 		if (db_ok(res, reply, "COMMIT"))
 			PQclear(res);
 	}
-	else if (PQstatus(db) == CONNECTION_OK)
+	else
 		PQclear(PQexec(db, "ROLLBACK"));
 done:
 	json_decref(call.json);

@@ -318,6 +318,22 @@ check "after a database restart: 503 or 200 only, then 200" "yes 200" \
 req GET "$URL/healthz"
 check "/healthz after the restart" 200 "$STATUS"
 
+# a request whose database session is terminated mid-statement: 503, then recovery
+psql -X -q -d api -c "BEGIN; LOCK TABLE automation.workflows IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(1); COMMIT;" >/dev/null &
+LOCKER=$!
+sleep 0.3
+curl -s -o "$TMP/killed" -w '%{http_code}' "$URL/v1/workflows?limit=1" "${A[@]}" >"$TMP/killed_status" &
+CURL=$!
+sleep 0.3
+psql -X -q -At -d api -c "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+	WHERE application_name = 'automation-api' AND wait_event_type = 'Lock'" >"$TMP/terminated"
+wait "$CURL"
+check "the request whose session was terminated: 503 unavailable" "1 503 unavailable" \
+	"$(cat "$TMP/terminated") $(cat "$TMP/killed_status") $(jq -r .error.code "$TMP/killed")"
+wait "$LOCKER"
+req GET "$URL/v1/workflows?limit=1" "${A[@]}"
+check "the next request is served" 200 "$STATUS"
+
 # SIGTERM while a request waits for a lock: it is answered, the server exits 0
 PID=$API_PID
 psql -X -q -d api -c "BEGIN; LOCK TABLE automation.workflows IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(1.5); COMMIT;" >/dev/null &
