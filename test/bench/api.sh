@@ -217,12 +217,19 @@ cell() {
 		sql+=("$(run_sql "$op" "$clients" "$cpus")")
 	done
 	if [ "$PROFILE" = 1 ] && [ "$clients" != 1 ]; then
-		perf record -F 999 -g -a -o "$BENCH_TMP/perf.$op.data" -- sleep "$DURATION" >/dev/null 2>&1 &
-		local perf_pid=$!
+		# automation-api and this cluster's server processes only: the
+		# machine may be running other work
+		local pm pids perf_pid
+		pm=$(head -1 "$CLUSTER_DIR/data/postmaster.pid")
+		pids=$(echo "$API_PID" $(ps -o pid= --ppid "$pm") | tr -s ' ' ',')
+		perf record -F 999 -p "$pids" -o "$BENCH_TMP/perf.$op.data" -- sleep "$DURATION" >/dev/null 2>&1 &
+		perf_pid=$!
 		run_api "$op" "$clients" "$cpus" >/dev/null
 		wait "$perf_pid" || true
-		perf report -i "$BENCH_TMP/perf.$op.data" --no-children --sort comm,dso --stdio 2>/dev/null |
-			grep -v '^#' | grep -v '^$' | head -25 >"$BENCH_TMP/profile.$op"
+		{ perf report -i "$BENCH_TMP/perf.$op.data" --sort comm,dso --stdio 2>/dev/null |
+			grep -v '^#' | grep '%' | head -12 >"$BENCH_TMP/profile.$op"; } || true
+		{ perf report -i "$BENCH_TMP/perf.$op.data" --sort comm,sym --stdio 2>/dev/null |
+			grep -v '^#' | grep '%' | head -30 >"$BENCH_TMP/symbols.$op"; } || true
 	fi
 	stop_api
 	local ratios=() i
@@ -296,5 +303,7 @@ if [ "$PROFILE" = 1 ]; then
 		echo
 		echo "# perf, API side at 8 connections, $(basename "$f" | cut -d. -f2): share of CPU by process and object"
 		sed 's/^/#   /' "$f"
+		echo "# ... and the hottest functions"
+		sed 's/^/#   /' "${f/profile./symbols.}"
 	done
 fi

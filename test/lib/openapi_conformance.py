@@ -211,6 +211,12 @@ def main():
             key=key, raw=b'{"name": "' + b"x" * (2 * 1024 * 1024) + b'"}', content_type="application/json")
     wpath = f"/v1/workflows/{wf_id}"
     conform("GET /v1/workflows/{id}: 200", "GET", "/v1/workflows/{id}", wpath, 200, key=key)
+    conform("GET /v1/workflows/{id}?x=1 (no query parameters): 400", "GET", "/v1/workflows/{id}",
+            wpath + "?x=1", 400, key=key)
+    conform("GET /v1/workflows/{id}, malformed tenant header: 400", "GET", "/v1/workflows/{id}", wpath, 400,
+            key=key, headers={"X-Tenant-ID": "a b"})
+    conform("POST /v1/workflows/{id}/enable with a body: 400", "POST", "/v1/workflows/{id}/enable",
+            wpath + "/enable", 400, key=key, body={"enabled": True})
     conform("GET /v1/workflows/{id} unknown: 404", "GET", "/v1/workflows/{id}",
             "/v1/workflows/wf_00000000000000000000000000", 404, key=key)
     conform("PATCH /v1/workflows/{id}: 200", "PATCH", "/v1/workflows/{id}", wpath, 200, key=key,
