@@ -137,6 +137,51 @@ SELECT automation.backtest(:'cool', 0) - 'sample' AS acme_view;
 RESET automation.tenant;
 RESET ROLE;
 
+-- 4. (R4) A tenant's rule with stop_subsequent_rules ends its tenant's
+-- chain, not the global rules: a tenant admin could silence a global audit
+-- rule for its rows with a priority-0 rule that stops the chain.  A global
+-- rule's stop still stops the tenant's later rules.
+CREATE TABLE deals (org text, id int, name text, PRIMARY KEY (org, id));
+GRANT SELECT, INSERT, UPDATE ON deals TO regress_s04_writer;
+SELECT automation.watch('s04_deal', 'security_0_4.deals', key_column => 'id', tenant_column => 'org') ->> 'entity' AS watched;
+INSERT INTO deals VALUES ('regress_s04', 1, 'a'), ('other', 2, 'b');
+SELECT automation.create_rule('{"name": "audit", "entity_type": "s04_deal",
+	"trigger_type": "S04_DEAL_UPDATED", "priority": 50,
+	"conditions": [{"field_path": "name", "operator": "EXISTS"}],
+	"actions": [{"action_type": "WEBHOOK", "url": "https://example.com/audit"}]}') ->> 'name' AS global_rule;
+SET ROLE regress_s04_acme;
+SET automation.tenant = 'regress_s04';
+SELECT automation.create_rule('{"name": "hush", "entity_type": "s04_deal",
+	"trigger_type": "S04_DEAL_UPDATED", "priority": 0, "stop_subsequent_rules": true,
+	"conditions": [{"field_path": "name", "operator": "EXISTS"}],
+	"actions": [{"action_type": "WEBHOOK", "url": "https://example.com/hush"}]}') ->> 'name' AS tenant_rule;
+SELECT automation.create_rule('{"name": "later", "entity_type": "s04_deal",
+	"trigger_type": "S04_DEAL_UPDATED", "priority": 60,
+	"conditions": [{"field_path": "name", "operator": "EXISTS"}],
+	"actions": [{"action_type": "WEBHOOK", "url": "https://example.com/later"}]}') ->> 'name' AS tenant_rule;
+SELECT name, fires, reason
+  FROM automation.explain('s04_deal', '{"org": "regress_s04", "id": 1, "name": "a"}', '{"org": "regress_s04", "id": 1, "name": "z"}')
+ ORDER BY name;
+RESET automation.tenant;
+RESET ROLE;
+SET ROLE regress_s04_writer;
+UPDATE deals SET name = name || '!';
+RESET ROLE;
+SELECT j.tenant_id, r.name AS rule, count(*)
+  FROM automation.jobs j JOIN automation.rules r ON r.id = j.rule_id
+ WHERE r.entity_type = 's04_deal' GROUP BY 1, 2 ORDER BY 1, 2;
+-- a global rule's stop ends every later rule, the tenant's too
+SELECT automation.update_rule(id, '{"priority": 0, "stop_subsequent_rules": true}') ->> 'name' AS stops_all
+  FROM automation.rules WHERE name = 'audit';
+DELETE FROM automation.jobs;
+SET ROLE regress_s04_writer;
+UPDATE deals SET name = name || '!';
+RESET ROLE;
+SELECT j.tenant_id, r.name AS rule, count(*)
+  FROM automation.jobs j JOIN automation.rules r ON r.id = j.rule_id
+ WHERE r.entity_type = 's04_deal' GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT automation.unwatch('s04_deal', cascade => true) IS NOT NULL AS unwatched;
+
 SELECT automation.unwatch('s04_lead', cascade => true) IS NOT NULL AS unwatched;
 SELECT automation.unwatch('s04_visit') IS NOT NULL AS unwatched;
 DROP SCHEMA security_0_4 CASCADE;
