@@ -74,6 +74,8 @@ PG_FUNCTION_INFO_V1(automation_enroll);
 
 #define SAMPLE_MAX 1000
 #define ROWS_PER_RESET 1024
+/* ... or sooner, once a row's detoasted values pass this (R7) */
+#define ROW_CONTEXT_MAX (1024 * 1024)
 
 /* one row of the sample: its key (for key order) and tenant */
 typedef struct SampleRow
@@ -385,7 +387,13 @@ scan_receive(TupleTableSlot *slot, DestReceiver *self)
 
 done:
 	MemoryContextSwitchTo(old);
-	if (++scan->rows_in_context >= ROWS_PER_RESET)
+	/*
+	 * Every ROWS_PER_RESET rows, or as soon as the context holds more than
+	 * ROW_CONTEXT_MAX: a row's jsonb or text is detoasted here, and 1024
+	 * rows of 2 MB documents took 2 GB (doc/redteam-0.4.0.md, R7).
+	 */
+	if (++scan->rows_in_context >= ROWS_PER_RESET ||
+		MemoryContextMemAllocated(scan->row_context, true) > ROW_CONTEXT_MAX)
 	{
 		MemoryContextReset(scan->row_context);
 		scan->rows_in_context = 0;
