@@ -19,9 +19,10 @@
  *	  row-level security); of a tenant definition, only its tenant's; and,
  *	  for a caller subject to automation's row-level security that acts for
  *	  a tenant (automation._tenant()), only that tenant's.  Cooldowns are
- *	  read for the counted rows, but, like explain(), a caller without a
- *	  tenant reads no tenant's history: its rows of a tenant are not
- *	  counted as in cooldown.
+ *	  read for the counted rows, but, like explain(), a caller reads only
+ *	  its own tenant's history: without a tenant, its rows of a tenant are
+ *	  not counted as in cooldown; acting for a tenant, the untenanted rows
+ *	  of an entity without a tenant column are not either.
  *	- Backtest writes nothing: the id form only reads; the body form creates
  *	  the definition in a subtransaction (so it is validated exactly as
  *	  create_workflow / create_rule validate it, with their errors), compiles
@@ -73,6 +74,8 @@ PG_FUNCTION_INFO_V1(automation_enroll);
 
 #define SAMPLE_MAX 1000
 #define ROWS_PER_RESET 1024
+/* ... or sooner, once a row's detoasted values pass this (R7) */
+#define ROW_CONTEXT_MAX (1024 * 1024)
 
 /* one row of the sample: its key (for key order) and tenant */
 typedef struct SampleRow
@@ -98,7 +101,10 @@ typedef struct DefinitionScan
 	const char *definition_tenant;	/* NULL: global definition */
 	bool		viewer_filter;	/* only the caller's tenant's rows */
 	const char *viewer_tenant;
-	bool		history_untenanted_only;	/* cooldowns of untenanted rows only */
+	bool		history_own_only;	/* cooldowns of the caller's tenant's rows
+									 * only (untenanted rows for a caller
+									 * without a tenant) */
+	const char *history_tenant;
 	Oid			tenant_type;
 	Oid			key_type;
 	Oid			key_collation;
@@ -110,6 +116,7 @@ typedef struct DefinitionScan
 	/* what is done with a matched row */
 	bool		check_cooldown; /* a rule with a cooldown */
 	bool		enroll;
+	Oid			payload_role;	/* enrollment: the table's owner */
 
 	/* results */
 	int64		evaluated;
@@ -281,6 +288,8 @@ enroll_row(DefinitionScan *scan, TupleTableSlot *slot, RowState *row, FiringCont
 	/* the trigger's firing of an insert of the row, operation ENROLL */
 	automation_firing_init(firing, scan->cache, EVENT_INSERT, tuple, NULL, scan->tupdesc);
 	firing->operation = "ENROLL";
+	/* the row is serialised as the table's owner, not the enrolling role */
+	firing->payload_role = scan->payload_role;
 	automation_row_init(row, scan->tupdesc, EVENT_INSERT, tuple, NULL);
 
 	memset(&req, 0, sizeof(req));
@@ -360,7 +369,7 @@ scan_receive(TupleTableSlot *slot, DestReceiver *self)
 	req.firing = &firing;
 	req.firing_ready = true;
 	req.check_history = scan->check_cooldown &&
-		!(scan->history_untenanted_only && tenant != NULL);
+		(!scan->history_own_only || same_tenant(scan->history_tenant, tenant));
 	automation_decide(&req);
 	if (req.nmatched == 0)
 		goto done;
@@ -378,7 +387,13 @@ scan_receive(TupleTableSlot *slot, DestReceiver *self)
 
 done:
 	MemoryContextSwitchTo(old);
-	if (++scan->rows_in_context >= ROWS_PER_RESET)
+	/*
+	 * Every ROWS_PER_RESET rows, or as soon as the context holds more than
+	 * ROW_CONTEXT_MAX: a row's jsonb or text is detoasted here, and 1024
+	 * rows of 2 MB documents took 2 GB (doc/redteam-0.4.0.md, R7).
+	 */
+	if (++scan->rows_in_context >= ROWS_PER_RESET ||
+		MemoryContextMemAllocated(scan->row_context, true) > ROW_CONTEXT_MAX)
 	{
 		MemoryContextReset(scan->row_context);
 		scan->rows_in_context = 0;
@@ -476,12 +491,20 @@ scan_definition(DefinitionScan *scan)
 
 	/* which rows count (file header) */
 	scan->definition_tenant = definition->tenant_id;
-	if (cache->tenant_attnum > 0 && !automation_caller_sees_all())
+	if (!automation_caller_sees_all())
 	{
-		scan->viewer_tenant = automation_caller_tenant();
-		scan->viewer_filter = scan->viewer_tenant != NULL;
-		/* the global tenant reads no other tenant's history (explain.c) */
-		scan->history_untenanted_only = scan->viewer_tenant == NULL;
+		/*
+		 * A caller reads only its own tenant's history (explain.c): the
+		 * global tenant no tenant's, a tenant not the untenanted rows' of an
+		 * entity without a tenant column either (doc/redteam-0.4.0.md, R3).
+		 */
+		scan->history_own_only = true;
+		scan->history_tenant = automation_caller_tenant();
+		if (cache->tenant_attnum > 0)
+		{
+			scan->viewer_tenant = scan->history_tenant;
+			scan->viewer_filter = scan->viewer_tenant != NULL;
+		}
 	}
 	/* enrollment meets the cooldown as a firing does */
 	scan->check_cooldown = !scan->enroll && definition->is_rule &&
@@ -964,6 +987,7 @@ automation_enroll(PG_FUNCTION_ARGS)
 
 	scan->enroll = true;
 	(void) compile(scan, is_rule, id);
+	scan->payload_role = automation_rel_owner(scan->cache->relid);
 	scan_definition(scan);
 
 	initStringInfo(&out);

@@ -138,7 +138,9 @@ automation_decide(DecideRequest *req)
 	bool	   *candidate = NULL;
 	int			ncandidates;
 	int			nwalk;
-	bool		rules_stopped = false;
+	bool		rules_stopped = false;	/* by a global rule: every later rule */
+	bool		tenant_rules_stopped = false;	/* by a tenant's rule: its
+												 * tenant's later rules */
 
 	req->nmatched = req->nfired = 0;
 	req->decisions = NULL;
@@ -188,7 +190,8 @@ automation_decide(DecideRequest *req)
 				continue;
 			}
 		}
-		verdict = select_one(req, definition, fire || candidate[order], rules_stopped,
+		verdict = select_one(req, definition, fire || candidate[order],
+							 rules_stopped || (tenant_rules_stopped && definition->tenant_id != NULL),
 							 decision);
 		if (decision != NULL)
 		{
@@ -210,7 +213,17 @@ automation_decide(DecideRequest *req)
 		/* the chain stops after a match, whatever the gates say */
 		if (definition->is_rule && definition->stop_subsequent)
 		{
-			rules_stopped = true;
+			/*
+			 * A tenant's rule ends its tenant's chain, not the global rules:
+			 * tenants use global definitions but do not change them
+			 * (doc/tenancy.md; doc/redteam-0.4.0.md, R4).  A tenant rule
+			 * matches only its tenant's rows, so the tenant rules after it
+			 * are its tenant's.
+			 */
+			if (definition->tenant_id == NULL)
+				rules_stopped = true;
+			else
+				tenant_rules_stopped = true;
 			if (decision != NULL)
 				decision->stops_chain = true;
 		}

@@ -595,11 +595,27 @@ automation_gate(Definition **matched, int nmatched, FiringContext *firing,
 
 	if (mode == DECIDE_FIRE)
 	{
-		/* as the writing role: see the file header */
+		/*
+		 * As the writing role (file header), or as firing->payload_role:
+		 * enrollment's "writer" is whoever enrolls, and a cast to json of a
+		 * column's type is the table owner's code, never to run with the
+		 * enrolling role's rights (doc/redteam-0.4.0.md, R1).
+		 */
+		OwnerScope	as_role;
+		bool		switched = OidIsValid(firing->payload_role) &&
+			firing->payload_role != GetUserId();
+
+		if (switched)
+		{
+			automation_role_enter(&as_role, firing->payload_role, "pg_catalog, pg_temp");
+			MemoryContextSwitchTo(caller);
+		}
 		payloads = palloc0(sizeof(FiringPayload) * nmatched);
 		for (int i = 0; i < nmatched; i++)
 			if (firing->depth <= automation_max_depth && matched[i]->nactions > 0)
 				prepare_payload(&payloads[i], matched[i], firing);
+		if (switched)
+			automation_owner_leave(&as_role);
 	}
 
 	automation_owner_enter(&owner);
@@ -634,4 +650,5 @@ automation_firing_init(FiringContext *firing, EntityCache *cache, int event,
 											   cache->tenant_styled);
 	firing->depth = automation_current_depth;
 	firing->operation = event == EVENT_INSERT ? "INSERT" : event == EVENT_UPDATE ? "UPDATE" : "DELETE";
+	firing->payload_role = InvalidOid;
 }

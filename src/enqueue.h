@@ -54,6 +54,10 @@ typedef struct FiringContext
 								 * INSERT, UPDATE, DELETE from the event; a
 								 * caller may set ENROLL or TIME after
 								 * automation_firing_init */
+	Oid			payload_role;	/* who serialises the row (casts to json)
+								 * and renders tokens: InvalidOid, the
+								 * writing role; enrollment: the table's
+								 * owner (backtest.c) */
 } FiringContext;
 
 extern void automation_firing_init(FiringContext *firing, EntityCache *cache, int event,

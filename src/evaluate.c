@@ -1182,8 +1182,9 @@ clock_instant(CompiledCondition *condition, Datum datum)
  *		value <= now + interval; older_than: value < now - interval.  now is
  *		the transaction's start (SQL now()); the bound is computed in UTC
  *		calendar arithmetic (a month is a calendar month), once per
- *		transaction.  The interval is at most 1000 years (validation and
- *		compile_interval), so the bound cannot overflow.
+ *		transaction.  The interval is at most 1000 years with no negative
+ *		part (validation and compile_interval), so the bound cannot
+ *		overflow.
  */
 static bool
 clock_holds(CompiledCondition *condition, FieldValue *value, const char **reason)

@@ -76,7 +76,11 @@ BEGIN
 								SQLERRM,
 								'write an interval such as "3 days" or "90 minutes" (a bare whole number means days)');
 	END;
-	IF iv < interval '0' THEN
+	/* every part (months, days, time), not only the sum: a negative part
+	   lets another overflow now() +- iv in the trigger (redteam-0.4.0 R2) */
+	IF iv < interval '0' OR date_trunc('month', iv) < interval '0'
+	   OR date_trunc('day', iv) - date_trunc('month', iv) < interval '0'
+	   OR iv - date_trunc('day', iv) < interval '0' THEN
 		PERFORM automation._err('22023', format('%s must not be negative', field),
 								format('got %s', automation._show(v)),
 								'give the length of the window: the operator says whether it looks back or ahead');
