@@ -780,25 +780,15 @@ call_exec(Call *call, const char *sql, int nparams, const char *const *params, b
 	if (!db_pipeline(call->db, count, sqls, ns, ps, results))
 	{
 		/*
-		 * a connection that died while idle and was not seen to (a restart
-		 * at that moment): a read runs again on a new one; a write does
-		 * not, as it may have committed (503: the client retries, with its
+		 * the connection failed under the request (db_connection saw it
+		 * alive just before): 503, never a second try, since the server
+		 * may have run it (the client retries, a write with its
 		 * Idempotency-Key)
 		 */
 		db_discard();
 		call->db = NULL;
-		if (first && strcmp(call->request->method, "GET") == 0 &&
-			(call->db = db_connection()) != NULL &&
-			!db_pipeline(call->db, count, sqls, ns, ps, results))
-		{
-			db_discard();
-			call->db = NULL;
-		}
-		if (call->db == NULL)
-		{
-			call->ended = true;
-			return NULL;
-		}
+		call->ended = true;
+		return NULL;
 	}
 	for (failed = 0; failed < count; failed++)
 	{
