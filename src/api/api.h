@@ -14,9 +14,11 @@
  *     (automation._api_authenticate), SET LOCAL ROLE to the key's role,
  *     automation.tenant and automation.request_id set locally, one call of
  *     the SQL API with parameters, COMMIT; nothing a client sends becomes
- *     SQL text.  Two round trips (libpq pipeline mode): BEGIN and the key
- *     check; then the settings, the call and COMMIT, which run only if
- *     everything before them succeeded;
+ *     SQL text.  One round trip (libpq pipeline mode, prepared statements):
+ *     BEGIN; the key check, which sets role, tenant and request id only
+ *     when the key may make the request; a guard that fails unless it did;
+ *     the call; COMMIT.  A statement runs only if everything before it
+ *     succeeded (a failure skips the rest of the pipeline);
  *   - every response is JSON with the envelope of SPEC section 13 and
  *     carries X-Request-ID; every response after a key was recognised
  *     carries X-RateLimit-Limit/Remaining/Reset;
@@ -100,8 +102,10 @@ typedef struct Call
 	const char *idempotency_key;	/* a UUID, or NULL */
 	json_t	   *json;			/* the parsed body, when the route takes JSON */
 	char	   *form_json;		/* a form body as a flat JSON object of strings */
-	const char *setup[3];		/* role, tenant, request id: set before the first statement */
-	bool		setup_done;
+	Reply	   *reply;			/* the reply being built */
+	const char *scope;			/* the scope the key needs */
+	const char *tenant;			/* the tenant header (valid), or NULL */
+	bool		setup_done;		/* the key was checked and accepted in this transaction */
 	bool		ended;			/* the transaction was committed or rolled back */
 } Call;
 

@@ -3,9 +3,12 @@
  *
  * Each daemon thread owns one libpq connection (thread-local), opened on
  * first use, reopened after it broke, and closed when the thread exits, so the pool is --pool connections
- * and no request waits for another's connection.  Statements are sent with
- * PQexecParams only: the SQL text is a constant of routes.c, every value a
- * parameter.
+ * and no request waits for another's connection.  Statements are sent as
+ * prepared statements with text parameters: the SQL text is a constant of
+ * routes.c or request.c, every value a parameter.  Each connection prepares
+ * a statement on its first use (in the same round trip as its first
+ * execution) and keeps it while it lives: no request parses or plans its
+ * statements again.
  *
  * SQLSTATE -> HTTP (SPEC section 13; doc/api-decisions.md):
  *   class 22 (data exception: 22023, 22P02, 22007, ...), 23502, 23503,
@@ -19,6 +22,7 @@
  *   40001, 40P01 (serialization, deadlock)     503 unavailable (retry)
  *   anything else                   500 internal_error (cause logged only)
  */
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +31,17 @@
 #include "api.h"
 
 static __thread PGconn *thread_db = NULL;
+
+/*
+ * The statements prepared on thread_db: slot i is the statement "s<i>" with
+ * the text stmt_sql[i]; stmt_ready[i] once the server accepted it.  The
+ * texts are constants (a few dozen in all); a text beyond the last slot is
+ * sent unprepared.
+ */
+#define MAX_PREPARED 96
+static __thread const char *stmt_sql[MAX_PREPARED];
+static __thread bool stmt_ready[MAX_PREPARED];
+static __thread int nstmts = 0;
 static pthread_key_t db_key;
 static pthread_once_t db_key_once = PTHREAD_ONCE_INIT;
 
@@ -49,7 +64,26 @@ remember(PGconn *conn)
 {
 	pthread_once(&db_key_once, make_db_key);
 	thread_db = conn;
+	nstmts = 0;					/* a new connection has none prepared */
 	pthread_setspecific(db_key, conn);
+}
+
+/*
+ * closed_while_idle: whether the server ended this idle connection (a
+ * restart, pg_terminate_backend): an idle connection has nothing to read
+ * unless its server said goodbye.  One poll(2), no round trip.
+ */
+static bool
+closed_while_idle(PGconn *conn)
+{
+	struct pollfd pfd = {.fd = PQsocket(conn), .events = POLLIN};
+
+	if (pfd.fd < 0)
+		return true;
+	if (poll(&pfd, 1, 0) <= 0)
+		return false;
+	/* readable: the server's last words and EOF, or a notice */
+	return PQconsumeInput(conn) != 1 || PQstatus(conn) != CONNECTION_OK;
 }
 
 /* db_connection: this thread's connection, (re)opened when needed; NULL if down. */
@@ -60,7 +94,7 @@ db_connection(void)
 	const char *values[] = {options.conninfo, "automation-api", "5", NULL};
 
 	if (thread_db != NULL && PQstatus(thread_db) == CONNECTION_OK &&
-		PQtransactionStatus(thread_db) == PQTRANS_IDLE)
+		PQtransactionStatus(thread_db) == PQTRANS_IDLE && !closed_while_idle(thread_db))
 		return thread_db;
 	if (thread_db != NULL)
 		PQfinish(thread_db);
@@ -102,37 +136,112 @@ db_exec(PGconn *db, const char *sql, int nparams, const char *const *params)
 	return PQexecParams(db, sql, nparams, NULL, params, NULL, NULL, 0);
 }
 
+/* statement_slot: the slot of sql on this connection, a new one, or -1. */
+static int
+statement_slot(const char *sql)
+{
+	for (int i = 0; i < nstmts; i++)
+		if (stmt_sql[i] == sql || strcmp(stmt_sql[i], sql) == 0)
+			return i;
+	if (nstmts == MAX_PREPARED)
+		return -1;
+	stmt_sql[nstmts] = sql;
+	stmt_ready[nstmts] = false;
+	return nstmts++;
+}
+
 /*
- * db_pipeline: count statements in one round trip (libpq pipeline mode);
- * results[i] is each one's result (PGRES_PIPELINE_ABORTED after a failed
- * one).  false when the connection failed: no results, and the caller
- * treats the connection as lost.
+ * db_pipeline: count statements in one round trip (libpq pipeline mode),
+ * each a prepared statement of this connection (prepared first, in the
+ * same round trip, on its first use); results[i] is each one's result
+ * (PGRES_PIPELINE_ABORTED after a failed one).  false when the connection
+ * failed: no results, and the caller treats the connection as lost.
  */
 bool
 db_pipeline(PGconn *db, int count, const char *const *sql, const int *nparams,
 			const char *const *const *params, PGresult **results)
 {
 	PGresult   *r;
+	int			slot[8];
+	bool		preparing[8];
+	char		name[16];
 
-	for (int i = 0; i < count; i++)
-		results[i] = NULL;
-	if (PQenterPipelineMode(db) != 1)
+	if (count > 8)
 		return false;
 	for (int i = 0; i < count; i++)
-		if (!PQsendQueryParams(db, sql[i], nparams[i], NULL, params[i], NULL, NULL, 0))
+		results[i] = NULL;
+	if (db != thread_db || PQenterPipelineMode(db) != 1)
+		return false;
+	for (int i = 0; i < count; i++)
+	{
+		slot[i] = statement_slot(sql[i]);
+		preparing[i] = false;
+		if (slot[i] < 0)
+		{
+			if (!PQsendQueryParams(db, sql[i], nparams[i], NULL, params[i], NULL, NULL, 0))
+				goto broken;
+			continue;
+		}
+		snprintf(name, sizeof(name), "s%d", slot[i]);
+		if (!stmt_ready[slot[i]])
+		{
+			/* its first use here (or its first use failed): prepare it */
+			bool		earlier = false;
+
+			for (int j = 0; j < i; j++)
+				earlier |= preparing[j] && slot[j] == slot[i];
+			if (!earlier)
+			{
+				if (!PQsendPrepare(db, name, sql[i], nparams[i], NULL))
+					goto broken;
+				preparing[i] = true;
+			}
+		}
+		if (!PQsendQueryPrepared(db, name, nparams[i], params[i], NULL, NULL, 0))
 			goto broken;
+	}
 	if (!PQpipelineSync(db))
 		goto broken;
 	for (int i = 0; i < count; i++)
 	{
+		PGresult   *prepared = NULL;
+
+		if (preparing[i])
+		{
+			/* the Parse's own result, then the statement's */
+			if ((prepared = PQgetResult(db)) == NULL)
+				goto broken;
+			if ((r = PQgetResult(db)) != NULL)
+			{
+				PQclear(r);
+				PQclear(prepared);
+				goto broken;
+			}
+			if (PQresultStatus(prepared) == PGRES_COMMAND_OK)
+			{
+				stmt_ready[slot[i]] = true;
+				PQclear(prepared);
+				prepared = NULL;
+			}
+		}
 		results[i] = PQgetResult(db);
 		if (results[i] == NULL)
+		{
+			PQclear(prepared);
 			goto broken;
+		}
 		/* each statement's results end with NULL; one result each here */
 		if ((r = PQgetResult(db)) != NULL)
 		{
 			PQclear(r);
+			PQclear(prepared);
 			goto broken;
+		}
+		if (prepared != NULL)
+		{
+			/* it could not be prepared: that error is the statement's */
+			PQclear(results[i]);
+			results[i] = prepared;
 		}
 	}
 	r = PQgetResult(db);
@@ -203,6 +312,8 @@ db_ok(PGresult *res, Reply *reply, const char *what)
 
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
 		return true;
+	if (res == NULL && reply->body != NULL)
+		return false;			/* answered already: call_exec refused the key */
 	state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	message = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 	detail = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
@@ -252,6 +363,17 @@ db_ok(PGresult *res, Reply *reply, const char *what)
 		log_error("%s: SQLSTATE %s: %s", what, state, message);
 		json_decref(details);
 		reply_error(reply, 500, "internal_error", "internal error", NULL);
+		if (strcmp(state, "0A000") == 0)
+		{
+			/*
+			 * "cached plan must not change result type": the extension was
+			 * updated under a prepared statement; a new connection prepares
+			 * them again
+			 */
+			PQclear(res);
+			db_discard();
+			return false;
+		}
 	}
 	PQclear(res);
 	return false;

@@ -15,6 +15,11 @@
  *      parameters, Content-Type and body (400);
  *   6. SET LOCAL ROLE, automation.tenant, automation.request_id, the
  *      route's one SQL call, COMMIT.
+ * Steps 4 and 6 are one round trip (call_exec): BEGIN, the key check (which
+ * sets role, tenant and request id only when it accepts the key), a guard
+ * that fails unless it did, the call and COMMIT, pipelined.  Step 5 is
+ * checked before it, in the server; a request it refuses still has its key
+ * checked (key_decides), and a refused key answers before the 400.
  * Every response carries X-Request-ID; those after step 4 found the key
  * also X-RateLimit-Limit, -Remaining, -Reset (and Retry-After with 429).
  */
@@ -402,67 +407,74 @@ set_int(int *out, PGresult *res, int col)
 }
 
 /*
- * authenticate: BEGIN and _api_authenticate; true with the transaction
- * open when the key may make this request, else the error reply (and the
- * transaction rolled back).  *dbp is replaced when the connection had died
- * while idle (reconnected once).
+ * The key check, the first statement of every request's transaction:
+ * _api_authenticate, and only when it accepts the key for this request
+ * (outcome 'ok'), SET LOCAL ROLE to the key's role and automation.tenant
+ * set locally.  automation.request_id is set locally either way: to the
+ * request's id when the key was accepted, else to ''.  A failed check is a
+ * row, not an error: its outcome and rate-limit figures make the reply.
  */
-static bool
-authenticate(PGconn **dbp, Call *call, const char *scope, const char *tenant, Reply *reply)
+static const char auth_sql[] =
+	"SELECT a.outcome, a.key_id, a.role, a.tenant_id, a.rate_limit, a.remaining, a.reset_seconds, "
+	"a.retry_after, "
+	"CASE WHEN a.outcome = 'ok' THEN pg_catalog.set_config('role', a.role, true) END, "
+	"CASE WHEN a.outcome = 'ok' THEN pg_catalog.set_config('automation.tenant', COALESCE(a.tenant_id, ''), true) END, "
+	"pg_catalog.set_config('automation.request_id', CASE WHEN a.outcome = 'ok' THEN $6 ELSE '' END, true) "
+	"FROM automation._api_authenticate($1, $2, $3, $4, $5::integer) a";
+
+/*
+ * The guard, the statement after the key check in the same round trip:
+ * an error (42704, reading a setting that does not exist) unless the key
+ * check of this transaction accepted the key, i.e. set
+ * automation.request_id to this request's id ($1, never empty).  Nothing
+ * runs between the two, and the check sets the id locally in every case,
+ * so no value from an earlier transaction can pass it.  Its error skips
+ * the rest of the pipeline: the route's call and COMMIT never run for a
+ * refused key.
+ */
+static const char guard_sql[] =
+	"SELECT pg_catalog.current_setting(CASE pg_catalog.current_setting('automation.request_id') "
+	"WHEN $1 THEN 'automation.request_id' ELSE 'automation.request_refused' END)";
+
+/* auth_params: the parameters of auth_sql (client and limit: buffers). */
+static void
+auth_params(Call *call, const char *params[6], char *client, size_t clientsize,
+			char *anonymous_limit, size_t limitsize)
 {
-	PGconn	   *db = *dbp;
-	Request    *request = call->request;
-	char		client[NI_MAXHOST] = "";
-	char		anonymous_limit[16];
-	const char *params[5] = {bearer_key(call->connection), scope, tenant, NULL, anonymous_limit};
 	const union MHD_ConnectionInfo *info = MHD_get_connection_info(call->connection,
 																	 MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	PGresult   *res;
-	const char *outcome;
 
-	const char *sql[2] = {"BEGIN",
-		"SELECT outcome, key_id, role, tenant_id, rate_limit, remaining, reset_seconds, retry_after "
-	"FROM automation._api_authenticate($1, $2, $3, $4, $5::integer)"};
-	const int	nparams[2] = {0, 5};
-	const char *const *param_sets[2] = {NULL, params};
-	PGresult   *results[2];
-
+	params[0] = bearer_key(call->connection);
+	params[1] = call->scope;
+	params[2] = call->tenant;
+	params[3] = NULL;
+	params[4] = anonymous_limit;
+	params[5] = call->request->request_id;
 	/* the client's address: the bucket of requests without a valid key */
+	client[0] = '\0';
 	if (info != NULL && info->client_addr != NULL &&
 		getnameinfo(info->client_addr, info->client_addr->sa_family == AF_INET6
 					? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in),
-					client, sizeof(client), NULL, 0, NI_NUMERICHOST) == 0)
+					client, clientsize, NULL, 0, NI_NUMERICHOST) == 0)
 		params[3] = client;
-	snprintf(anonymous_limit, sizeof(anonymous_limit), "%d", options.anonymous_rate_limit);
+	snprintf(anonymous_limit, limitsize, "%d", options.anonymous_rate_limit);
+}
 
-	/* BEGIN and the key check in one round trip */
-	if (!db_pipeline(db, 2, sql, nparams, param_sets, results))
+/*
+ * auth_outcome: what the key check (res, a row of auth_sql) answered:
+ * request->key filled when a key or a client bucket was found; true when
+ * the key may make this request, else the error reply (401, 403, 429).
+ */
+static bool
+auth_outcome(Call *call, PGresult *res, Reply *reply)
+{
+	Request    *request = call->request;
+	const char *outcome;
+
+	if (PQntuples(res) != 1)
 	{
-		/* a connection that died while idle (a restart): reconnect once */
-		db_discard();
-		db = db_connection();
-		if (db == NULL || !db_pipeline(db, 2, sql, nparams, param_sets, results))
-		{
-			if (db != NULL)
-				db_discard();
-			reply_error(reply, 503, "unavailable", "the database is unavailable; retry later", NULL);
-			return false;
-		}
-		*dbp = db;
-	}
-	if (!db_ok(results[0], reply, "BEGIN"))
-	{
-		PQclear(results[1]);
-		if ((db = db_current()) != NULL)
-			PQclear(PQexec(db, "ROLLBACK"));
-		return false;
-	}
-	PQclear(results[0]);
-	res = results[1];
-	if (!db_ok(res, reply, "authenticate"))
-	{
-		if ((db = db_current()) != NULL)
-			PQclear(PQexec(db, "ROLLBACK"));
+		log_error("authenticate: %d rows", PQntuples(res));
+		reply_error(reply, 500, "internal_error", "internal error", NULL);
 		return false;
 	}
 	outcome = PQgetvalue(res, 0, 0);
@@ -481,10 +493,7 @@ authenticate(PGconn **dbp, Call *call, const char *scope, const char *tenant, Re
 		set_int(&request->key.retry_after, res, 7);
 	}
 	if (strcmp(outcome, "ok") == 0)
-	{
-		PQclear(res);
 		return true;
-	}
 	if (strcmp(outcome, "rate_limited") == 0 && PQgetisnull(res, 0, 1))
 		reply_error(reply, 429, "rate_limited", "too many requests without a valid key", json_pack("{s:i,s:i}",
 																								   "limit", request->key.rate_limit, "retry_after", request->key.retry_after));
@@ -493,17 +502,104 @@ authenticate(PGconn **dbp, Call *call, const char *scope, const char *tenant, Re
 																				  "limit", request->key.rate_limit, "retry_after", request->key.retry_after));
 	else if (strcmp(outcome, "insufficient_permissions") == 0)
 		reply_error(reply, 403, "insufficient_permissions", "the key lacks the scope of this route",
-					json_pack("{s:s}", "required_scope", scope ? scope : ""));
+					json_pack("{s:s}", "required_scope", call->scope ? call->scope : ""));
 	else if (strcmp(outcome, "tenant_forbidden") == 0)
 		reply_error(reply, 403, "insufficient_permissions", "the key may not act for this tenant",
 					json_pack("{s:s}", "header", options.tenant_header));
-	else if (params[0] == NULL)
+	else if (bearer_key(call->connection) == NULL)
 		reply_error(reply, 401, "invalid_key", "an API key is required: Authorization: Bearer wbk_...", NULL);
 	else
 		reply_error(reply, 401, "invalid_key", "invalid or expired API key", NULL);
-	PQclear(res);
-	PQclear(PQexec(db, "ROLLBACK"));
 	return false;
+}
+
+/* rollback: end this request's failed or unfinished transaction. */
+static void
+rollback(Call *call)
+{
+	PGconn	   *db = db_current();
+
+	if (db != NULL)
+		PQclear(PQexec(db, "ROLLBACK"));
+	call->ended = true;
+}
+
+/*
+ * authenticate: BEGIN and the key check alone, for a request that ends
+ * before its route's call (its input was refused, or the route answered
+ * without the database): true with the transaction open when the key may
+ * make this request, else the error reply (and the transaction rolled
+ * back).  A connection that had died while idle is reopened once.
+ */
+static bool
+authenticate(Call *call, Reply *reply)
+{
+	char		client[NI_MAXHOST];
+	char		anonymous_limit[16];
+	const char *params[6];
+	const char *sql[2] = {"BEGIN", auth_sql};
+	const int	nparams[2] = {0, 6};
+	const char *const *param_sets[2] = {NULL, params};
+	PGresult   *results[2];
+
+	auth_params(call, params, client, sizeof(client), anonymous_limit, sizeof(anonymous_limit));
+	if (!db_pipeline(call->db, 2, sql, nparams, param_sets, results))
+	{
+		/* a connection that died while idle (a restart): reconnect once */
+		db_discard();
+		call->db = db_connection();
+		if (call->db == NULL || !db_pipeline(call->db, 2, sql, nparams, param_sets, results))
+		{
+			if (call->db != NULL)
+				db_discard();
+			call->db = NULL;
+			call->ended = true;
+			reply_error(reply, 503, "unavailable", "the database is unavailable; retry later", NULL);
+			return false;
+		}
+	}
+	if (!db_ok(results[0], reply, "BEGIN"))
+	{
+		PQclear(results[1]);
+		rollback(call);
+		return false;
+	}
+	PQclear(results[0]);
+	if (!db_ok(results[1], reply, "authenticate"))
+	{
+		rollback(call);
+		return false;
+	}
+	if (!auth_outcome(call, results[1], reply))
+	{
+		PQclear(results[1]);
+		rollback(call);
+		return false;
+	}
+	PQclear(results[1]);
+	call->setup_done = true;
+	return true;
+}
+
+/*
+ * key_decides: for a request answered before its route's call: the key is
+ * still checked (and a token taken), and its refusal (401, 403, 429) is
+ * the answer rather than the route's; the transaction ends either way.
+ */
+static void
+key_decides(Call *call, Reply *reply)
+{
+	Reply		refused;
+
+	memset(&refused, 0, sizeof(refused));
+	if (authenticate(call, &refused))
+	{
+		rollback(call);
+		return;
+	}
+	if (reply->body && !reply->static_body)
+		free(reply->body);
+	*reply = refused;
 }
 
 /* valid_tenant: what a tenant header may hold. */
@@ -632,68 +728,99 @@ check_input(Call *call, const Route *route, Reply *reply)
 
 /*
  * call_exec: a route's statement, in one round trip with what must come
- * before it (the role, tenant and request id, for the first statement)
- * and, when final, COMMIT after it.  Returns the first failure's result
- * (the transaction then rolled back), else the statement's; NULL when the
- * connection failed.  The caller passes it to db_ok.
+ * before it (for the first: BEGIN, the key check that sets role, tenant
+ * and request id, and the guard) and, when final, COMMIT after it.
+ * Returns the first failure's result (the transaction then rolled back),
+ * else the statement's; NULL when the connection failed, or when the key
+ * was refused: then call->reply holds the refusal.  The caller passes it to
+ * db_ok.
  */
-PGresult *
+PGresult   *
 call_exec(Call *call, const char *sql, int nparams, const char *const *params, bool final)
 {
-	const char *sqls[3];
-	int			ns[3];
-	const char *const *ps[3];
-	PGresult   *results[3];
+	const char *sqls[5];
+	int			ns[5];
+	const char *const *ps[5];
+	PGresult   *results[5];
 	PGresult   *answer = NULL;
 	int			count = 0;
 	int			statement;
+	int			failed;
+	bool		first = !call->setup_done;
+	char		client[NI_MAXHOST];
+	char		anonymous_limit[16];
+	const char *auth[6];
+	const char *guard[1] = {call->request->request_id};
 
-	if (!call->setup_done)
+	if (call->ended || call->db == NULL)
+		return NULL;
+	if (first)
 	{
-		sqls[count] = "SELECT pg_catalog.set_config('role', $1, true), "
-			"pg_catalog.set_config('automation.tenant', $2, true), "
-			"pg_catalog.set_config('automation.request_id', $3, true)";
-		ns[count] = 3;
-		ps[count] = call->setup;
-		count++;
+		auth_params(call, auth, client, sizeof(client), anonymous_limit, sizeof(anonymous_limit));
+		sqls[count] = "BEGIN";
+		ns[count] = 0;
+		ps[count++] = NULL;
+		sqls[count] = auth_sql;
+		ns[count] = 6;
+		ps[count++] = auth;
+		sqls[count] = guard_sql;
+		ns[count] = 1;
+		ps[count++] = guard;
 	}
 	statement = count;
 	sqls[count] = sql;
 	ns[count] = nparams;
-	ps[count] = params;
-	count++;
+	ps[count++] = params;
 	if (final)
 	{
 		sqls[count] = "COMMIT";
 		ns[count] = 0;
-		ps[count] = NULL;
-		count++;
+		ps[count++] = NULL;
 	}
 	if (!db_pipeline(call->db, count, sqls, ns, ps, results))
-		return NULL;
-	call->setup_done = true;
-	for (int i = 0; i < count && answer == NULL; i++)
 	{
-		ExecStatusType st = PQresultStatus(results[i]);
+		/*
+		 * the connection failed under the request (db_connection saw it
+		 * alive just before): 503, never a second try, since the server
+		 * may have run it (the client retries, a write with its
+		 * Idempotency-Key)
+		 */
+		db_discard();
+		call->db = NULL;
+		call->ended = true;
+		return NULL;
+	}
+	for (failed = 0; failed < count; failed++)
+	{
+		ExecStatusType st = PQresultStatus(results[failed]);
 
 		if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
-		{
-			answer = results[i];
-			results[i] = NULL;
-		}
+			break;
 	}
-	if (answer != NULL)
+	if (first && failed > 1 && !auth_outcome(call, results[1], call->reply))
+	{
+		/* the key was refused: the guard failed, nothing after it ran */
+		for (int i = 0; i < count; i++)
+			PQclear(results[i]);
+		rollback(call);
+		return NULL;
+	}
+	if (failed < count)
 	{
 		/* a failure: the rest was skipped, the transaction is aborted */
-		PQclear(PQexec(call->db, "ROLLBACK"));
-		call->ended = true;
+		answer = results[failed];
+		results[failed] = NULL;
+		rollback(call);
 	}
 	else
 	{
 		answer = results[statement];
 		results[statement] = NULL;
+		call->setup_done = true;
 		call->ended = final;
 	}
+	if (first && failed > statement)
+		call->setup_done = true;
 	for (int i = 0; i < count; i++)
 		PQclear(results[i]);
 	return answer;
@@ -753,19 +880,24 @@ serve(struct MHD_Connection *connection, const char *url, const char *method,
 	tenant = header(connection, options.tenant_header);
 	if (tenant != NULL && !valid_tenant(tenant))
 		tenant = NULL;			/* refused by check_input, after the key */
-	if (!authenticate(&db, &call, scope, tenant, reply))
-		return;
 	call.db = db;
+	call.reply = reply;
+	call.scope = scope;
+	call.tenant = tenant;
 	if (!check_input(&call, route, reply))
 	{
-		PQclear(PQexec(db, "ROLLBACK"));
+		/* the key's refusal comes first */
+		key_decides(&call, reply);
 		goto done;
 	}
-	/* set with the route's first statement (call_exec), in its round trip */
-	call.setup[0] = request->key.role;
-	call.setup[1] = request->key.has_tenant ? request->key.tenant : (tenant ? tenant : "");
-	call.setup[2] = request->request_id;
+	/* the key check runs with the route's first statement (call_exec) */
 	route->handler(&call, reply);
+	if (!call.setup_done && !call.ended)
+	{
+		/* answered without the database (a 400): the key's refusal first */
+		key_decides(&call, reply);
+		goto done;
+	}
 	/* db_ok may have closed a broken connection: ask for it again */
 	if (call.ended || (db = db_current()) == NULL)
 		goto done;

@@ -3,7 +3,7 @@
 # Not a timed test; results go in doc/benchmark.md ("HTTP API").
 #
 # Usage: test/bench/api.sh [--quick] [--runs N] [--duration SECONDS]
-#                          [--clients "1 8"] [--ops "get post"]
+#                          [--clients "1 8"] [--ops "get post"] [--pool N]
 #
 # For each operation and number of connections it measures, RUNS times and
 # alternately (API, SQL, API, SQL, ...: both see the same machine):
@@ -12,7 +12,8 @@
 #         (test/bench/api_post.lua: the          (the same body, a unique name per
 #         seed's body, a unique name each)       transaction, pgbench -M prepared)
 # with the same number of connections: wrk -c N against automation-api
-# --pool N, pgbench -c N connecting as the key's role.  Requests per second
+# --pool N (--pool P: automation-api --pool P whatever N), pgbench -c N
+# connecting as the key's role.  Requests per second
 # and the p50/p99 latency of each side (wrk --latency; pgbench's
 # per-transaction log), the median of the runs, and the ratio API / SQL.
 # 1-connection cells run with the client, automation-api and every server
@@ -20,11 +21,12 @@
 # Targets (issue 13): API >= 0.5x SQL for get, >= 0.7x for post, API p99 < 50
 # ms at 8 connections.  Then where the API's time goes, at 1 connection
 # pinned: wrk on GET /healthz (HTTP and a SELECT 1: the server's own cost)
-# and pgbench -r (latency per statement) of the statements automation-api
-# sends per request (BEGIN, _api_authenticate, the set_config of role, tenant
-# and request id, the call, COMMIT; as in src/api/request.c), as its login
-# role.  --profile adds a perf profile of the API side of the 8-connection
-# cells (needs linux-perf).
+# and pgbench (as its login role, -M prepared) of the statements
+# automation-api sends per request (BEGIN, the key check that sets role,
+# tenant and request id, the guard, the call, COMMIT; as in
+# src/api/request.c): pipelined in one round trip as the server sends them,
+# and one by one with -r for the latency of each.  --profile adds a perf
+# profile of the API side of the 8-connection cells (needs linux-perf).
 #
 # Needs: root (or sudo) as for test/lib/cluster.sh, automation and
 # automation-api installed (make install); installs wrk from Debian.
@@ -36,6 +38,7 @@ DURATION=5
 CLIENTS="1 8"
 OPS="get post"
 PROFILE=0
+POOL=
 while [ $# -gt 0 ]; do
 	case "$1" in
 		--quick) RUNS=1; DURATION=3 ;;
@@ -44,7 +47,8 @@ while [ $# -gt 0 ]; do
 		--clients) CLIENTS=$2; shift ;;
 		--ops) OPS=$2; shift ;;
 		--profile) PROFILE=1 ;;
-		-h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+		--pool) POOL=$2; shift ;;
+		-h|--help) sed -n '2,29p' "$0"; exit 0 ;;
 		*) echo "unknown option: $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -210,7 +214,7 @@ target() {
 cell() {
 	local op=$1 clients=$2 cpus api=() sql=() r
 	if [ "$clients" = 1 ]; then cpus=1; else cpus=0,1; fi
-	start_api "$clients" "$cpus"
+	start_api "${POOL:-$clients}" "$cpus"
 	psql -c "VACUUM ANALYZE automation.workflows" -c CHECKPOINT >/dev/null
 	for r in $(seq 1 "$RUNS"); do
 		api+=("$(run_api "$op" "$clients" "$cpus")")
@@ -271,19 +275,20 @@ breakdown() {	# breakdown OP
 		call="\\set n :n + 1
 $call"
 	fi
-	cat >"$BENCH_TMP/seq.$1.sql" <<-EOF
-	BEGIN;
-	SELECT outcome, key_id, role, tenant_id, rate_limit, remaining, reset_seconds, retry_after FROM automation._api_authenticate(:key, :scope, NULL);
-	SELECT pg_catalog.set_config('role', 'bench_app', true), pg_catalog.set_config('automation.tenant', '', true), pg_catalog.set_config('automation.request_id', :rid, true);
-	$call
-	COMMIT;
-	EOF
-	local scope=read:workflows
+	# the key check (with the settings), the guard, the call: auth_sql and
+	# guard_sql of src/api/request.c
+	local auth="SELECT a.outcome, a.key_id, a.role, a.tenant_id, a.rate_limit, a.remaining, a.reset_seconds, a.retry_after, CASE WHEN a.outcome = 'ok' THEN pg_catalog.set_config('role', a.role, true) END, CASE WHEN a.outcome = 'ok' THEN pg_catalog.set_config('automation.tenant', COALESCE(a.tenant_id, ''), true) END, pg_catalog.set_config('automation.request_id', CASE WHEN a.outcome = 'ok' THEN :rid ELSE '' END, true) FROM automation._api_authenticate(:key, :scope, NULL, '127.0.0.1', 600) a;"
+	local guard="SELECT pg_catalog.current_setting(CASE pg_catalog.current_setting('automation.request_id') WHEN :rid THEN 'automation.request_id' ELSE 'automation.request_refused' END);"
+	printf 'BEGIN;\n%s\n%s\n%s\nCOMMIT;\n' "$auth" "$guard" "$call" >"$BENCH_TMP/seq.$1.sql"
+	printf '\\startpipeline\nBEGIN;\n%s\n%s\n%s\nCOMMIT;\n\\endpipeline\n' "$auth" "$guard" "$call" >"$BENCH_TMP/pipe.$1.sql"
+	local scope=read:workflows f
 	[ "$1" = post ] && scope=write:workflows
-	(cd "$BENCH_TMP" && PGUSER=bench_api taskset -c 1 pgbench -n -M extended -c 1 -j 1 -T "$DURATION" -r \
-		-D wf="$WF" -D key="$KEY" -D scope="$scope" -D rid=01JE4Q3ZK8M5T6V7W8X9Y0Z1AB -D run="$RANDOM$RANDOM" -D n=0 \
-		-f "seq.$1.sql" postgres >"seq.$1.out" 2>&1) || { cat "$BENCH_TMP/seq.$1.out" >&2; return 1; }
-	echo "#   $1, per request: $(awk '/^latency average/ { print $4 " ms" }' "$BENCH_TMP/seq.$1.out") in the database (pgbench -r, the API's statements as its login role):"
+	for f in seq pipe; do
+		(cd "$BENCH_TMP" && PGUSER=bench_api taskset -c 1 pgbench -n -M prepared -c 1 -j 1 -T "$DURATION" -r \
+			-D wf="$WF" -D key="$KEY" -D scope="$scope" -D rid=01JE4Q3ZK8M5T6V7W8X9Y0Z1AB -D run="$RANDOM$RANDOM" -D n=0 \
+			-f "$f.$1.sql" postgres >"$f.$1.out" 2>&1) || { cat "$BENCH_TMP/$f.$1.out" >&2; return 1; }
+	done
+	echo "#   $1, per request in the database: $(awk '/^latency average/ { print $4 " ms" }' "$BENCH_TMP/pipe.$1.out") as automation-api sends it (one round trip, pipelined, prepared); statement by statement, a round trip each (pgbench -r, -M prepared, as its login role), $(awk '/^latency average/ { print $4 " ms" }' "$BENCH_TMP/seq.$1.out"):"
 	sed -n '/statement latencies/,$p' "$BENCH_TMP/seq.$1.out" | tail -n +2 |
 		awk '{ ms = $1; $1 = ""; $2 = ""; sub(/^ +/, ""); printf "#     %7.3f ms  %s\n", ms, substr($0, 1, 90) }'
 }

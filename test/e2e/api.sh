@@ -254,6 +254,30 @@ check "4th: 429 rate_limited, Retry-After 20, headers" "429 rate_limited yes 20 
 	"$STATUS $(code) $(envelope_ok) $(hdr Retry-After) $(hdr X-RateLimit-Limit) $(hdr X-RateLimit-Remaining)"
 check "X-RateLimit-Reset: seconds until the bucket is full again" 60 "$(hdr X-RateLimit-Reset)"
 
+# a refused key runs nothing (the key check, its guard and the call share
+# one round trip): a body any accepted key would create, sent with a
+# revoked key, a key without the scope and a key past its limit, while the
+# login role itself could create it (INHERIT for this test): the call must
+# not run at all, as the login role or any other
+RBODY='{"name": "refused key", "condition_entity": "deal", "condition_field": "status", "condition_operator": "equals",
+	"condition_value": "refused", "action_type": "webhook", "action_config": {"url": "https://example.com/h"}}'
+api_psql -c "ALTER ROLE automation_api INHERIT"
+REVW=$(api_key revoked_writer write:workflows)
+api_psql -c "SELECT automation.revoke_api_key(id) FROM automation.api_keys WHERE name = 'revoked_writer'" >/dev/null
+req POST "$API_URL/v1/workflows" -H "Authorization: Bearer $REVW" "${J[@]}" -d "$RBODY"
+R1="$STATUS $(code)"
+req POST "$API_URL/v1/workflows" -H "Authorization: Bearer $RO" "${J[@]}" -d "$RBODY"
+R2="$STATUS $(code)"
+LIMW=$(api_key limited_writer write:workflows crm_admin "" 1)
+req GET "$API_URL/v1/workflows/wf_01AAAAAAAAAAAAAAAAAAAAAAAA" -H "Authorization: Bearer $LIMW"
+req POST "$API_URL/v1/workflows" -H "Authorization: Bearer $LIMW" "${J[@]}" -d "$RBODY"
+R3="$STATUS $(code)"
+check "refused keys: 401, 403, 429, and no workflow" "401 invalid_key 403 insufficient_permissions 429 rate_limited 0" \
+	"$R1 $R2 $R3 $(api_psql -At -c "SELECT count(*) FROM automation.workflows WHERE name = 'refused key'")"
+api_psql -c "ALTER ROLE automation_api NOINHERIT"
+req POST "$API_URL/v1/workflows" "${A[@]}" "${J[@]}" -d "$RBODY"
+check "... the same body with an accepted key: 201" 201 "$STATUS"
+
 req GET "$API_URL/v1/workflows?limit=1" "${A[@]}" -H "X-Request-ID: trace-123.abc_X"
 check "X-Request-ID echoed" "trace-123.abc_X" "$(hdr X-Request-ID)"
 req GET "$API_URL/v1/workflows?limit=1" "${A[@]}" -H "X-Request-ID: bad id;<script>"
