@@ -82,8 +82,15 @@ closed_while_idle(PGconn *conn)
 		return true;
 	if (poll(&pfd, 1, 0) <= 0)
 		return false;
-	/* readable: the server's last words and EOF, or a notice */
-	return PQconsumeInput(conn) != 1 || PQstatus(conn) != CONNECTION_OK;
+
+	/*
+	 * Readable while idle: nothing is expected on an idle connection (the
+	 * server never LISTENs here), so it is the server's last words.  libpq
+	 * reads a FATAL that arrives while idle as a notice and keeps the
+	 * status CONNECTION_OK until its next read sees EOF: asking PQstatus
+	 * after PQconsumeInput would hand the next request a dead connection.
+	 */
+	return true;
 }
 
 /* db_connection: this thread's connection, (re)opened when needed; NULL if down. */

@@ -375,15 +375,29 @@ req GET "$URL/healthz"
 check "/healthz after the restart" 200 "$STATUS"
 
 # a request whose database session is terminated mid-statement: 503, then recovery
-psql -X -q -d api -c "BEGIN; LOCK TABLE automation.workflows IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(1); COMMIT;" >/dev/null &
+# (on a loaded machine the request may take a while to reach the lock: wait
+# for it to wait, then terminate it, then end the locker)
+psql -X -q -d api -c "SET application_name = 'api-test-locker'; BEGIN;
+	LOCK TABLE automation.workflows IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(20); COMMIT;" >/dev/null 2>&1 &
 LOCKER=$!
-sleep 0.3
+for i in $(seq 1 100); do
+	[ "$(psql -X -q -At -d api -c "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+		WHERE a.application_name = 'api-test-locker' AND l.relation = 'automation.workflows'::regclass AND l.granted")" = 1 ] && break
+	sleep 0.1
+done
 curl -s -o "$TMP/killed" -w '%{http_code}' "$URL/v1/workflows?limit=1" "${A[@]}" >"$TMP/killed_status" &
 CURL=$!
-sleep 0.3
+for i in $(seq 1 100); do
+	[ "$(psql -X -q -At -d api -c "SELECT count(*) FROM pg_stat_activity
+		WHERE application_name = 'automation-api' AND wait_event_type = 'Lock'")" -ge 1 ] && break
+	sleep 0.1
+done
 psql -X -q -At -d api -c "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
 	WHERE application_name = 'automation-api' AND wait_event_type = 'Lock'" >"$TMP/terminated"
 wait "$CURL"
+psql -X -q -At -d api -c "SELECT pg_cancel_backend(pid) FROM pg_stat_activity
+	WHERE application_name = 'api-test-locker'" >/dev/null
+[ "$(cat "$TMP/terminated")" = 1 ] || { echo "# server log:"; tail -20 "$API_LOG" | sed "s/^/#   /"; }
 check "the request whose session was terminated: 503 unavailable" "1 503 unavailable" \
 	"$(cat "$TMP/terminated") $(cat "$TMP/killed_status") $(jq -r .error.code "$TMP/killed")"
 wait "$LOCKER"
