@@ -17,13 +17,15 @@ cd "$(dirname "$0")/.."
 install_deps && build_and_install || exit 1
 
 build=$(mktemp -d /tmp/automation-asan.XXXXXX)
-cp src/worker/*.c src/worker/*.h src/worker/Makefile "$build"/
-make -s -C "$build" PG_CONFIG=$PGBIN/pg_config VOCABULARY_DIR="$PWD/src" \
+mkdir -p "$build/worker" "$build/common"
+cp src/worker/*.c src/worker/*.h src/worker/Makefile "$build/worker"/
+cp src/common/*.c src/common/*.h "$build/common"/
+make -s -C "$build/worker" PG_CONFIG=$PGBIN/pg_config VOCABULARY_DIR="$PWD/src" \
 	COPT="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g" || exit 1
 # a sanitizer that is not linked in would make this test pass vacuously
 # (the symbols are read first: grep -q closing a pipe early makes nm fail
 # with SIGPIPE under pipefail)
-symbols=$(nm -D "$build/automation-worker")
+symbols=$(nm -D "$build/worker/automation-worker")
 if ! grep -q __asan_init <<<"$symbols" || ! grep -q __ubsan_handle <<<"$symbols"; then
 	echo "the worker was not built with AddressSanitizer and UBSan"
 	exit 1
@@ -34,24 +36,26 @@ chmod 777 "$logs"
 cluster_start || exit 1
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:log_path=$logs/asan"
 export UBSAN_OPTIONS="print_stacktrace=1:log_path=$logs/ubsan"
-WORKER="$build/automation-worker" bash test/e2e/worker.sh
+WORKER="$build/worker/automation-worker" bash test/e2e/worker.sh
 status=$?
 # the lease arithmetic and the hand-back path, with two workers
-WORKER="$build/automation-worker" bash test/e2e/worker_lease.sh || status=1
+WORKER="$build/worker/automation-worker" bash test/e2e/worker_lease.sh || status=1
 
 # the HTTP API: the hostile sweep and the end-to-end suite
 api_build=$(mktemp -d /tmp/automation-api-asan.XXXXXX)
-cp src/api/*.c src/api/*.h src/api/openapi.json src/api/Makefile "$api_build"/
-rm -f "$api_build/openapi.c"
-make -s -C "$api_build" PG_CONFIG=$PGBIN/pg_config \
+mkdir -p "$api_build/api" "$api_build/common"
+cp src/api/*.c src/api/*.h src/api/openapi.json src/api/Makefile "$api_build/api"/
+cp src/common/*.c src/common/*.h "$api_build/common"/
+rm -f "$api_build/api/openapi.c"
+make -s -C "$api_build/api" PG_CONFIG=$PGBIN/pg_config \
 	COPT="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g" || exit 1
-symbols=$(nm -D "$api_build/automation-api")
+symbols=$(nm -D "$api_build/api/automation-api")
 if ! grep -q __asan_init <<<"$symbols" || ! grep -q __ubsan_handle <<<"$symbols"; then
 	echo "automation-api was not built with AddressSanitizer and UBSan"
 	exit 1
 fi
-APIBIN="$api_build/automation-api" bash test/e2e/api_hostile.sh || status=1
-APIBIN="$api_build/automation-api" bash test/e2e/api.sh || status=1
+APIBIN="$api_build/api/automation-api" bash test/e2e/api_hostile.sh || status=1
+APIBIN="$api_build/api/automation-api" bash test/e2e/api.sh || status=1
 rm -rf "$api_build"
 
 reports=$(cat "$logs"/asan* "$logs"/ubsan* 2>/dev/null | grep -E "ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error" | sort | uniq -c)

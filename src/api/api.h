@@ -36,6 +36,8 @@
 #include <libpq-fe.h>
 #include <microhttpd.h>
 
+#include "log.h"
+
 typedef struct ApiOptions
 {
 	const char *conninfo;
@@ -164,9 +166,6 @@ extern PGresult *call_exec(Call *call, const char *sql, int nparams, const char 
 extern bool db_healthy(void);
 
 /* main.c */
-extern void log_info(const char *fmt,...) __attribute__((format(printf, 1, 2)));
-extern void log_error(const char *fmt,...) __attribute__((format(printf, 1, 2)));
-extern double now_ms(void);
 
 /* openapi.c (generated from openapi.json) */
 extern const unsigned char openapi_json[];

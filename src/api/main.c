@@ -30,64 +30,7 @@
 
 ApiOptions	options;
 
-/* now_ms: monotonic milliseconds. */
-double
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
-}
-
-/* log_write: one line on stderr, UTC timestamp first, written at once. */
-static void __attribute__((format(printf, 2, 0)))
-log_write(const char *level, const char *fmt, va_list args)
-{
-	char		line[4096];
-	struct timeval tv;
-	struct tm	tm;
-	size_t		len;
-	int			n;
-
-	gettimeofday(&tv, NULL);
-	gmtime_r(&tv.tv_sec, &tm);
-	len = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-	n = snprintf(line + len, sizeof(line) - len, ".%03dZ automation-api %s: ",
-				 (int) (tv.tv_usec / 1000), level);
-	if (n > 0)
-		len += (size_t) n;
-	n = vsnprintf(line + len, sizeof(line) - len - 1, fmt, args);
-	if (n > 0)
-		len += (size_t) n < sizeof(line) - len - 1 ? (size_t) n : sizeof(line) - len - 2;
-	/* a line never spans lines: what a client sends cannot forge log lines */
-	for (size_t i = 0; i < len; i++)
-		if ((unsigned char) line[i] < 0x20 || line[i] == 0x7f)
-			line[i] = '?';
-	line[len++] = '\n';
-	if (write(STDERR_FILENO, line, len) < 0)
-		return;
-}
-
-void
-log_info(const char *fmt,...)
-{
-	va_list		args;
-
-	va_start(args, fmt);
-	log_write("info", fmt, args);
-	va_end(args);
-}
-
-void
-log_error(const char *fmt,...)
-{
-	va_list		args;
-
-	va_start(args, fmt);
-	log_write("error", fmt, args);
-	va_end(args);
-}
+const char log_program[] = "automation-api";
 
 /* mhd_log: libmicrohttpd's own messages. */
 static void __attribute__((format(printf, 2, 0)))

@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
+
+#include "log.h"
 #include <sys/socket.h>
 
 #include <curl/curl.h>
@@ -110,11 +112,8 @@ typedef struct LeasePlan
 } LeasePlan;
 
 /* log.c */
-extern void log_info(const char *fmt,...) __attribute__((format(printf, 1, 2)));
-extern void log_error(const char *fmt,...) __attribute__((format(printf, 1, 2)));
 extern void log_delivery(const Job *job, const char *outcome, double latency_ms,
 						 const char *detail);
-extern double now_ms(void);
 
 /* sign.c */
 extern bool sign_body(const char *secret, size_t secret_len, const char *body,

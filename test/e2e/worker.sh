@@ -72,8 +72,8 @@ requests() { grep -c "\"phase\": \"start\", \"path\": \"$1\"" "$TMP/http.log"; }
 # the pure parts, table-tested (test/worker/units.c)
 sig=$(python3 -c 'import hmac, hashlib; print("t=1700000000,v1=" + hmac.new(b"key", b"1700000000.{\"a\":1}", hashlib.sha256).hexdigest())')
 check "units: address classification, signature vector, email composition, lease arithmetic" \
-	bash -c "cc -Wall -Wextra -Werror -Isrc -Isrc/worker -I$($PGBIN/pg_config --includedir) -o '$TMP/units' test/worker/units.c \
-		src/mergetoken.c src/worker/ssrf.c src/worker/sign.c src/worker/smtp.c src/worker/log.c src/worker/lease.c -lcurl -ljansson -lcrypto && '$TMP/units' '$sig'"
+	bash -c "cc -Wall -Wextra -Werror -Isrc -Isrc/worker -Isrc/common -I$($PGBIN/pg_config --includedir) -o '$TMP/units' test/worker/units.c \
+		src/mergetoken.c src/worker/ssrf.c src/worker/sign.c src/worker/smtp.c src/worker/log.c src/common/log.c src/worker/lease.c -lcurl -ljansson -lcrypto && '$TMP/units' '$sig'"
 
 [ -x "$WORKER" ] || { echo "worker not installed at $WORKER"; echo "0 passed, 1 failed"; exit 1; }
 $PGBIN/dropdb --if-exists -f "$DB" >/dev/null 2>&1
