@@ -1177,12 +1177,45 @@ clock_instant(CompiledCondition *condition, Datum datum)
 }
 
 /*
+ * clock_bound
+ *		now + interval (within_next) or now - interval (within_last,
+ *		older_than), as timestamp_pl_interval / timestamp_mi_interval
+ *		compute it on a timestamp (UTC wall-clock time).  Without months a
+ *		day is 24 hours there, so the bound is plain arithmetic and equal to
+ *		the calendar path's, which costs two date conversions: each row of a
+ *		single-row transaction computes the bound of every clock condition it
+ *		evaluates (doc/benchmark.md, "0.4.0").  Months, or components so large
+ *		that the sum might overflow, take the calendar path.
+ */
+#define CLOCK_FAST_DAYS		INT64CONST(366000)	/* beyond the 1000-year limit */
+
+static Timestamp
+clock_bound(CompiledCondition *condition, TimestampTz now)
+{
+	Interval   *span = DatumGetIntervalP(condition->constants[0]);
+	bool		later = condition->operator == OPERATOR_WITHIN_NEXT;
+
+	if (span->month == 0 &&
+		span->day >= -CLOCK_FAST_DAYS && span->day <= CLOCK_FAST_DAYS &&
+		span->time >= -CLOCK_FAST_DAYS * USECS_PER_DAY &&
+		span->time <= CLOCK_FAST_DAYS * USECS_PER_DAY)
+	{
+		int64		delta = span->day * USECS_PER_DAY + span->time;
+
+		return later ? (Timestamp) now + delta : (Timestamp) now - delta;
+	}
+	return DatumGetTimestamp(DirectFunctionCall2(later ? timestamp_pl_interval : timestamp_mi_interval,
+												 TimestampGetDatum((Timestamp) now),
+												 condition->constants[0]));
+}
+
+/*
  * clock_holds
  *		within_last: now - interval <= value <= now; within_next: now <=
  *		value <= now + interval; older_than: value < now - interval.  now is
  *		the transaction's start (SQL now()); the bound is computed in UTC
  *		calendar arithmetic (a month is a calendar month), once per
- *		transaction.  The interval is at most 1000 years (validation and
+ *		transaction (clock_bound).  The interval is at most 1000 years (validation and
  *		compile_interval), so the bound cannot overflow.
  */
 static bool
@@ -1194,12 +1227,7 @@ clock_holds(CompiledCondition *condition, FieldValue *value, const char **reason
 
 	if (condition->clock_now != now)
 	{
-		PGFunction	op = condition->operator == OPERATOR_WITHIN_NEXT
-			? timestamp_pl_interval : timestamp_mi_interval;
-
-		condition->clock_bound = DatumGetTimestamp(DirectFunctionCall2(op,
-																	   TimestampGetDatum((Timestamp) now),
-																	   condition->constants[0]));
+		condition->clock_bound = clock_bound(condition, now);
 		condition->clock_now = now;
 	}
 	switch (condition->operator)
