@@ -1,6 +1,7 @@
 # Makefile for the automation extension (PGXS).
 #
-# make && make install      builds and installs the extension and the worker
+# make && make install      builds and installs the extension, the worker
+#                           and the HTTP API server
 # make installcheck         runs the regression and isolation suites in a
 #                           throwaway preloaded instance, or against a running
 #                           server when PGHOST, PGPORT or USE_EXISTING=1 is
@@ -74,9 +75,9 @@ src/sql/$(EXTENSION)--$(EXTVERSION).sql: $(sort $(wildcard src/sql/install/*.sql
 src/sql/$(EXTENSION)--$(PREVVERSION)--$(EXTVERSION).sql: $(sort $(wildcard src/sql/upgrade/$(PREVVERSION)--$(EXTVERSION)/*.sql) src/sql/upgrade/$(PREVVERSION)--$(EXTVERSION)/10_vocabulary.sql)
 	{ echo '-- $(EXTENSION)--$(PREVVERSION)--$(EXTVERSION).sql: assembled by the Makefile from src/sql/upgrade/$(PREVVERSION)--$(EXTVERSION)/*.sql'; cat $^; } > $@
 
-all: worker
-install: install-worker
-clean: clean-worker
+all: worker api
+install: install-worker install-api
+clean: clean-worker clean-api
 
 .PHONY: worker install-worker clean-worker
 worker:
@@ -85,6 +86,14 @@ install-worker:
 	@if [ -f src/worker/Makefile ]; then $(MAKE) -C src/worker PG_CONFIG=$(PG_CONFIG) install; fi
 clean-worker:
 	@if [ -f src/worker/Makefile ]; then $(MAKE) -C src/worker PG_CONFIG=$(PG_CONFIG) clean; fi
+
+.PHONY: api install-api clean-api
+api:
+	@if [ -f src/api/Makefile ]; then $(MAKE) -C src/api PG_CONFIG=$(PG_CONFIG); fi
+install-api:
+	@if [ -f src/api/Makefile ]; then $(MAKE) -C src/api PG_CONFIG=$(PG_CONFIG) install; fi
+clean-api:
+	@if [ -f src/api/Makefile ]; then $(MAKE) -C src/api PG_CONFIG=$(PG_CONFIG) clean; fi
 
 # the engine's headers (doc/CONTRACTS.md, "Engine modules"); a module is
 # rebuilt when any of them changes

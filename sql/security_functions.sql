@@ -54,12 +54,16 @@ INSERT INTO allowed VALUES
 	('_breaker_state', 'C: reads as the caller'),
 	('_breaker_reset', 'C: needs UPDATE on the workflow'),
 	('_explain', 'C: reads as the caller'),
+	('_backtest', 'C: reads as the caller'),
+	('_enroll', 'C: fires only a definition the caller wrote in this transaction'),
 	('_check_preload', 'C: no user switch'),
 	('_new_workflow_id', 'C: no user switch'),
 	('_form_key_parse', 'C: no user switch'),
 	('_merge_token_paths', 'C: no user switch'),
 	('_invoker', 'C: no user switch'),
-	('_wakeups_sent', 'C: no user switch');
+	('_wakeups_sent', 'C: no user switch'),
+	('_api_authenticate', 'definer: API login roles only (automation.api_roles)'),
+	('_ratelimit_take', 'C: owner only: the API''s rate-limit buckets');
 SELECT coalesce(a.class, CASE WHEN l.lanname IN ('sql', 'plpgsql') AND NOT p.prosecdef
 								 THEN 'invoker ' || l.lanname ELSE 'UNCLASSIFIED' END) AS class,
 	   CASE WHEN bool_and(a.class IS NULL AND l.lanname IN ('sql', 'plpgsql') AND NOT p.prosecdef)
@@ -106,8 +110,13 @@ DROP TRIGGER t ON mine;
 SELECT try($$SELECT * FROM automation._breaker_state()$$);
 SELECT try(format('SELECT automation._breaker_reset(%L)', :'wf'));
 SELECT try($$SELECT * FROM automation._explain('deal', '{"id": 1, "stage": "won"}', '{"id": 1, "stage": "open"}')$$);
+SELECT try(format('SELECT automation._backtest(NULL, %L, 10)', :'wf'));
+SELECT try(format('SELECT automation._enroll(''workflow'', %L)', :'wf'));
 -- grant_role is the owner's
 SELECT try($$SELECT automation.grant_role('regress_sf_all', 'admin')$$);
+-- the API's key check is for API login roles only, its buckets the owner's
+SELECT try($$SELECT * FROM automation._api_authenticate('wbk_x', 'read:jobs', NULL)$$);
+SELECT try($$SELECT * FROM automation._ratelimit_take('ak_x', 1)$$);
 RESET ROLE;
 SELECT rolsuper AS all_became_superuser FROM pg_roles WHERE rolname = 'regress_sf_all';
 

@@ -4,9 +4,10 @@
  *	  Module entry point: settings, preload check, per-module init.
  *
  * The library must be loaded through shared_preload_libraries: the breaker
- * counts and the wake-up flags live in shared memory.  _PG_init records
- * whether it ran in the postmaster; CREATE EXTENSION calls
- * automation_check_preload(), which refuses to install otherwise.
+ * counts, the wake-up flags and the API's rate limits live in shared
+ * memory.  _PG_init records whether it ran in the postmaster; CREATE
+ * EXTENSION calls automation_check_preload(), which refuses to install
+ * otherwise.
  *
  *-------------------------------------------------------------------------
  */
@@ -31,6 +32,7 @@ int			automation_payload_column_limit = 64;
 int			automation_max_depth = 5;
 int			automation_current_depth = 0;
 char	   *automation_tenant = NULL;
+char	   *automation_request_id = NULL;
 
 static bool loaded_by_preload = false;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
@@ -76,6 +78,14 @@ _PG_init(void)
 							   PGC_USERSET, 0,
 							   NULL, NULL, NULL);
 
+	DefineCustomStringVariable("automation.request_id",
+							   "Id of the HTTP request this transaction serves (set by automation-api).",
+							   "automation-api sets it locally for each request, as its X-Request-ID; empty outside a request.",
+							   &automation_request_id,
+							   "",
+							   PGC_USERSET, GUC_NOT_IN_SAMPLE,
+							   NULL, NULL, NULL);
+
 	DefineCustomIntVariable("automation.payload_column_limit",
 							"Largest column value a job's payload carries, in kB; 0: no limit.",
 							"A larger value is sent as null and its column named in event.omitted_columns.",
@@ -105,6 +115,7 @@ automation_shmem_request(void)
 		prev_shmem_request_hook();
 	automation_breaker_shmem_request();
 	automation_wakeup_shmem_request();
+	automation_ratelimit_shmem_request();
 }
 
 static void
@@ -114,6 +125,7 @@ automation_shmem_startup(void)
 		prev_shmem_startup_hook();
 	automation_breaker_shmem_startup();
 	automation_wakeup_shmem_startup();
+	automation_ratelimit_shmem_startup();
 }
 
 /*

@@ -22,6 +22,7 @@ extern int	automation_max_depth;
 extern int	automation_payload_column_limit;	/* kB */
 extern int	automation_current_depth;
 extern char *automation_tenant;
+extern char *automation_request_id;
 
 /* row events, also the bit of a definition's event mask */
 #define EVENT_INSERT	0x01
@@ -37,6 +38,7 @@ extern void automation_wakeup_shmem_startup(void);
 
 /* rowtext.c */
 extern bool automation_style_dependent(Oid type);
+extern char *automation_datum_text(Datum value, Oid type, bool fixed_styles);
 extern char *automation_column_text(HeapTuple tuple, TupleDesc tupdesc, AttrNumber attnum,
 									bool fixed_styles);
 
@@ -52,5 +54,9 @@ extern int32 automation_breaker_used(const char *workflow_id);
 extern bool automation_breaker_reserve(const char *workflow_id, int max_per_day,
 									   bool *trip);
 extern void automation_breaker_init(void);
+
+/* ratelimit.c */
+extern void automation_ratelimit_shmem_request(void);
+extern void automation_ratelimit_shmem_startup(void);
 
 #endif							/* AUTOMATION_H */

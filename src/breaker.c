@@ -27,6 +27,10 @@
  *	  trips the breaker (tripped = true), so a budget held by transactions
  *	  that later abort is not lost.  Only the tripping transaction disables
  *	  the workflow and raises the alert; if it aborts, the trip is undone.
+ *	- enable_workflow's fresh budget (a reset) is settled at commit, before
+ *	  the transaction's own slots; until then the enabling transaction
+ *	  itself (its enrollment, its writes) counts against that fresh budget:
+ *	  no committed slot, its own and others' reservations (backtest.c).
  *	- An entry whose slots hold no reservation and no trip of a live day can
  *	  be evicted: its counts are in the rows.  Entries of deleted workflows
  *	  and dropped databases go that way.  Eviction runs when the table is
@@ -112,7 +116,11 @@ typedef struct LocalKey
 	bool		degraded;		/* counted from rows, under the lock */
 	int32		base;			/* degraded: committed rows at the lock */
 	bool		enabled;		/* degraded: the workflow was enabled */
-	bool		tripped;		/* degraded: this transaction tripped it */
+	bool		tripped;		/* degraded, or after reset: this
+								 * transaction tripped it */
+	bool		reset;			/* this transaction enabled the workflow:
+								 * it counts against the fresh budget its
+								 * commit will give (enrollment) */
 } LocalKey;
 
 typedef enum ReservationKind
@@ -264,6 +272,7 @@ local_key(const char *workflow_id)
 		local->base = 0;
 		local->enabled = false;
 		local->tripped = false;
+		local->reset = false;
 	}
 	return local;
 }
@@ -478,13 +487,22 @@ automation_breaker_reserve(const char *workflow_id, int max_per_day, bool *trip)
 
 			if (d->day == day)
 			{
-				ok = d->committed + d->reserved < max_per_day;
+				/*
+				 * After enable_workflow in this transaction, the budget its
+				 * commit gives: no committed firing counts (the reset is
+				 * settled before this transaction's own slots).
+				 */
+				int32		counted = local->reset ? 0 : d->committed;
+
+				ok = counted + d->reserved < max_per_day;
 				if (ok)
 					d->reserved++;
-				else if (!d->tripped && d->committed + local->own >= max_per_day)
+				else if (!(local->reset ? local->tripped : d->tripped) &&
+						 counted + local->own >= max_per_day)
 				{
 					d->tripped = true;
 					d->tripped_at = GetCurrentTimestamp();
+					local->tripped = local->reset;
 					*trip = true;
 				}
 				LWLockRelease(breaker_lock);
@@ -653,8 +671,10 @@ settle(bool commit, int level)
 
 				if (r->kind == RES_SLOT || r->kind == RES_DEGRADED)
 					r->local->own--;
-				else if (r->kind == RES_DEGRADED_TRIP)
+				else if (r->kind == RES_DEGRADED_TRIP || r->kind == RES_TRIP)
 					r->local->tripped = false;
+				else if (r->kind == RES_RESET)
+					r->local->reset = false;
 			}
 		nreservations = first;
 	}
@@ -761,6 +781,7 @@ automation_breaker_reset(PG_FUNCTION_ARGS)
 						workflow_id),
 				 errhint("Only a role that may update the workflow can enable it.")));
 	remember(local_key(workflow_id), RES_RESET);
+	local_key(workflow_id)->reset = true;
 	PG_RETURN_VOID();
 }
 

@@ -71,7 +71,8 @@ static void cache_xact_callback(XactEvent event, void *arg);
 static void cache_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 								   SubTransactionId parentSubid, void *arg);
 static void unpin_to_level(int level);
-static EntityCache *load_entity_cache(Oid relid);
+static EntityCache *load_entity_cache(Oid relid, EntityCache *standalone,
+									  const char *only_id);
 static void load_workflows(EntityCache *cache, Relation rel);
 static void load_rules(EntityCache *cache, Relation rel);
 static void add_skipped(EntityCache *cache, Definition *definition, const char *reason);
@@ -257,7 +258,7 @@ automation_get_entity_cache(Oid relid)
 	cache = hash_search(entity_caches, &relid, HASH_FIND, &found);
 	if (found)
 		return cache;
-	return load_entity_cache(relid);
+	return load_entity_cache(relid, NULL, NULL);
 }
 
 /*
@@ -291,6 +292,28 @@ automation_get_entity_cache_by_name(const char *entity)
 				 errmsg("entity \"%s\" is not watched", entity),
 				 errhint("Watch its table first with automation.watch().")));
 	return automation_get_entity_cache(relid);
+}
+
+/*
+ * automation_compile_definition
+ *		One workflow or rule of the watched table relid, compiled exactly as
+ *		the trigger compiles it but whether or not it is enabled, into an
+ *		EntityCache of its own under parent (not the per-backend cache):
+ *		backtest and enrollment evaluate a definition that may be disabled,
+ *		or not even committed (backtest.c).  Reads with the latest snapshot,
+ *		so rows the current transaction wrote are seen.  The definition is
+ *		either cache->definitions[0] or, when the table no longer fits it,
+ *		in cache->skipped; neither when no such definition exists.
+ */
+EntityCache *
+automation_compile_definition(Oid relid, const char *id, MemoryContext parent)
+{
+	MemoryContext context = AllocSetContextCreate(parent, "automation definition",
+												  ALLOCSET_SMALL_SIZES);
+	EntityCache *cache = MemoryContextAllocZero(context, sizeof(EntityCache));
+
+	cache->context = context;
+	return load_entity_cache(relid, cache, id);
 }
 
 /* helpers to read SPI results */
@@ -341,11 +364,21 @@ run_query(const char *query, int nargs, Oid *argtypes, Datum *values)
 }
 
 /*
+ * only_definition
+ *		While automation_compile_definition runs: the id of the one
+ *		definition load_workflows and load_rules compile, enabled or not.
+ */
+static const char *only_definition = NULL;
+
+/*
  * load_entity_cache
- *		Compile every active definition of one table.
+ *		Compile every active definition of one table into the per-backend
+ *		cache; or, with standalone, only the definition only_id (enabled or
+ *		not) into standalone, outside the per-backend cache and without
+ *		raising the definition_skipped alert (it writes nothing).
  */
 static EntityCache *
-load_entity_cache(Oid relid)
+load_entity_cache(Oid relid, EntityCache *standalone, const char *only_id)
 {
 	EntityCache *cache;
 	Oid			argtypes[1] = {OIDARRAYOID};
@@ -355,8 +388,9 @@ load_entity_cache(Oid relid)
 	MemoryContext context;
 	Relation	rel;
 
-	context = AllocSetContextCreate(automation_cache_context,
-									"automation entity", ALLOCSET_SMALL_SIZES);
+	context = standalone != NULL ? standalone->context
+		: AllocSetContextCreate(automation_cache_context,
+								"automation entity", ALLOCSET_SMALL_SIZES);
 
 	automation_owner_enter(&owner);
 	/* one snapshot for the whole load; abort releases it with the resource owner */
@@ -390,8 +424,10 @@ load_entity_cache(Oid relid)
 			  "ORDER BY pg_catalog.array_position($1, relation::pg_catalog.oid) LIMIT 1",
 			  1, argtypes, values);
 
-	cache = hash_search(entity_caches, &relid, HASH_ENTER, NULL);
+	cache = standalone != NULL ? standalone
+		: hash_search(entity_caches, &relid, HASH_ENTER, NULL);
 	memset(((char *) cache) + sizeof(Oid), 0, sizeof(EntityCache) - sizeof(Oid));
+	cache->relid = relid;
 	cache->context = context;
 
 	if (SPI_processed == 1)
@@ -418,6 +454,7 @@ load_entity_cache(Oid relid)
 			cache->watched = false; /* the table was dropped */
 		else
 		{
+			only_definition = only_id;
 			PG_TRY();
 			{
 				load_workflows(cache, rel);
@@ -432,9 +469,11 @@ load_entity_cache(Oid relid)
 				 */
 				cache_valid = false;
 				load_snapshot = NULL;
+				only_definition = NULL;
 				PG_RE_THROW();
 			}
 			PG_END_TRY();
+			only_definition = NULL;
 			/* whether serialising a payload row may need the json fallback */
 			for (int d = 0; d < cache->ndefinitions; d++)
 			{
@@ -447,7 +486,8 @@ load_entity_cache(Oid relid)
 			RelationClose(rel);
 			automation_index_build(&cache->index, cache->definitions,
 								   cache->ndefinitions, cache->context);
-			report_skipped(cache);
+			if (standalone == NULL)
+				report_skipped(cache);
 		}
 	}
 
@@ -958,21 +998,23 @@ add_definition(EntityCache *cache, Definition *definition)
 static void
 load_workflows(EntityCache *cache, Relation rel)
 {
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		values[1];
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
 	MemoryContext old;
 
 	values[0] = CStringGetTextDatum(cache->entity);
+	values[1] = only_definition ? CStringGetTextDatum(only_definition) : (Datum) 0;
 	run_query(psprintf("SELECT id, name, tenant_id, created_by::text, max_triggers_per_day, "
 					   "condition_field, condition_operator, condition_value, action_type, "
 					   "action_config::text, %s, %s "
 					   "FROM automation.workflows "
-					   "WHERE condition_entity OPERATOR(pg_catalog.=) $1 AND enabled "
+					   "WHERE condition_entity OPERATOR(pg_catalog.=) $1 AND %s "
 					   "ORDER BY created_at, id",
 					   has_column("workflows", "payload_columns") ? "payload_columns" : "NULL::text[]",
 					   has_column("workflows", "fire_when")
-					   ? "fire_when OPERATOR(pg_catalog.=) 'becomes_true'" : "false"),
-			  1, argtypes, values);
+					   ? "fire_when OPERATOR(pg_catalog.=) 'becomes_true'" : "false",
+					   only_definition ? "id OPERATOR(pg_catalog.=) $2" : "enabled"),
+			  only_definition ? 2 : 1, argtypes, values);
 
 	old = MemoryContextSwitchTo(cache->context);
 	for (uint64 i = 0; i < SPI_processed; i++)
@@ -1079,8 +1121,11 @@ rule_by_id(HTAB *ids, const char *id, uint64 *index)
 static void
 load_rules(EntityCache *cache, Relation rel)
 {
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		values[1];
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
+	int			nargs = only_definition ? 2 : 1;
+	const char *active = only_definition
+		? "r.id::pg_catalog.text OPERATOR(pg_catalog.=) $2" : "r.is_active";
 	MemoryContext old;
 	SPITupleTable *rules;
 	uint64		nrules;
@@ -1092,15 +1137,17 @@ load_rules(EntityCache *cache, Relation rel)
 	HASHCTL		ctl;
 
 	values[0] = CStringGetTextDatum(cache->entity);
+	values[1] = only_definition ? CStringGetTextDatum(only_definition) : (Datum) 0;
 	run_query(psprintf("SELECT id::text, name, tenant_id, created_by::text, trigger_type, "
 					   "stop_subsequent_rules, cooldown_hours, %s, %s "
-					   "FROM automation.rules "
-					   "WHERE entity_type OPERATOR(pg_catalog.=) $1 AND is_active "
+					   "FROM automation.rules r "
+					   "WHERE entity_type OPERATOR(pg_catalog.=) $1 AND %s "
 					   "ORDER BY priority, created_at, id",
 					   has_column("rules", "payload_columns") ? "payload_columns" : "NULL::text[]",
 					   has_column("rules", "fire_when")
-					   ? "fire_when OPERATOR(pg_catalog.=) 'becomes_true'" : "false"),
-			  1, argtypes, values);
+					   ? "fire_when OPERATOR(pg_catalog.=) 'becomes_true'" : "false",
+					   active),
+			  nargs, argtypes, values);
 	rules = SPI_tuptable;
 	nrules = SPI_processed;
 	if (nrules == 0)
@@ -1165,11 +1212,12 @@ load_rules(EntityCache *cache, Relation rel)
 			  "c.value_array, c.value_bool, "
 			  "(count(*) OVER (PARTITION BY c.rule_id))::int4, %s "
 			  "FROM automation.rules r JOIN automation.rule_conditions c ON c.rule_id = r.id "
-			  "WHERE r.entity_type OPERATOR(pg_catalog.=) $1 AND r.is_active "
+			  "WHERE r.entity_type OPERATOR(pg_catalog.=) $1 AND %s "
 			  "ORDER BY r.priority, r.created_at, r.id, %s c.sort_order, c.id",
 			  has_column("rule_conditions", "group") ? "c.\"group\"" : "0",
+			  active,
 			  has_column("rule_conditions", "group") ? "c.\"group\"," : ""),
-			  1, argtypes, values);
+			  nargs, argtypes, values);
 	old = MemoryContextSwitchTo(cache->context);
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
@@ -1236,12 +1284,12 @@ load_rules(EntityCache *cache, Relation rel)
 	MemoryContextSwitchTo(old);
 
 	/* actions */
-	run_query("SELECT a.rule_id::text, a.action_type, a.config::text, "
+	run_query(psprintf("SELECT a.rule_id::text, a.action_type, a.config::text, "
 			  "(count(*) OVER (PARTITION BY a.rule_id))::int4 "
 			  "FROM automation.rules r JOIN automation.rule_actions a ON a.rule_id = r.id "
-			  "WHERE r.entity_type OPERATOR(pg_catalog.=) $1 AND r.is_active "
-			  "ORDER BY r.priority, r.created_at, r.id, a.sort_order, a.id",
-			  1, argtypes, values);
+			  "WHERE r.entity_type OPERATOR(pg_catalog.=) $1 AND %s "
+			  "ORDER BY r.priority, r.created_at, r.id, a.sort_order, a.id", active),
+			  nargs, argtypes, values);
 	old = MemoryContextSwitchTo(cache->context);
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{

@@ -34,6 +34,8 @@ typedef struct EntityCache
 extern void automation_cache_init(void);
 extern EntityCache *automation_get_entity_cache(Oid relid);
 extern EntityCache *automation_get_entity_cache_by_name(const char *entity);
+extern EntityCache *automation_compile_definition(Oid relid, const char *id,
+												  MemoryContext parent);
 extern void automation_cache_pin(void);
 extern void automation_cache_unpin(void);
 

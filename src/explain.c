@@ -117,30 +117,6 @@ row_from_jsonb(Oid relid, Jsonb *value, const char *argument)
 }
 
 /*
- * caller_tenant
- *		automation._tenant() as the caller: the session's tenant, or an
- *		error if the role is bound to other tenants (70_tenancy.sql).
- */
-static const char *
-caller_tenant(void)
-{
-	MemoryContext caller = CurrentMemoryContext;
-	char	   *tenant = NULL;
-
-	SPI_connect();
-	if (SPI_execute("SELECT automation._tenant()", true, 1) == SPI_OK_SELECT &&
-		SPI_processed == 1)
-	{
-		char	   *value = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-
-		if (value != NULL)
-			tenant = MemoryContextStrdup(caller, value);
-	}
-	SPI_finish();
-	return tenant;
-}
-
-/*
  * automation_explain
  *		SQL: automation.explain(entity text, new_row jsonb, old_row jsonb)
  *		RETURNS TABLE (source, id, name, fires, reason, conditions).
@@ -202,9 +178,8 @@ automation_explain(PG_FUNCTION_ARGS)
 	 * Row-level security hides other tenants' definitions from everyone but
 	 * the owner; explain hides them the same way.
 	 */
-	sees_all = superuser() || GetUserId() == automation_owner() ||
-		has_bypassrls_privilege(GetUserId());
-	viewer_tenant = sees_all ? NULL : caller_tenant();
+	sees_all = automation_caller_sees_all();
+	viewer_tenant = sees_all ? NULL : automation_caller_tenant();
 	/*
 	 * Cooldowns and breakers are read as the owner (enqueue.c): only for a
 	 * row of the caller's own tenant (untenanted rows for a session without

@@ -41,6 +41,7 @@
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -319,4 +320,42 @@ automation_input_runs_no_user_code(Oid type)
 		return false;
 	element = get_element_type(type);
 	return !OidIsValid(element) || automation_input_runs_no_user_code(element);
+}
+
+/*
+ * automation_caller_sees_all
+ *		Row-level security on schema automation does not apply to the
+ *		extension owner, superusers and BYPASSRLS roles: they see every
+ *		tenant's definitions and history (explain.c, backtest.c).
+ */
+bool
+automation_caller_sees_all(void)
+{
+	return superuser() || GetUserId() == automation_owner() ||
+		has_bypassrls_privilege(GetUserId());
+}
+
+/*
+ * automation_caller_tenant
+ *		The tenant the caller acts for, automation._tenant() read as the
+ *		caller (70_tenancy.sql: 42501 for a role bound to other tenants), or
+ *		NULL for none; in the caller's memory context.
+ */
+char *
+automation_caller_tenant(void)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	char	   *tenant = NULL;
+
+	SPI_connect();
+	if (SPI_execute("SELECT automation._tenant()", true, 1) == SPI_OK_SELECT &&
+		SPI_processed == 1)
+	{
+		char	   *value = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+		if (value != NULL)
+			tenant = MemoryContextStrdup(caller, value);
+	}
+	SPI_finish();
+	return tenant;
 }

@@ -23,6 +23,8 @@ extern void automation_role_enter(OwnerScope *scope, Oid role, const char *searc
 extern void automation_owner_leave(OwnerScope *scope);
 extern void automation_fixed_styles(void);
 extern void automation_require_owner(const char *function);
+extern bool automation_caller_sees_all(void);
+extern char *automation_caller_tenant(void);
 extern bool automation_input_runs_no_user_code(Oid type);
 
 #endif							/* AUTOMATION_OWNER_H */

@@ -31,26 +31,17 @@ automation_style_dependent(Oid type)
 }
 
 /*
- * column_text
- *		A column's value as text, or NULL; with fixed_styles, dates and
- *		times are printed the same way in every session.
+ * automation_datum_text
+ *		A value of type as text; with fixed_styles, dates and times are
+ *		printed the same way in every session.
  */
 char *
-automation_column_text(HeapTuple tuple, TupleDesc tupdesc, AttrNumber attnum,
-					   bool fixed_styles)
+automation_datum_text(Datum value, Oid type, bool fixed_styles)
 {
-	bool		isnull;
-	Datum		value;
 	Oid			typoutput;
 	bool		typisvarlena;
 
-	if (tuple == NULL || attnum == InvalidAttrNumber)
-		return NULL;
-	value = heap_getattr(tuple, attnum, tupdesc, &isnull);
-	if (isnull)
-		return NULL;
-	getTypeOutputInfo(TupleDescAttr(tupdesc, attnum - 1)->atttypid,
-					  &typoutput, &typisvarlena);
+	getTypeOutputInfo(type, &typoutput, &typisvarlena);
 	if (fixed_styles)
 	{
 		/*
@@ -69,4 +60,24 @@ automation_column_text(HeapTuple tuple, TupleDesc tupdesc, AttrNumber attnum,
 		return text;
 	}
 	return OidOutputFunctionCall(typoutput, value);
+}
+
+/*
+ * column_text
+ *		A column's value as text, or NULL (automation_datum_text).
+ */
+char *
+automation_column_text(HeapTuple tuple, TupleDesc tupdesc, AttrNumber attnum,
+					   bool fixed_styles)
+{
+	bool		isnull;
+	Datum		value;
+
+	if (tuple == NULL || attnum == InvalidAttrNumber)
+		return NULL;
+	value = heap_getattr(tuple, attnum, tupdesc, &isnull);
+	if (isnull)
+		return NULL;
+	return automation_datum_text(value, TupleDescAttr(tupdesc, attnum - 1)->atttypid,
+								 fixed_styles);
 }

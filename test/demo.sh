@@ -6,7 +6,9 @@
 # builds a small CRM schema, watches it, creates the seed's example workflow
 # and rule, makes a deal won and a lead arrive, shows the queued jobs, the
 # firings and the round-robin assignment, then runs automation-worker once
-# against a local endpoint and prints what arrived.
+# against a local endpoint and prints what arrived.  Finally it starts
+# automation-api, creates an API key and makes the seed's Create Workflow
+# request over HTTP with curl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . test/lib/deps.sh
@@ -19,7 +21,8 @@ cluster_start
 endpoint_dir=$(mktemp -d)
 /usr/bin/python3 test/lib/demo_endpoint.py "$endpoint_dir/port" "$endpoint_dir/requests.log" &
 endpoint_pid=$!
-trap 'kill $endpoint_pid 2>/dev/null; rm -rf "$endpoint_dir"; cluster_stop' EXIT
+api_pid=
+trap 'kill $endpoint_pid $api_pid 2>/dev/null; rm -rf "$endpoint_dir"; cluster_stop' EXIT
 for _ in $(seq 50); do [ -s "$endpoint_dir/port" ] && break; sleep 0.1; done
 endpoint_port=$(cat "$endpoint_dir/port")
 
@@ -115,4 +118,52 @@ say "What arrived at http://127.0.0.1:$endpoint_port"
 cat "$endpoint_dir/requests.log"
 sql -c "SELECT id, action_type, status, attempts FROM automation.jobs ORDER BY id"
 sql -c "SELECT * FROM automation.circuit_breakers"
+
+say "The HTTP API: automation-api, a login role for it, a role and a key for the CRM front end"
+sql <<'SQL'
+CREATE ROLE automation_api LOGIN NOINHERIT;
+CREATE ROLE crm_integration NOLOGIN;
+SELECT automation.grant_role('automation_api', 'api') \g /dev/null
+SELECT automation.grant_role('crm_integration', 'admin') \g /dev/null
+SQL
+api_key=$(sql -At -c "SELECT automation.create_api_key('CRM front end',
+	ARRAY['read:workflows', 'write:workflows'], 'crm_integration')->>'key'")
+sql -c "SELECT id, name, key_prefix, scopes, role, rate_limit FROM automation.api_keys"
+api_port=$(free_port)
+"$(/usr/lib/postgresql/15/bin/pg_config --bindir)/automation-api" \
+	--dbname "host=$PGHOST port=$PGPORT user=automation_api dbname=postgres" \
+	--listen "127.0.0.1:$api_port" 2>"$endpoint_dir/api.log" &
+api_pid=$!
+for _ in $(seq 50); do curl -sf -o /dev/null "http://127.0.0.1:$api_port/healthz" && break; sleep 0.1; done
+
+say "The seed's request (Create Workflow) over HTTP, with the key (named apart from the SQL one)"
+echo "curl -X POST http://127.0.0.1:$api_port/v1/workflows -H \"Authorization: Bearer ${api_key:0:12}...\" ..."
+curl -sS -D - -o "$endpoint_dir/created.json" -X POST \
+  "http://127.0.0.1:$api_port/v1/workflows" \
+  -H "Authorization: Bearer $api_key" \
+  -H "Content-Type: application/json" \
+  -d '{
+    "name": "Ping owner on won deals (HTTP)",
+    "condition_entity": "deal",
+    "condition_field": "status",
+    "condition_operator": "changed_to",
+    "condition_value": "won",
+    "action_type": "send_channel_message",
+    "action_config": {
+      "channel": "slack",
+      "recipient": "#sales-wins",
+      "message": "Deal {{deal.name}} closed at {{deal.value}} {{deal.currency}}"
+    },
+    "max_triggers_per_day": 50
+  }'
+/usr/bin/python3 -m json.tool "$endpoint_dir/created.json"
+
+say "The same name again: 409 with the error envelope"
+curl -sS -X POST "http://127.0.0.1:$api_port/v1/workflows" \
+  -H "Authorization: Bearer $api_key" -H "Content-Type: application/json" \
+  -d @- <<'JSON' | /usr/bin/python3 -m json.tool
+{"name": "Ping owner on won deals (HTTP)", "condition_entity": "deal", "condition_field": "status",
+ "condition_operator": "changed_to", "condition_value": "won", "action_type": "send_channel_message",
+ "action_config": {"channel": "slack", "recipient": "#sales-wins", "message": "Deal {{deal.name}} won"}}
+JSON
 say "Done"

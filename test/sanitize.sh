@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# test/sanitize.sh: automation-worker under AddressSanitizer and
-# UndefinedBehaviorSanitizer, through its whole end-to-end suite.
+# test/sanitize.sh: automation-worker and automation-api under
+# AddressSanitizer and UndefinedBehaviorSanitizer, through their end-to-end
+# suites (the API: test/e2e/api_hostile.sh and test/e2e/api.sh).
 #
 # Builds a sanitized copy of the worker in a temp directory (PGXS's COPT adds
 # the flags to compiling and linking), starts a throwaway cluster, runs
@@ -37,6 +38,21 @@ WORKER="$build/automation-worker" bash test/e2e/worker.sh
 status=$?
 # the lease arithmetic and the hand-back path, with two workers
 WORKER="$build/automation-worker" bash test/e2e/worker_lease.sh || status=1
+
+# the HTTP API: the hostile sweep and the end-to-end suite
+api_build=$(mktemp -d /tmp/automation-api-asan.XXXXXX)
+cp src/api/*.c src/api/*.h src/api/openapi.json src/api/Makefile "$api_build"/
+rm -f "$api_build/openapi.c"
+make -s -C "$api_build" PG_CONFIG=$PGBIN/pg_config \
+	COPT="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g" || exit 1
+symbols=$(nm -D "$api_build/automation-api")
+if ! grep -q __asan_init <<<"$symbols" || ! grep -q __ubsan_handle <<<"$symbols"; then
+	echo "automation-api was not built with AddressSanitizer and UBSan"
+	exit 1
+fi
+APIBIN="$api_build/automation-api" bash test/e2e/api_hostile.sh || status=1
+APIBIN="$api_build/automation-api" bash test/e2e/api.sh || status=1
+rm -rf "$api_build"
 
 reports=$(cat "$logs"/asan* "$logs"/ubsan* 2>/dev/null | grep -E "ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error" | sort | uniq -c)
 rm -rf "$build"

@@ -6,7 +6,9 @@
 # observers, e.g. backtest counts); for every event, what
 # automation.explain() predicted before the change must equal what the row
 # trigger recorded for it: the same definitions, the same outcomes (fired,
-# cooldown, circuit_breaker, depth_limit), the same number of jobs.
+# cooldown, circuit_breaker, depth_limit), the same number of jobs.  And
+# every 200 events, backtest's matched count of each definition equals the
+# rows for which the trigger fires when the same rows are inserted.
 #
 #   AGREE_SEED (default 0.42), AGREE_EVENTS (600), AGREE_ROWS (40),
 #   AGREE_WORKFLOWS (25), AGREE_RULES (60)
@@ -31,6 +33,10 @@ echo "$out" | sed 's/^/# /'
 check "the agreement test ran" 0 "$rc"
 check "explain predicted what the trigger did, event by event" "disagreements: 0" \
 	"$(grep -o 'disagreements: [0-9]*' <<<"$out")"
+check "backtest counted the rows the trigger fires for on their insert" "backtest mismatches: 0" \
+	"$(grep -o 'backtest mismatches: [0-9]*' <<<"$out")"
+check "backtest was compared with matches" yes \
+	"$(n=$(sed -n 's/.*comparisons: [0-9]*, matches: \([0-9]*\).*/\1/p' <<<"$out"); [ "${n:-0}" -gt 0 ] && echo yes || echo "no ($n)")"
 # the run must exercise the paths it compares
 for outcome in fired cooldown circuit_breaker; do
 	n=$(sed -n "s/^ *outcome $outcome: \([0-9]*\).*/\1/p" <<<"$out")

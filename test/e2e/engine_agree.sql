@@ -201,8 +201,43 @@ BEGIN
 	  FROM automation.firings f WHERE f.id > last_firing;
 END $$;
 
+-- observer: backtest (issue 12 item 5), every 200 steps and at the end.
+-- Backtest's matched count of each definition over the current rows must
+-- equal the rows for which the trigger fires (any outcome: a firing row is
+-- recorded for every match) when the same rows are inserted, each
+-- definition on its own: in a subtransaction rolled back afterwards, rules
+-- are made ITEM_CREATED without stop_subsequent_rules, workflows enabled
+-- with a budget no run reaches, and the rows deleted and inserted again.
+CREATE TABLE agree.backtest_seen (round int, definition text, backtest int, trigger int);
+CREATE FUNCTION agree.backtest_round(n int) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+	mark bigint := coalesce((SELECT max(id) FROM automation.firings), 0);
+	fired jsonb;
+BEGIN
+	INSERT INTO agree.backtest_seen (round, definition, backtest)
+	SELECT n, d.id, (automation.backtest(d.id, 0) ->> 'matched')::int
+	  FROM (SELECT w.id FROM automation.workflows w UNION ALL SELECT r.id::text FROM automation.rules r) d;
+	BEGIN
+		UPDATE automation.rules SET stop_subsequent_rules = false, trigger_type = 'ITEM_CREATED', is_active = true;
+		UPDATE automation.workflows SET enabled = true, max_triggers_per_day = 1000000;
+		CREATE TEMP TABLE agree_rows AS SELECT * FROM agree.items;
+		DELETE FROM agree.items;
+		INSERT INTO agree.items SELECT * FROM agree_rows ORDER BY id;
+		SELECT jsonb_object_agg(d, c) INTO fired
+		  FROM (SELECT coalesce(f.workflow_id, f.rule_id::text) AS d, count(*) AS c FROM automation.firings f
+				 WHERE f.id > mark AND f.operation = 'INSERT' GROUP BY 1) x;
+		RAISE EXCEPTION USING ERRCODE = 'ZX901';
+	EXCEPTION WHEN sqlstate 'ZX901' THEN
+		NULL;				/* everything above is rolled back */
+	END;
+	UPDATE agree.backtest_seen s SET trigger = coalesce((fired ->> s.definition)::int, 0) WHERE s.round = n;
+END $$;
+
 \o /dev/null
-SELECT format('SELECT agree.step(%s)', step) FROM agree.events ORDER BY step \gexec
+SELECT format('SELECT agree.step(%s)', step),
+	   CASE WHEN step % 200 = 0 THEN format('SELECT agree.backtest_round(%s)', step) END
+  FROM agree.events ORDER BY step \gexec
+SELECT agree.backtest_round(:events + 1);
 \o
 
 -- coverage: what the trigger did, by outcome
@@ -220,3 +255,11 @@ SELECT 'disagreements: ' || count(*) AS result
   FULL JOIN (SELECT * FROM agree.seen WHERE observer = 'explain') x
 	ON x.step = t.step AND x.definition = t.definition
  WHERE t.outcome IS DISTINCT FROM x.outcome OR t.jobs IS DISTINCT FROM x.jobs;
+
+-- backtest: definitions whose matched count differs from the trigger's firings
+SELECT 'backtest rounds: ' || count(DISTINCT round) || ', comparisons: ' || count(*)
+	   || ', matches: ' || sum(trigger) AS backtest_coverage FROM agree.backtest_seen;
+SELECT round, definition, backtest, trigger FROM agree.backtest_seen
+ WHERE backtest IS DISTINCT FROM trigger ORDER BY 1, 2 LIMIT 20;
+SELECT 'backtest mismatches: ' || count(*) AS backtest_result FROM agree.backtest_seen
+ WHERE backtest IS DISTINCT FROM trigger;

@@ -204,8 +204,19 @@ for script in $(ls src/sql/automation--*.sql | grep -v -- '--.*--' | sort -V); d
 	before=$(q "$OLD" "$content")
 	before_jobs=$(q "$OLD" "SELECT max(id) FROM automation.jobs")
 
+	# a role that may enable workflows keeps that right through a signature
+	# change (0.4.0: enable_workflow(id) gained body and enroll_existing);
+	# the probe's grants are taken back before the catalogs are compared
+	q "$OLD" "DO \$\$ BEGIN CREATE ROLE upgrade_probe NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END \$\$;
+	          GRANT USAGE ON SCHEMA automation TO upgrade_probe;
+	          GRANT EXECUTE ON FUNCTION automation.enable_workflow(text) TO upgrade_probe" >/dev/null
 	check "$from: ALTER EXTENSION automation UPDATE" "" "$(q "$OLD" "ALTER EXTENSION automation UPDATE")"
 	check "$from: now at $CURRENT" "$CURRENT" "$(q "$OLD" "SELECT extversion FROM pg_extension WHERE extname = 'automation'")"
+	check "$from: a role that could enable workflows still can" "t" \
+		"$(q "$OLD" "SELECT bool_and(has_function_privilege('upgrade_probe', p.oid, 'EXECUTE'))
+		             FROM pg_proc p WHERE p.proname = 'enable_workflow' AND p.pronamespace = 'automation'::regnamespace")"
+	q "$OLD" "REVOKE ALL ON ALL FUNCTIONS IN SCHEMA automation FROM upgrade_probe;
+	          REVOKE USAGE ON SCHEMA automation FROM upgrade_probe" >/dev/null
 
 	dropdb --if-exists "$NEW" >/dev/null 2>&1
 	createdb "$NEW" && q "$NEW" "CREATE EXTENSION automation" >/dev/null && fill "$NEW" ||

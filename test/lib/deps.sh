@@ -5,8 +5,16 @@
 
 AUTOMATION_PACKAGES="postgresql-15 postgresql-server-dev-15 postgresql-contrib
 	libjansson-dev libcurl4-openssl-dev libssl-dev libpq-dev pkg-config python3-psycopg2
+	libmicrohttpd-dev curl jq
 	gcc make clang libclang-rt-14-dev python3
 	ca-certificates util-linux libfaketime"
+
+# test/e2e/api_openapi.sh: curl, JSON Schema validation of responses, and npm
+# for the OpenAPI linter (@redocly/cli, installed by test/lib/redocly.sh).  A
+# Node.js installed from elsewhere brings its own npm, which Debian's npm
+# package would conflict with: then it is used as it is.
+AUTOMATION_PACKAGES="$AUTOMATION_PACKAGES curl python3-jsonschema"
+command -v npm >/dev/null 2>&1 || AUTOMATION_PACKAGES="$AUTOMATION_PACKAGES nodejs npm"
 
 # install_deps [EXTRA_PACKAGE...]: the packages above, and those given
 install_deps() {

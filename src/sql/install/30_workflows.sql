@@ -5,7 +5,7 @@
  *   automation.get_workflow(id text) -> jsonb
  *   automation.update_workflow(id text, patch jsonb) -> jsonb
  *   automation.delete_workflow(id text) -> void
- *   automation.enable_workflow(id text) -> jsonb
+ *   automation.enable_workflow(id text, body jsonb, enroll_existing boolean) -> jsonb
  *   automation.disable_workflow(id text) -> jsonb
  *
  * Invariants: every row of automation.workflows passed _workflows_validate
@@ -367,8 +367,10 @@ BEGIN
 								format('got %s', automation._show_json(body)),
 								'pass the seed''s JSON body, e.g. {"name": "...", "condition_entity": "deal", ...}');
 	END IF;
-	PERFORM automation._check_keys(body, req || '{max_triggers_per_day,enabled,payload_columns,fire_when}'::text[],
+	PERFORM automation._check_keys(body, req || '{max_triggers_per_day,enabled,payload_columns,fire_when,enroll_existing}'::text[],
 								   CASE WHEN creating THEN 'body' ELSE 'patch' END);
+	/* enroll_existing: acted on after the write (65_backtest.sql), never stored */
+	PERFORM automation._enroll_requested(body);
 	IF creating THEN
 		FOREACH k IN ARRAY req LOOP
 			IF NOT body ? k THEN
@@ -461,6 +463,10 @@ BEGIN
 			w.fire_when)
 	RETURNING * INTO w;
 	res := automation._workflow_json(w);
+	IF automation._enroll_requested(body) THEN
+		res := pg_catalog.jsonb_build_object('enrollment', automation._enroll('workflow', w.id));
+		res := automation._workflow_json(automation._workflow_get(w.id, false)) || res;
+	END IF;
 	IF idempotency_key IS NOT NULL THEN
 		PERFORM automation._idempotency_store('workflow', idempotency_key, body, res);
 	END IF;
@@ -490,6 +496,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	w automation.workflows := automation._workflow_get(id, true);
+	res jsonb;
 BEGIN
 	w := automation._workflow_apply(w, patch, false);
 	UPDATE automation.workflows x
@@ -501,6 +508,10 @@ BEGIN
 		   updated_at = clock_timestamp()
 	 WHERE x.id = w.id
 	RETURNING * INTO w;
+	IF automation._enroll_requested(patch) THEN
+		res := pg_catalog.jsonb_build_object('enrollment', automation._enroll('workflow', w.id));
+		RETURN automation._workflow_json(automation._workflow_get(w.id, false)) || res;
+	END IF;
 	RETURN automation._workflow_json(w);
 END
 $$;
@@ -520,20 +531,39 @@ $$;
 /*
  * enable_workflow: enabled = true, disabled_reason cleared, and a fresh
  * budget for today: breaker_reset_at = now() (firings before it no longer
- * count) and the shared-memory count reset (60_engine.sql).
+ * count) and the shared-memory count reset (60_engine.sql).  body may carry
+ * "enroll_existing": true (SPEC section 12; the HTTP API passes its request
+ * body), or the argument enroll_existing (it wins): then the enrollment
+ * (65_backtest.sql), and the record as it is afterwards with "enrollment".
  */
-CREATE FUNCTION automation.enable_workflow(id text)
+CREATE FUNCTION automation.enable_workflow(id text, body jsonb DEFAULT NULL,
+										   enroll_existing boolean DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	w automation.workflows := automation._workflow_get(id, true);
+	enroll boolean := enroll_existing;
+	res jsonb;
 BEGIN
+	IF body IS NOT NULL AND jsonb_typeof(body) <> 'object' THEN
+		PERFORM automation._err('22023', 'body must be a JSON object',
+								format('got %s', automation._show_json(body)),
+								'pass {"enroll_existing": true} or nothing');
+	END IF;
+	IF body IS NOT NULL THEN
+		PERFORM automation._check_keys(body, '{enroll_existing}', 'body');
+	END IF;
+	enroll := coalesce(enroll, automation._enroll_requested(body));
 	UPDATE automation.workflows x SET enabled = true, disabled_reason = NULL,
 		   breaker_reset_at = now(), updated_at = clock_timestamp()
 	 WHERE x.id = w.id RETURNING * INTO w;
 	PERFORM automation._breaker_reset(w.id);
+	IF enroll THEN
+		res := pg_catalog.jsonb_build_object('enrollment', automation._enroll('workflow', w.id));
+		RETURN automation._workflow_json(automation._workflow_get(w.id, false)) || res;
+	END IF;
 	RETURN automation._workflow_json(w);
 END
 $$;

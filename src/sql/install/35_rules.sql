@@ -743,7 +743,9 @@ DECLARE
 	what text := CASE WHEN creating THEN 'body' ELSE 'patch' END;
 	req CONSTANT text[] := '{name,entity_type,trigger_type,conditions,actions}';
 BEGIN
-	PERFORM automation._check_keys(b, '{name,description,entity_type,trigger_type,priority,is_active,stop_subsequent_rules,cooldown_hours,conditions,actions,payload_columns,fire_when}', what);
+	PERFORM automation._check_keys(b, '{name,description,entity_type,trigger_type,priority,is_active,stop_subsequent_rules,cooldown_hours,conditions,actions,payload_columns,fire_when,enroll_existing}', what);
+	/* enroll_existing: acted on after the write (65_backtest.sql), never stored */
+	PERFORM automation._enroll_requested(b);
 	IF creating THEN
 		FOREACH k IN ARRAY req LOOP
 			IF NOT b ? k THEN
@@ -845,7 +847,12 @@ BEGIN
 			r.cooldown_hours, r.payload_columns, r.fire_when)
 	RETURNING * INTO r;
 	PERFORM automation._rule_insert_children(r.id, conds, acts);
-	res := automation._rule_json(r.id);
+	IF automation._enroll_requested(b) THEN
+		res := pg_catalog.jsonb_build_object('enrollment', automation._enroll('rule', r.id::text));
+		res := automation._rule_json(r.id) || res;
+	ELSE
+		res := automation._rule_json(r.id);
+	END IF;
 	IF idempotency_key IS NOT NULL THEN
 		PERFORM automation._idempotency_store('rule', idempotency_key, body, res);
 	END IF;
@@ -901,6 +908,7 @@ DECLARE
 	b jsonb := automation._rule_body(patch, 'patch');
 	conds jsonb;
 	acts jsonb;
+	res jsonb;
 BEGIN
 	r := automation._rule_apply(r, b, false);
 	conds := automation._rule_list(b, 'conditions');
@@ -919,6 +927,10 @@ BEGIN
 		   updated_at = clock_timestamp()
 	 WHERE x.id = r.id;
 	PERFORM automation._rule_insert_children(r.id, conds, acts);
+	IF automation._enroll_requested(b) THEN
+		res := pg_catalog.jsonb_build_object('enrollment', automation._enroll('rule', r.id::text));
+		RETURN automation._rule_json(r.id) || res;
+	END IF;
 	RETURN automation._rule_json(r.id);
 END
 $$;

@@ -14,12 +14,12 @@
  *              run with the caller's rights or show only what the caller
  *              may see (_new_workflow_id, _form_key_parse,
  *              _merge_token_paths, _invoker, _breaker_state, _breaker_reset,
- *              _explain); never _execute_as, _check_preload, _wakeups_sent,
+ *              _explain, _backtest, _enroll); never _execute_as, _check_preload, _wakeups_sent,
  *              a trigger function or a SECURITY DEFINER internal function;
  *   worker entry points = claim_jobs, complete_job, complete_jobs,
  *              fail_job, next_job_at, execute_job, run_database_jobs;
  *   admin    = USAGE on the schema; EXECUTE on the helpers and on every
- *              other public function; SELECT, INSERT, UPDATE, DELETE on the
+ *              other public function; SELECT on api_keys; SELECT, INSERT, UPDATE, DELETE on the
  *              definition tables (entities, workflows, rules,
  *              rule_conditions, rule_actions, user_pools, user_pool_members,
  *              channels, idempotency_keys); SELECT and DELETE on the
@@ -31,7 +31,13 @@
  *              attempts, max_attempts, run_after, locked_by, locked_until,
  *              last_error, result, finished_at) on jobs; SELECT on channels;
  *              SELECT and INSERT on alerts (a dead job's alert), USAGE on
- *              its sequence.
+ *              its sequence;
+ *   api      = the login role of automation-api (80_api.sql): USAGE on the
+ *              schema, EXECUTE on _api_authenticate only; the role is made
+ *              NOINHERIT, recorded in automation.api_roles, and made a
+ *              member of the role of every key not revoked (create_api_key
+ *              does the same for later keys), so it may SET ROLE to them
+ *              but holds none of their privileges otherwise.
  *
  * Row-level security still applies: a role bound to a tenant
  * (automation_tenant_<id>) acts for that tenant only; a worker for every
@@ -49,10 +55,11 @@ DECLARE
 										  'next_job_at', 'execute_job', 'run_database_jobs'];
 	c_helpers constant text[] := ARRAY['_new_workflow_id', '_form_key_parse', '_merge_token_paths',
 									   '_invoker', '_breaker_state', '_breaker_reset', '_explain',
-									   '_value_parses_as_owner', '_input_type'];
+									   '_value_parses_as_owner', '_input_type', '_backtest', '_enroll'];
 	stmts text[] := '{}';
 	funcs text;
 	s text;
+	api record;
 BEGIN
 	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r, pg_catalog.pg_extension e
 					WHERE r.rolname = current_user AND e.extname = 'automation'
@@ -64,9 +71,31 @@ BEGIN
 	IF role IS NULL THEN
 		PERFORM automation._err('22023', 'role must not be null', NULL, NULL);
 	END IF;
-	IF kind IS NULL OR kind NOT IN ('admin', 'worker') THEN
+	IF kind IS NULL OR kind NOT IN ('admin', 'worker', 'api') THEN
 		PERFORM automation._err('22023', format('invalid kind %s', automation._show(kind)),
-								NULL, 'use ''admin'' (definitions) or ''worker'' (the queue)');
+								NULL, 'use ''admin'' (definitions), ''worker'' (the queue) or ''api'' (automation-api''s login role)');
+	END IF;
+	IF kind = 'api' THEN
+		SELECT rl.rolname, rl.rolsuper INTO api FROM pg_catalog.pg_roles rl WHERE rl.oid = role;
+		IF api.rolsuper THEN
+			PERFORM automation._err('22023', format('the API login role %s must not be a superuser', api.rolname),
+									NULL, 'create a role of its own: CREATE ROLE automation_api LOGIN');
+		END IF;
+		stmts := stmts || format('GRANT USAGE ON SCHEMA automation TO %s', role);
+		stmts := stmts || format('GRANT EXECUTE ON FUNCTION automation._api_authenticate(text, text, text, text, integer) TO %s', role);
+		stmts := stmts || format('ALTER ROLE %s NOINHERIT', role);
+		stmts := stmts || format('INSERT INTO automation.api_roles (role) VALUES (%L) ON CONFLICT DO NOTHING', api.rolname);
+		FOR api IN SELECT DISTINCT k.role FROM automation.api_key_store k
+				  WHERE k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())
+					AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles x WHERE x.rolname = k.role AND NOT x.rolsuper)
+					AND NOT pg_catalog.pg_has_role(grant_role.role, k.role, 'MEMBER')
+				  ORDER BY k.role LOOP
+			stmts := stmts || format('GRANT %I TO %s', api.role, role);
+		END LOOP;
+		FOREACH s IN ARRAY stmts LOOP
+			EXECUTE s;
+		END LOOP;
+		RETURN stmts;
 	END IF;
 	SELECT string_agg(p.oid::regprocedure::text, ', ' ORDER BY p.proname, p.oid::regprocedure::text) INTO funcs
 	  FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_language l ON l.oid = p.prolang
@@ -93,7 +122,7 @@ BEGIN
 		stmts := stmts || format('GRANT SELECT, DELETE ON automation.jobs, automation.firings, automation.alerts, '
 								 'automation.notifications TO %s', role);
 		stmts := stmts || format('GRANT UPDATE (read_at) ON automation.notifications TO %s', role);
-		stmts := stmts || format('GRANT SELECT ON automation.circuit_breakers TO %s', role);
+		stmts := stmts || format('GRANT SELECT ON automation.circuit_breakers, automation.api_keys TO %s', role);
 		stmts := stmts || format('GRANT USAGE ON SEQUENCE automation.rule_conditions_id_seq, '
 								 'automation.rule_actions_id_seq TO %s', role);
 	ELSE
