@@ -16,7 +16,9 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "common/int.h"
 #include "utils/datum.h"
 #include "utils/memutils.h"
 
@@ -137,6 +139,105 @@ sort_range_indexes(EventIndex *index)
 	}
 }
 
+/*
+ * clock_op
+ *		The clock index direction of a within_last / within_next /
+ *		older_than condition whose interval has no months, else -1.
+ */
+static int
+clock_op(CompiledCondition *condition)
+{
+	int			op = automation_operator_clock(condition->operator);
+	int64		span;
+
+	if (op < 0 || condition->negated || condition->nconstants != 1 ||
+		condition->json_path_length > 0 || !automation_clock_span(condition, &span))
+		return -1;
+	return op;
+}
+
+/* a definition filed under one clock condition, until sorted */
+typedef struct ClockEntry
+{
+	int64		span;
+	int			order;
+} ClockEntry;
+
+static int
+compare_clock_entries(const void *a, const void *b)
+{
+	const ClockEntry *x = a;
+	const ClockEntry *y = b;
+
+	if (x->span != y->span)
+		return x->span < y->span ? -1 : 1;
+	return (x->order > y->order) - (x->order < y->order);
+}
+
+/*
+ * add_to_clock_index
+ *		File a definition under its clock condition.  The arrays are sorted
+ *		once all definitions are filed (sort_clock_indexes).
+ */
+static void
+add_to_clock_index(EventIndex *index, CompiledCondition *guard, int op, int order)
+{
+	ClockIndex *clock = NULL;
+	ListCell   *lc;
+	ClockEntry *entries;
+	int64		span = 0;
+
+	foreach(lc, index->clock_columns)
+	{
+		if (((ClockIndex *) lfirst(lc))->attnum == guard->attnum)
+			clock = lfirst(lc);
+	}
+	if (clock == NULL)
+	{
+		clock = palloc0(sizeof(ClockIndex));
+		clock->attnum = guard->attnum;
+		clock->sample = guard;
+		index->clock_columns = lappend(index->clock_columns, clock);
+	}
+	(void) automation_clock_span(guard, &span);
+	/* spans[op] holds ClockEntry pairs until sorted */
+	entries = (ClockEntry *) clock->spans[op];
+	entries = entries == NULL ? palloc(sizeof(ClockEntry))
+		: repalloc(entries, sizeof(ClockEntry) * (clock->n[op] + 1));
+	entries[clock->n[op]].span = span;
+	entries[clock->n[op]].order = order;
+	clock->spans[op] = (int64 *) entries;
+	clock->n[op]++;
+}
+
+static void
+sort_clock_indexes(EventIndex *index)
+{
+	ListCell   *lc;
+
+	foreach(lc, index->clock_columns)
+	{
+		ClockIndex *clock = lfirst(lc);
+
+		for (int op = 0; op < CLOCK_OPS; op++)
+		{
+			ClockEntry *entries = (ClockEntry *) clock->spans[op];
+
+			if (clock->n[op] == 0)
+				continue;
+			qsort(entries, clock->n[op], sizeof(ClockEntry), compare_clock_entries);
+			clock->spans[op] = palloc(sizeof(int64) * clock->n[op]);
+			clock->orders[op] = palloc(sizeof(int) * clock->n[op]);
+			for (int i = 0; i < clock->n[op]; i++)
+			{
+				clock->spans[op][i] = entries[i].span;
+				clock->orders[op][i] = entries[i].order;
+			}
+			pfree(entries);
+		}
+	}
+}
+
 static bool
 edge_triggered(CompiledCondition *condition)
 {
@@ -150,7 +251,9 @@ edge_triggered(CompiledCondition *condition)
  *		else (UPDATE) the column of an edge-triggered condition, skipped
  *		when that column did not change, else the threshold of a
  *		GT/GTE/LT/LTE condition (sorted constants, one binary search per
- *		row).  NULL: nothing guards it, the definition is always evaluated.
+ *		row), else a within_last / within_next / older_than condition
+ *		without months (sorted intervals, one binary search per row).
+ *		NULL: nothing guards it, the definition is always evaluated.
  *		*never: the group cannot hold on this event.
  */
 static CompiledCondition *
@@ -170,6 +273,9 @@ group_guard(CompiledCondition *conditions, int n, int event, bool *never)
 				return &conditions[c];
 	for (int c = 0; c < n; c++)
 		if (range_op(&conditions[c]) >= 0)
+			return &conditions[c];
+	for (int c = 0; c < n; c++)
+		if (clock_op(&conditions[c]) >= 0)
 			return &conditions[c];
 	return NULL;
 }
@@ -242,8 +348,10 @@ file_under(EventIndex *index, CompiledCondition *guard, int order, int event,
 		if (!list_member_int(group->orders, order))
 			group->orders = lappend_int(group->orders, order);
 	}
-	else
+	else if (range_op(guard) >= 0)
 		add_to_range_index(index, guard, range_op(guard), order);
+	else
+		add_to_clock_index(index, guard, clock_op(guard), order);
 }
 
 /*
@@ -301,6 +409,7 @@ automation_index_build(CandidateIndex *cindex, Definition **definitions,
 					file_under(index, guard[i], definition->order, event, context);
 		}
 		sort_range_indexes(index);
+		sort_clock_indexes(index);
 	}
 	MemoryContextSwitchTo(old);
 }
@@ -380,11 +489,34 @@ range_bound(RangeIndex *range, int op, Datum value, bool inclusive)
 }
 
 /*
+ * spans_below
+ *		Number of sorted spans s with s < d: a binary search.
+ */
+static int
+spans_below(ClockIndex *clock, int op, int64 d)
+{
+	int			low = 0;
+	int			high = clock->n[op];
+
+	while (low < high)
+	{
+		int			mid = (low + high) / 2;
+
+		if (clock->spans[op][mid] < d)
+			low = mid + 1;
+		else
+			high = mid;
+	}
+	return low;
+}
+
+/*
  * automation_candidates
  *		The definitions that could fire on this event, in evaluation order,
  *		written to orders (room for ndefinitions).  Definitions filed
- *		under an unchanged column, a different value or a threshold the
- *		value does not pass are not returned.
+ *		under an unchanged column, a different value, a threshold the
+ *		value does not pass or a relative date it is not within are not
+ *		returned.
  */
 int
 automation_candidates(CandidateIndex *cindex, int ndefinitions, RowState *row, int *orders)
@@ -479,6 +611,44 @@ automation_candidates(CandidateIndex *cindex, int ndefinitions, RowState *row, i
 				for (int i = bound; i < range->n[op]; i++)
 					others[nothers++] = range->orders[op][i];
 		}
+	}
+
+	foreach(lc, index->clock_columns)
+	{
+		ClockIndex *clock = lfirst(lc);
+		bool		isnull;
+		Datum		value = automation_row_column(row, which, clock->attnum, &isnull);
+		Timestamp	now = (Timestamp) GetCurrentTransactionStartTimestamp();
+		Timestamp	at;
+		int64		d;
+
+		if (isnull)
+			continue;			/* a clock condition holds nothing on NULL */
+		at = automation_clock_instant(clock->sample, value);
+		others = room_for(others, nothers,
+						  clock->n[0] + clock->n[1] + clock->n[2], &capacity, ndefinitions);
+
+		/*
+		 * With d = now - at, exact in int64 (clock_bound): older_than holds
+		 * iff at < now - span, i.e. span < d (all spans when d overflows:
+		 * at is -infinity); within_last iff now - span <= at <= now, i.e.
+		 * at <= now and span >= d; within_next iff now <= at <= now + span,
+		 * i.e. at >= now and span >= at - now.
+		 */
+		if (clock->n[CLOCK_OLDER_THAN] > 0)
+		{
+			int			bound = pg_sub_s64_overflow(now, at, &d) ? clock->n[CLOCK_OLDER_THAN]
+				: spans_below(clock, CLOCK_OLDER_THAN, d);
+
+			for (int i = 0; i < bound; i++)
+				others[nothers++] = clock->orders[CLOCK_OLDER_THAN][i];
+		}
+		if (clock->n[CLOCK_WITHIN_LAST] > 0 && at <= now && !pg_sub_s64_overflow(now, at, &d))
+			for (int i = spans_below(clock, CLOCK_WITHIN_LAST, d); i < clock->n[CLOCK_WITHIN_LAST]; i++)
+				others[nothers++] = clock->orders[CLOCK_WITHIN_LAST][i];
+		if (clock->n[CLOCK_WITHIN_NEXT] > 0 && at >= now && !pg_sub_s64_overflow(at, now, &d))
+			for (int i = spans_below(clock, CLOCK_WITHIN_NEXT, d); i < clock->n[CLOCK_WITHIN_NEXT]; i++)
+				others[nothers++] = clock->orders[CLOCK_WITHIN_NEXT][i];
 	}
 #undef ADD_ORDERS
 

@@ -34,6 +34,7 @@ typedef struct EventIndex
 	List	   *value_columns;	/* ValueColumn *, guarded by NEW value */
 	HTAB	   *value_index;	/* ValueIndexKey -> ValueIndexEntry */
 	List	   *range_columns;	/* RangeIndex *, guarded by a threshold */
+	List	   *clock_columns;	/* ClockIndex *, guarded by a relative date */
 } EventIndex;
 
 /* Definitions guarded by GT/GTE/LT/LTE on one column, by sorted constant. */
@@ -45,6 +46,21 @@ typedef struct RangeIndex
 	Datum	   *constants[RANGE_OPS];	/* ascending */
 	int		   *orders[RANGE_OPS];
 } RangeIndex;
+
+/*
+ * Definitions guarded by within_last / within_next / older_than (without
+ * months) on one column, by sorted interval in microseconds: with d the
+ * row's distance from now, older_than holds only if span < d, within_last
+ * only if span >= d, within_next only if span >= -d.
+ */
+typedef struct ClockIndex
+{
+	AttrNumber	attnum;
+	CompiledCondition *sample;	/* how to read the column as an instant */
+	int			n[CLOCK_OPS];
+	int64	   *spans[CLOCK_OPS];	/* ascending */
+	int		   *orders[CLOCK_OPS];
+} ClockIndex;
 
 typedef struct EdgeGroup
 {

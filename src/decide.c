@@ -22,6 +22,25 @@
 #include "decide.h"
 
 /*
+ * ensure_firing
+ *		Build the firing context (record key, the row's tenant) the first
+ *		time a step needs it: a tenant's definition, or a match for the
+ *		gates.  A row whose candidates all fail on global definitions
+ *		reads neither column (doc/benchmark.md, "0.4.0").
+ */
+static void
+ensure_firing(DecideRequest *req)
+{
+	RowState   *row = req->row;
+
+	if (req->firing_ready)
+		return;
+	automation_firing_init(req->firing, req->cache, row->event, row->tuples[ROW_NEW],
+						   row->tuples[ROW_OLD], row->tupdesc);
+	req->firing_ready = true;
+}
+
+/*
  * select_one
  *		The steps before a match is acted on, for one definition: operation,
  *		rule chain, tenant, conditions (OR of AND-groups), index, fire_when.
@@ -50,15 +69,12 @@ select_one(DecideRequest *req, Definition *definition, bool candidate,
 		return VERDICT_NOT_EVALUATED;
 	if (definition->is_rule && rules_stopped)
 		return VERDICT_CHAIN_STOPPED;
-	if (!req->firing_ready)
+	if (definition->tenant_id != NULL)
 	{
-		automation_firing_init(firing, req->cache, row->event, row->tuples[ROW_NEW],
-							   row->tuples[ROW_OLD], row->tupdesc);
-		req->firing_ready = true;
+		ensure_firing(req);
+		if (firing->tenant_id == NULL || strcmp(definition->tenant_id, firing->tenant_id) != 0)
+			return VERDICT_OTHER_TENANT;
 	}
-	if (definition->tenant_id != NULL &&
-		(firing->tenant_id == NULL || strcmp(definition->tenant_id, firing->tenant_id) != 0))
-		return VERDICT_OTHER_TENANT;
 	if (!report)
 	{
 		holds = automation_conditions_match(definition->conditions, definition->nconditions,
@@ -230,6 +246,8 @@ automation_decide(DecideRequest *req)
 	}
 
 	/* the gates: loop guard, cooldown, breaker, enqueue (enqueue.c) */
+	if (req->nmatched > 0)
+		ensure_firing(req);
 	if (req->nmatched > 0 && (fire || req->check_history))
 		automation_gate(matched, req->nmatched, req->firing, req->mode, verdicts, reasons);
 	else

@@ -1153,15 +1153,15 @@ cannot_read(FieldValue *value)
 }
 
 /*
- * clock_instant
+ * automation_clock_instant
  *		A date or time value of a clock operator's field as an instant in
  *		UTC microseconds: timestamptz as it is, timestamp as UTC wall-clock
  *		time, a date as its midnight UTC (doc/definitions.md, "Relative
  *		dates").  Infinities stay infinite; a date beyond the timestamp range
  *		is an infinity.
  */
-static Timestamp
-clock_instant(CompiledCondition *condition, Datum datum)
+Timestamp
+automation_clock_instant(CompiledCondition *condition, Datum datum)
 {
 	int			overflow = 0;
 	Timestamp	at;
@@ -1177,30 +1177,72 @@ clock_instant(CompiledCondition *condition, Datum datum)
 }
 
 /*
+ * automation_clock_span
+ *		The interval of a clock condition as microseconds, when it has no
+ *		months: then a day is 24 hours in UTC wall-clock arithmetic and
+ *		now -/+ span is exactly what timestamp_mi_interval /
+ *		timestamp_pl_interval compute (clock_bound), and the clock index
+ *		(candidates.c) can sort conditions by it.  False for months, or for
+ *		components so large that a sum might overflow (validation keeps
+ *		intervals within 1000 years, this bound is above it).
+ */
+#define CLOCK_SPAN_DAYS		INT64CONST(366000)
+
+bool
+automation_clock_span(CompiledCondition *condition, int64 *span)
+{
+	Interval   *interval = DatumGetIntervalP(condition->constants[0]);
+
+	if (interval->month != 0 ||
+		interval->day < -CLOCK_SPAN_DAYS || interval->day > CLOCK_SPAN_DAYS ||
+		interval->time < -CLOCK_SPAN_DAYS * USECS_PER_DAY ||
+		interval->time > CLOCK_SPAN_DAYS * USECS_PER_DAY)
+		return false;
+	*span = interval->day * USECS_PER_DAY + interval->time;
+	return true;
+}
+
+/*
+ * clock_bound
+ *		now + interval (within_next) or now - interval (within_last,
+ *		older_than) in UTC wall-clock time: plain arithmetic when the
+ *		interval has no months (automation_clock_span), else the calendar
+ *		path, which costs two date conversions per condition and
+ *		transaction (doc/benchmark.md, "0.4.0").
+ */
+static Timestamp
+clock_bound(CompiledCondition *condition, TimestampTz now)
+{
+	bool		later = condition->operator == OPERATOR_WITHIN_NEXT;
+	int64		span;
+
+	if (automation_clock_span(condition, &span))
+		return later ? (Timestamp) now + span : (Timestamp) now - span;
+	return DatumGetTimestamp(DirectFunctionCall2(later ? timestamp_pl_interval : timestamp_mi_interval,
+												 TimestampGetDatum((Timestamp) now),
+												 condition->constants[0]));
+}
+
+/*
  * clock_holds
  *		within_last: now - interval <= value <= now; within_next: now <=
  *		value <= now + interval; older_than: value < now - interval.  now is
  *		the transaction's start (SQL now()); the bound is computed in UTC
  *		calendar arithmetic (a month is a calendar month), once per
- *		transaction.  The interval is at most 1000 years with no negative
- *		part (validation and compile_interval), so the bound cannot
+ *		transaction (clock_bound).  The interval is at most 1000 years with no
+ *		negative part (validation and compile_interval), so the bound cannot
  *		overflow.
  */
 static bool
 clock_holds(CompiledCondition *condition, FieldValue *value, const char **reason)
 {
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
-	Timestamp	at = clock_instant(condition, value->datum);
+	Timestamp	at = automation_clock_instant(condition, value->datum);
 	bool		holds;
 
 	if (condition->clock_now != now)
 	{
-		PGFunction	op = condition->operator == OPERATOR_WITHIN_NEXT
-			? timestamp_pl_interval : timestamp_mi_interval;
-
-		condition->clock_bound = DatumGetTimestamp(DirectFunctionCall2(op,
-																	   TimestampGetDatum((Timestamp) now),
-																	   condition->constants[0]));
+		condition->clock_bound = clock_bound(condition, now);
 		condition->clock_now = now;
 	}
 	switch (condition->operator)

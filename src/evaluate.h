@@ -96,6 +96,8 @@ extern char *automation_row_lower_text(RowState *row, int which,
 extern char *automation_lower(const char *s, int len, Oid collation);
 extern bool automation_condition_holds(CompiledCondition *condition, RowState *row,
 									   ConditionResult *result);
+extern Timestamp automation_clock_instant(CompiledCondition *condition, Datum datum);
+extern bool automation_clock_span(CompiledCondition *condition, int64 *span);
 extern bool automation_conditions_match(CompiledCondition *conditions, int nconditions,
 										RowState *row, ConditionResult *results, int *group);
 extern void automation_row_prior(RowState *prior, RowState *row);

@@ -123,7 +123,32 @@ automation_operator_range(ConditionOperator op)
 		case VOCAB_INDEX_NONE:
 		case VOCAB_INDEX_VALUE:
 		case VOCAB_INDEX_EDGE:
+		case VOCAB_INDEX_CLOCK:
 			break;
+	}
+	return -1;
+}
+
+/*
+ * automation_operator_clock
+ *		The direction of a clock operator (the vocabulary's index CLOCK):
+ *		CLOCK_WITHIN_LAST, CLOCK_WITHIN_NEXT, CLOCK_OLDER_THAN, or -1.
+ */
+int
+automation_operator_clock(ConditionOperator op)
+{
+	if (automation_operator_info(op)->index != VOCAB_INDEX_CLOCK)
+		return -1;
+	switch (op)
+	{
+		case OPERATOR_WITHIN_LAST:
+			return CLOCK_WITHIN_LAST;
+		case OPERATOR_WITHIN_NEXT:
+			return CLOCK_WITHIN_NEXT;
+		case OPERATOR_OLDER_THAN:
+			return CLOCK_OLDER_THAN;
+		default:
+			elog(ERROR, "automation: operator %d is indexed as a clock but has no direction", (int) op);
 	}
 	return -1;
 }

@@ -24,6 +24,12 @@
 #define RANGE_LESS_EQUAL	3
 #define RANGE_OPS			4
 
+/* directions of the clock index (candidates.c) */
+#define CLOCK_WITHIN_LAST	0
+#define CLOCK_WITHIN_NEXT	1
+#define CLOCK_OLDER_THAN	2
+#define CLOCK_OPS			3
+
 /* workflow or rule spelling to the operator and its label; false if unknown */
 extern bool automation_operator_parse(const char *name, ConditionOperator *op,
 									  const char **label);
@@ -42,5 +48,6 @@ extern bool automation_operator_hashable(ConditionOperator op, int nconstants);
 
 /* the RANGE_* direction of a threshold operator, or -1 */
 extern int	automation_operator_range(ConditionOperator op);
+extern int	automation_operator_clock(ConditionOperator op);
 
 #endif							/* AUTOMATION_OPERATORS_H */

@@ -94,6 +94,9 @@ typedef enum VocabTrigger
  *	 VALUE	hash buckets of the constant(s)
  *	 EDGE	"the column changed" (UPDATE)
  *	 GT, GTE, LT, LTE	the sorted constants of one column (range index)
+ *	 CLOCK	the sorted intervals of one column's clock conditions (clock
+ *			index: the row's distance from now, one binary search each
+ *			way; an interval with months is not indexable)
  */
 typedef enum VocabIndex
 {
@@ -103,7 +106,8 @@ typedef enum VocabIndex
 	VOCAB_INDEX_GT,
 	VOCAB_INDEX_GTE,
 	VOCAB_INDEX_LT,
-	VOCAB_INDEX_LTE
+	VOCAB_INDEX_LTE,
+	VOCAB_INDEX_CLOCK
 } VocabIndex;
 
 /* Events an operator can hold on (not negated): bits as EVENT_* of automation.h */
@@ -136,9 +140,9 @@ typedef enum VocabIndex
 	X(CHANGED, "changed", "CHANGED", FLAG, ANY, EDGE, EDGE, VOCAB_ON_INSERT | VOCAB_ON_UPDATE) \
 	X(CHANGED_TO, "changed_to", "CHANGED_TO", SCALAR, ANY, EDGE, VALUE, VOCAB_ON_INSERT | VOCAB_ON_UPDATE) \
 	X(CHANGED_FROM, NULL, "CHANGED_FROM", SCALAR, ANY, EDGE, EDGE, VOCAB_ON_UPDATE) \
-	X(WITHIN_LAST, "within_last", "WITHIN_LAST", INTERVAL, DATE, CLOCK, NONE, VOCAB_ON_ALL) \
-	X(WITHIN_NEXT, "within_next", "WITHIN_NEXT", INTERVAL, DATE, CLOCK, NONE, VOCAB_ON_ALL) \
-	X(OLDER_THAN, "older_than", "OLDER_THAN", INTERVAL, DATE, CLOCK, NONE, VOCAB_ON_ALL)
+	X(WITHIN_LAST, "within_last", "WITHIN_LAST", INTERVAL, DATE, CLOCK, CLOCK, VOCAB_ON_ALL) \
+	X(WITHIN_NEXT, "within_next", "WITHIN_NEXT", INTERVAL, DATE, CLOCK, CLOCK, VOCAB_ON_ALL) \
+	X(OLDER_THAN, "older_than", "OLDER_THAN", INTERVAL, DATE, CLOCK, CLOCK, VOCAB_ON_ALL)
 
 /*
  * Where an action runs:
@@ -251,7 +255,7 @@ typedef struct VocabAction
 #define VOCAB_VALUE_NAMES	{"scalar", "ordered", "string", "list", "flag", "interval"}
 #define VOCAB_FIELD_NAMES	{"any", "text", "text_array", "ordered", "date"}
 #define VOCAB_TRIGGER_NAMES {"level", "edge", "clock"}
-#define VOCAB_INDEX_NAMES	{"none", "value", "edge", "gt", "gte", "lt", "lte"}
+#define VOCAB_INDEX_NAMES	{"none", "value", "edge", "gt", "gte", "lt", "lte", "clock"}
 #define VOCAB_RUNS_NAMES	{"http", "channel", "email", "database"}
 
 #endif							/* AUTOMATION_VOCABULARY_H */

@@ -6,6 +6,7 @@
 # Usage: test/bench/engine.sh [--quick] [--runs N] [--duration SECONDS]
 #                             [--counts "0 10 100 1000"] [--clients "1 4"]
 #                             [--workloads "nomatch match bulk"] [--no-fsync-run]
+#                             [--mix basic|full]
 #
 # Starts a throwaway cluster (test/lib/cluster.sh, fsync = off), loads
 # test/bench/setup.sql (bench.deals watched as "deal", bench.deals_twin without
@@ -21,7 +22,10 @@
 # 4-client cells use both CPUs.  The matching workload runs with a session
 # LISTENing on automation_jobs and deleting jobs and firings every second.
 # Finally the matching workload runs once more with fsync = on and
-# synchronous_commit = on.
+# synchronous_commit = on.  --mix selects the definitions (setup.sql):
+# basic (default), the mix of 0.1.0-0.3.0, runs on every version; full adds
+# 0.4.0's rules language (condition groups, fire_when becomes_true, relative
+# dates).  test/bench/ab.sh alternates builds and mixes.
 #
 # Needs: root (or sudo) as for test/lib/cluster.sh, pgbench, taskset, and
 # automation installed (make install).
@@ -34,6 +38,7 @@ COUNTS="0 10 100 1000"
 CLIENTS="1 4"
 WORKLOADS="nomatch match bulk"
 FSYNC_RUN=1
+MIX=basic
 while [ $# -gt 0 ]; do
 	case "$1" in
 		--quick) RUNS=3; DURATION=2; COUNTS="0 100 1000" ;;
@@ -43,7 +48,8 @@ while [ $# -gt 0 ]; do
 		--clients) CLIENTS=$2; shift ;;
 		--workloads) WORKLOADS=$2; shift ;;
 		--no-fsync-run) FSYNC_RUN=0 ;;
-		-h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+		--mix) MIX=$2; shift ;;
+		-h|--help) sed -n '2,28p' "$0"; exit 0 ;;
 		*) echo "unknown option: $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -163,12 +169,16 @@ cell() {
 
 psql -f test/bench/setup.sql >/dev/null
 echo "# automation engine benchmark: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, $RUNS runs x ${DURATION}s per cell, watched and twin interleaved in each run"
-echo "# $(psql -Atc 'SELECT version()')"
+echo "# $(psql -Atc 'SELECT version()'), automation $(psql -Atc "SELECT extversion FROM pg_extension WHERE extname = 'automation'"), mix $MIX"
 echo
 echo '| workload | clients | definitions | watched tps | twin tps | ratio | target | ratio per run |'
 echo '|---|---|---|---|---|---|---|---|'
 for count in $COUNTS; do
-	psql -Atc "SELECT bench.add_definitions($count)" >/dev/null
+	if [ "$MIX" = basic ]; then
+		psql -Atc "SELECT bench.add_definitions($count)" >/dev/null
+	else
+		psql -Atc "SELECT bench.add_definitions($count, '$MIX')" >/dev/null
+	fi
 	for workload in $WORKLOADS; do
 		for clients in $CLIENTS; do
 			cell "$workload" "$clients" "$count"

@@ -2,7 +2,7 @@
 -- path (driven by engine_agree.sh, which says how to run it).
 --
 -- Random definitions (workflows and rules: groups, fire_when, operators of
--- every value kind, tenants, cooldowns, breakers, stop_subsequent_rules,
+-- every value kind, relative dates (the clock index), tenants, cooldowns, breakers, stop_subsequent_rules,
 -- priorities, trigger types) and random row events, from a fixed seed.  For
 -- each event, in its own transaction: automation.explain() predicts, then the
 -- change is made, and what the trigger recorded (firings and their outcomes,
@@ -19,7 +19,7 @@ DROP SCHEMA IF EXISTS agree CASCADE;
 RESET client_min_messages;
 CREATE SCHEMA agree;
 CREATE TABLE agree.items (id int PRIMARY KEY, tenant text, status text, score int,
-	tags text[], data jsonb);
+	tags text[], data jsonb, due timestamptz);
 SELECT automation.watch('item', 'agree.items', 'id', 'tenant') IS NOT NULL AS watched;
 SELECT setseed(:seed);
 
@@ -30,7 +30,7 @@ $$ SELECT a[1 + floor(random() * cardinality(a))::int] $$;
 -- a random rule condition: field, operator and the value key it takes
 CREATE FUNCTION agree.make_condition(trig text, grp int) RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
-	f text := agree.pick(ARRAY['status', 'score', 'tags', 'data.k', 'tenant']);
+	f text := agree.pick(ARRAY['status', 'score', 'tags', 'data.k', 'tenant', 'due']);
 	ops text[];
 	op text;
 	c jsonb;
@@ -42,6 +42,7 @@ BEGIN
 								'CHANGED_TO', 'CHANGED_FROM']
 		WHEN 'tags' THEN ARRAY['CONTAINS', 'NOT_CONTAINS', 'EXISTS', 'CHANGED']
 		WHEN 'data.k' THEN ARRAY['EQUALS', 'NOT_EQUALS', 'EXISTS', 'NOT_EXISTS', 'CHANGED', 'CHANGED_TO']
+		WHEN 'due' THEN ARRAY['WITHIN_LAST', 'WITHIN_NEXT', 'OLDER_THAN', 'WITHIN_LAST', 'OLDER_THAN', 'EXISTS']
 		ELSE ARRAY['EQUALS', 'EXISTS'] END;
 	IF trig LIKE '%DELETED' THEN
 		ops := ARRAY(SELECT o FROM unnest(ops) o WHERE o NOT LIKE 'CHANGED%');
@@ -57,6 +58,9 @@ BEGIN
 		IF random() < 0.3 THEN c := c || jsonb_build_object('value_bool', random() < 0.5); END IF;
 	ELSIF f = 'score' THEN
 		c := c || jsonb_build_object('value_int', floor(random() * 6)::int);
+	ELSIF f = 'due' THEN
+		c := c || CASE WHEN random() < 0.3 THEN jsonb_build_object('value_int', floor(random() * 20)::int)
+			ELSE jsonb_build_object('value_string', agree.pick(ARRAY['12 hours', '3 days', '10 days', '1 mon', '2 days 6 hours'])) END;
 	ELSIF op IN ('STARTS_WITH', 'ENDS_WITH') THEN
 		c := c || jsonb_build_object('value_string', agree.pick(ARRAY['o', 'n', 'W', 'st']));
 	ELSIF f = 'tags' THEN
@@ -83,9 +87,11 @@ DECLARE
 BEGIN
 	FOR i IN 1 .. nworkflows LOOP
 		PERFORM set_config('automation.tenant', agree.pick(ARRAY['', '', 't1', 't2']), true);
-		f := agree.pick(ARRAY['status', 'score']);
-		op := agree.pick(ARRAY['equals', 'not_equals', 'contains', 'greater_than', 'less_than', 'changed', 'changed_to']);
+		f := agree.pick(ARRAY['status', 'score', 'status', 'score', 'due']);
+		op := CASE WHEN f = 'due' THEN agree.pick(ARRAY['within_last', 'within_next', 'older_than'])
+			ELSE agree.pick(ARRAY['equals', 'not_equals', 'contains', 'greater_than', 'less_than', 'changed', 'changed_to']) END;
 		v := CASE WHEN op = 'changed' THEN '' WHEN f = 'score' THEN floor(random() * 6)::int::text
+				  WHEN f = 'due' THEN agree.pick(ARRAY['1 day', '5 days', '12 hours', '1 mon', '15'])
 				  ELSE agree.pick(ARRAY['new', 'open', 'won', 'Won']) END;
 		BEGIN
 			PERFORM automation.create_workflow(jsonb_build_object('name', 'w' || i,
@@ -134,7 +140,9 @@ CREATE FUNCTION agree.random_row(id int) RETURNS jsonb LANGUAGE sql VOLATILE AS 
 		'status', agree.pick(ARRAY[NULL, 'new', 'open', 'Open', 'won', 'lost']),
 		'score', CASE WHEN random() < 0.15 THEN NULL ELSE floor(random() * 6)::int END,
 		'tags', agree.pick(ARRAY['{}', '{a}', '{a,b}', '{C}', NULL]::text[][]),
-		'data', agree.pick(ARRAY['{}', '{"k": "won"}', '{"k": "new"}', '{"k": null}', NULL]::jsonb[]))
+		'data', agree.pick(ARRAY['{}', '{"k": "won"}', '{"k": "new"}', '{"k": null}', NULL]::jsonb[]),
+		'due', CASE WHEN random() < 0.1 THEN NULL WHEN random() < 0.05 THEN '-infinity'::timestamptz
+			ELSE now() + (random() * 60 - 30) * interval '1 day' END)
 $$;
 
 -- the events, drawn before any is applied: op, row id, and for an update
@@ -187,7 +195,8 @@ BEGIN
 	IF op = 'INSERT' THEN
 		INSERT INTO agree.items SELECT * FROM jsonb_populate_record(NULL::agree.items, new_row);
 	ELSIF op = 'UPDATE' THEN
-		UPDATE agree.items t SET tenant = r.tenant, status = r.status, score = r.score, tags = r.tags, data = r.data
+		UPDATE agree.items t SET tenant = r.tenant, status = r.status, score = r.score, tags = r.tags, data = r.data,
+			due = r.due
 		  FROM jsonb_populate_record(NULL::agree.items, new_row) r WHERE t.id = e.id;
 	ELSE
 		DELETE FROM agree.items t WHERE t.id = e.id;
