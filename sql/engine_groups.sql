@@ -142,5 +142,35 @@ DELETE FROM automation.jobs;
 UPDATE leads SET status = 'open' WHERE id = 20;
 SELECT * FROM fired;
 
+SELECT reset();
+
+-- The trigger evaluates only the groups whose guard hit (and those without
+-- a guard); explain evaluates every group.  25 groups, group g: status =
+-- 'g<g>' AND score >= g (guarded by its value), and group 12 without a
+-- guard (tags contains 'late').  Each row hits one group's guard; the rule
+-- fires when that group holds or group 12 does.
+SELECT rule('25 groups', 'LEAD_CREATED', (SELECT jsonb_agg(c ORDER BY g, k) FROM (
+	SELECT g, 1 AS k, jsonb_build_object('field_path', 'status', 'operator', 'EQUALS', 'value_string', 'g' || g, 'group', g) AS c
+	  FROM generate_series(0, 24) g WHERE g <> 12
+	UNION ALL
+	SELECT g, 2, jsonb_build_object('field_path', 'score', 'operator', 'GTE', 'value_int', g, 'group', g)
+	  FROM generate_series(0, 24) g WHERE g <> 12
+	UNION ALL
+	SELECT 12, 1, '{"field_path": "tags", "operator": "CONTAINS", "value_string": "late", "group": 12}') x)) IS NOT NULL AS made;
+INSERT INTO leads (id, status, score, tags) VALUES
+	(30, 'g0', 0, '{}'),		-- group 0
+	(31, 'g24', 24, '{}'),		-- group 24
+	(32, 'g24', 23, '{}'),		-- group 24's guard hits, score fails: nothing
+	(33, 'g7', 30, '{}'),		-- group 7
+	(34, 'g7', 3, '{late}'),	-- group 7 fails, group 12 (no guard) holds
+	(35, 'x', 99, '{}'),		-- no guard hits: nothing
+	(36, 'G13', 13, '{}');		-- group 13 (case-insensitive bucket)
+SELECT * FROM fired;
+-- explain agrees, naming the group that holds
+SELECT name, fires, reason FROM automation.explain('lead',
+	'{"id": 37, "status": "g19", "score": 20, "tags": []}');
+SELECT name, fires, reason FROM automation.explain('lead',
+	'{"id": 38, "status": "g19", "score": 2, "tags": ["late"]}');
+
 DROP SCHEMA engine_groups CASCADE;
 DROP EXTENSION automation CASCADE;

@@ -5,11 +5,13 @@
  *	  could fire, without evaluating the others.
  *
  * Built once per entity load (automation_index_build, called by the
- * compiler), read per row (automation_candidates).  Each definition is filed
- * for each event under one guard per condition group; a definition with a
- * group that no condition guards is evaluated on every event ("always").
- * The index is exact for what it leaves out: a definition it does not
- * return cannot hold on that event.
+ * compiler), read per row (automation_candidates).  Each condition group of
+ * a definition is filed for each event under one guard; a group that no
+ * condition guards is evaluated on every event ("always").  A candidate is
+ * a definition with the groups whose guard hit, or that have none: the
+ * decision path (FIRE) evaluates only those.  The index is exact for what
+ * it leaves out: a definition it does not return, or a group it does not
+ * name, cannot hold on that event.
  *
  *-------------------------------------------------------------------------
  */
@@ -57,7 +59,7 @@ range_op(CompiledCondition *condition)
 typedef struct RangeEntry
 {
 	Datum		constant;
-	int			order;
+	int			key;
 } RangeEntry;
 
 static int
@@ -70,7 +72,7 @@ compare_range_entries(const void *a, const void *b, void *arg)
 													  sample->collation,
 													  x->constant, y->constant));
 
-	return cmp != 0 ? cmp : (x->order > y->order) - (x->order < y->order);
+	return cmp != 0 ? cmp : (x->key > y->key) - (x->key < y->key);
 }
 
 /*
@@ -79,7 +81,7 @@ compare_range_entries(const void *a, const void *b, void *arg)
  *		sorted once all definitions are filed (sort_range_indexes).
  */
 static void
-add_to_range_index(EventIndex *index, CompiledCondition *guard, int op, int order)
+add_to_range_index(EventIndex *index, CompiledCondition *guard, int op, int key)
 {
 	RangeIndex *range = NULL;
 	ListCell   *lc;
@@ -105,7 +107,7 @@ add_to_range_index(EventIndex *index, CompiledCondition *guard, int op, int orde
 	entries = entries == NULL ? palloc(sizeof(RangeEntry))
 		: repalloc(entries, sizeof(RangeEntry) * (range->n[op] + 1));
 	entries[range->n[op]].constant = guard->constants[0];
-	entries[range->n[op]].order = order;
+	entries[range->n[op]].key = key;
 	range->constants[op] = (Datum *) entries;
 	range->n[op]++;
 }
@@ -132,7 +134,7 @@ sort_range_indexes(EventIndex *index)
 			for (int i = 0; i < range->n[op]; i++)
 			{
 				range->constants[op][i] = entries[i].constant;
-				range->orders[op][i] = entries[i].order;
+				range->orders[op][i] = entries[i].key;
 			}
 			pfree(entries);
 		}
@@ -160,7 +162,7 @@ clock_op(CompiledCondition *condition)
 typedef struct ClockEntry
 {
 	int64		span;
-	int			order;
+	int			key;
 } ClockEntry;
 
 static int
@@ -171,7 +173,7 @@ compare_clock_entries(const void *a, const void *b)
 
 	if (x->span != y->span)
 		return x->span < y->span ? -1 : 1;
-	return (x->order > y->order) - (x->order < y->order);
+	return (x->key > y->key) - (x->key < y->key);
 }
 
 /*
@@ -180,7 +182,7 @@ compare_clock_entries(const void *a, const void *b)
  *		once all definitions are filed (sort_clock_indexes).
  */
 static void
-add_to_clock_index(EventIndex *index, CompiledCondition *guard, int op, int order)
+add_to_clock_index(EventIndex *index, CompiledCondition *guard, int op, int key)
 {
 	ClockIndex *clock = NULL;
 	ListCell   *lc;
@@ -205,7 +207,7 @@ add_to_clock_index(EventIndex *index, CompiledCondition *guard, int op, int orde
 	entries = entries == NULL ? palloc(sizeof(ClockEntry))
 		: repalloc(entries, sizeof(ClockEntry) * (clock->n[op] + 1));
 	entries[clock->n[op]].span = span;
-	entries[clock->n[op]].order = order;
+	entries[clock->n[op]].key = key;
 	clock->spans[op] = (int64 *) entries;
 	clock->n[op]++;
 }
@@ -231,7 +233,7 @@ sort_clock_indexes(EventIndex *index)
 			for (int i = 0; i < clock->n[op]; i++)
 			{
 				clock->spans[op][i] = entries[i].span;
-				clock->orders[op][i] = entries[i].order;
+				clock->orders[op][i] = entries[i].key;
 			}
 			pfree(entries);
 		}
@@ -282,17 +284,17 @@ group_guard(CompiledCondition *conditions, int n, int event, bool *never)
 
 /*
  * file_under
- *		File a definition under one guard condition.
+ *		File one group of a definition (its key) under its guard condition.
  */
 static void
-file_under(EventIndex *index, CompiledCondition *guard, int order, int event,
+file_under(EventIndex *index, CompiledCondition *guard, int key, int event,
 		   MemoryContext context)
 {
 	ListCell   *lc;
 
 	if (value_indexable(guard))
 	{
-		ValueIndexKey key;
+		ValueIndexKey hkey;
 		ValueIndexEntry *entry;
 		bool		found;
 		bool		known = false;
@@ -310,14 +312,14 @@ file_under(EventIndex *index, CompiledCondition *guard, int order, int event,
 		}
 		for (int k = 0; k < guard->nconstants; k++)
 		{
-			memset(&key, 0, sizeof(key));
-			key.attnum = guard->attnum;
-			automation_value_hash(guard, guard->constants[k], &key.hash);
-			entry = hash_search(index->value_index, &key, HASH_ENTER, &found);
+			memset(&hkey, 0, sizeof(hkey));
+			hkey.attnum = guard->attnum;
+			automation_value_hash(guard, guard->constants[k], &hkey.hash);
+			entry = hash_search(index->value_index, &hkey, HASH_ENTER, &found);
 			if (!found)
 				entry->orders = NIL;
-			if (!list_member_int(entry->orders, order))
-				entry->orders = lappend_int(entry->orders, order);
+			if (!list_member_int(entry->orders, key))
+				entry->orders = lappend_int(entry->orders, key);
 		}
 		foreach(lc, index->value_columns)
 			known |= ((ValueColumn *) lfirst(lc))->attnum == guard->attnum;
@@ -345,21 +347,22 @@ file_under(EventIndex *index, CompiledCondition *guard, int order, int event,
 			group->attnum = guard->attnum;
 			index->edge_columns = lappend(index->edge_columns, group);
 		}
-		if (!list_member_int(group->orders, order))
-			group->orders = lappend_int(group->orders, order);
+		if (!list_member_int(group->orders, key))
+			group->orders = lappend_int(group->orders, key);
 	}
 	else if (range_op(guard) >= 0)
-		add_to_range_index(index, guard, range_op(guard), order);
+		add_to_range_index(index, guard, range_op(guard), key);
 	else
-		add_to_clock_index(index, guard, clock_op(guard), order);
+		add_to_clock_index(index, guard, clock_op(guard), key);
 }
 
 /*
  * automation_index_build
- *		For each event, file every definition that can fire on it: under
- *		the guard of each of its condition groups that can hold on the
- *		event (a candidate when any group's guard hits), or in "always" when
- *		one such group has no guard.  Allocates in context.
+ *		For each event, file every condition group that can hold on it:
+ *		under its guard (the definition is a candidate, with that group,
+ *		when the guard hits), or in "always" when it has none.  A
+ *		definition without conditions is always a candidate.  Allocates in
+ *		context.
  */
 void
 automation_index_build(CandidateIndex *cindex, Definition **definitions,
@@ -376,38 +379,34 @@ automation_index_build(CandidateIndex *cindex, Definition **definitions,
 		for (int d = 0; d < ndefinitions; d++)
 		{
 			Definition *definition = definitions[d];
-			CompiledCondition *guards[32];
-			CompiledCondition **guard = guards;
-			int			nguards = 0;
-			bool		always = definition->nconditions == 0;
 
 			if ((definition->event_mask & event) == 0)
 				continue;
-			if (definition->nconditions > lengthof(guards))
-				guard = palloc(sizeof(CompiledCondition *) * definition->nconditions);
-			for (int c = 0; c < definition->nconditions && !always;)
+			if (definition->nconditions == 0)
+				index->always = lappend_int(index->always,
+											CANDIDATE_KEY(definition->order, 0));
+			for (int c = 0; c < definition->nconditions;)
 			{
 				int			first = c;
+				int			key;
 				bool		never;
-				CompiledCondition *g;
+				CompiledCondition *guard;
 
 				while (c < definition->nconditions &&
 					   definition->conditions[c].group == definition->conditions[first].group)
 					c++;
-				g = group_guard(&definition->conditions[first], c - first, event, &never);
+				guard = group_guard(&definition->conditions[first], c - first, event, &never);
 				if (never)
 					continue;
-				if (g == NULL)
-					always = true;
+				key = CANDIDATE_KEY(definition->order, definition->conditions[first].group);
+				if (guard == NULL)
+					index->always = lappend_int(index->always, key);
 				else
-					guard[nguards++] = g;
+					file_under(index, guard, key, event, context);
 			}
-			if (always)
-				index->always = lappend_int(index->always, definition->order);
-			else
-				for (int i = 0; i < nguards; i++)
-					file_under(index, guard[i], definition->order, event, context);
 		}
+		/* sorted by key (a group out of 0-30 shares bit 31: out of order) */
+		list_sort(index->always, list_int_cmp);
 		sort_range_indexes(index);
 		sort_clock_indexes(index);
 	}
@@ -434,20 +433,42 @@ compare_ints(const void *a, const void *b)
 }
 
 static int
-append_orders(List *orders, int *out, int n)
+append_orders(List *keys, int *out, int n)
 {
 	ListCell   *lc;
 
-	foreach(lc, orders)
+	foreach(lc, keys)
 		out[n++] = lfirst_int(lc);
 	return n;
 }
 
 /*
+ * add_candidate
+ *		Append the group of one key to the candidates (sorted keys: a
+ *		definition's keys come together), returning their number.
+ */
+static inline int
+add_candidate(Candidate *candidates, int n, int key)
+{
+	int			order = CANDIDATE_KEY_ORDER(key);
+
+	if (n > 0 && candidates[n - 1].order == order)
+		candidates[n - 1].groups |= CANDIDATE_KEY_GROUPS(key);
+	else
+	{
+		candidates[n].order = order;
+		candidates[n].groups = CANDIDATE_KEY_GROUPS(key);
+		n++;
+	}
+	return n;
+}
+
+/*
  * room_for
- *		Make room for more candidate orders: past the caller's stack array,
- *		move to a palloc'd one that holds every definition (no definition is
- *		a candidate twice, bar IN duplicates removed when merging).
+ *		Make room for more candidate keys: past the caller's stack array,
+ *		move to a palloc'd one that holds one key per definition, or
+ *		twice what it held (a definition has a key per group whose guard
+ *		hit; IN duplicates are merged with them).
  */
 static int *
 room_for(int *orders, int n, int more, int *capacity, int ndefinitions)
@@ -456,7 +477,7 @@ room_for(int *orders, int n, int more, int *capacity, int ndefinitions)
 
 	if (n + more <= *capacity)
 		return orders;
-	*capacity = Max(ndefinitions, n + more);
+	*capacity = Max(Max(ndefinitions, 2 * *capacity), n + more);
 	grown = palloc(sizeof(int) * *capacity);
 	memcpy(grown, orders, sizeof(int) * n);
 	return grown;
@@ -513,13 +534,15 @@ spans_below(ClockIndex *clock, int op, int64 d)
 /*
  * automation_candidates
  *		The definitions that could fire on this event, in evaluation order,
- *		written to orders (room for ndefinitions).  Definitions filed
- *		under an unchanged column, a different value, a threshold the
- *		value does not pass or a relative date it is not within are not
- *		returned.
+ *		each with the groups that can hold, written to candidates (room for
+ *		ndefinitions).  Groups filed under an unchanged column, a different
+ *		value, a threshold the value does not pass or a relative date it is
+ *		not within are not returned; a definition none of whose groups is
+ *		returned is not a candidate.
  */
 int
-automation_candidates(CandidateIndex *cindex, int ndefinitions, RowState *row, int *orders)
+automation_candidates(CandidateIndex *cindex, int ndefinitions, RowState *row,
+					  Candidate *candidates)
 {
 	EventIndex *index = &cindex->events[automation_event_index(row->event)];
 	int			which = row->event == EVENT_DELETE ? ROW_OLD : ROW_NEW;
@@ -654,8 +677,6 @@ automation_candidates(CandidateIndex *cindex, int ndefinitions, RowState *row, i
 
 	/* the always list is kept sorted; merge the few others into it */
 	nalways = list_length(index->always);
-	if (nothers == 0)
-		return append_orders(index->always, orders, 0);
 	if (nothers > 1)
 		qsort(others, nothers, sizeof(int), compare_ints);
 	{
@@ -667,14 +688,9 @@ automation_candidates(CandidateIndex *cindex, int ndefinitions, RowState *row, i
 		{
 			if (o == nothers ||
 				(a < nalways && list_nth_int(index->always, a) < others[o]))
-				orders[n++] = list_nth_int(index->always, a++);
+				n = add_candidate(candidates, n, list_nth_int(index->always, a++));
 			else
-			{
-				/* an IN list may name two values that land in one bucket */
-				if (n == 0 || orders[n - 1] != others[o])
-					orders[n++] = others[o];
-				o++;
-			}
+				n = add_candidate(candidates, n, others[o++]);
 		}
 		return n;
 	}

@@ -14,6 +14,23 @@
 
 #include "definition.h"
 
+/*
+ * What the index files and returns is a key per (definition, group):
+ * order * 32 + the group's bit index (GROUP_BIT_INDEX, evaluate.h), so
+ * keys sort by definition order, then group.
+ */
+#define CANDIDATE_KEY(order, group)	((order) * 32 + GROUP_BIT_INDEX(group))
+#define CANDIDATE_KEY_ORDER(key)	((key) / 32)
+#define CANDIDATE_KEY_GROUPS(key)	((GroupMask) 1 << ((key) % 32))
+
+/* One candidate: a definition and the groups whose guard hit (or that have
+ * none): the only groups that can hold on the event. */
+typedef struct Candidate
+{
+	int			order;
+	GroupMask	groups;
+} Candidate;
+
 /* One bucket of the per-event index: definitions guarded by one column. */
 typedef struct ValueIndexKey
 {
@@ -24,12 +41,13 @@ typedef struct ValueIndexKey
 typedef struct ValueIndexEntry
 {
 	ValueIndexKey key;
-	List	   *orders;			/* int list of definition orders */
+	List	   *orders;			/* int list of candidate keys */
 } ValueIndexEntry;
 
 typedef struct EventIndex
 {
-	List	   *always;			/* orders evaluated on every event, sorted */
+	List	   *always;			/* keys of the groups evaluated on every event
+								 * (no guard), sorted */
 	List	   *edge_columns;	/* EdgeGroup *, guarded by "column changed" */
 	List	   *value_columns;	/* ValueColumn *, guarded by NEW value */
 	HTAB	   *value_index;	/* ValueIndexKey -> ValueIndexEntry */
@@ -44,7 +62,7 @@ typedef struct RangeIndex
 	CompiledCondition *sample;	/* compare_proc and collation to use */
 	int			n[RANGE_OPS];
 	Datum	   *constants[RANGE_OPS];	/* ascending */
-	int		   *orders[RANGE_OPS];
+	int		   *orders[RANGE_OPS];	/* candidate keys */
 } RangeIndex;
 
 /*
@@ -59,13 +77,13 @@ typedef struct ClockIndex
 	CompiledCondition *sample;	/* how to read the column as an instant */
 	int			n[CLOCK_OPS];
 	int64	   *spans[CLOCK_OPS];	/* ascending */
-	int		   *orders[CLOCK_OPS];
+	int		   *orders[CLOCK_OPS];	/* candidate keys */
 } ClockIndex;
 
 typedef struct EdgeGroup
 {
 	AttrNumber	attnum;
-	List	   *orders;
+	List	   *orders;			/* candidate keys */
 } EdgeGroup;
 
 typedef struct ValueColumn
@@ -84,6 +102,6 @@ extern int	automation_event_index(int event);
 extern void automation_index_build(CandidateIndex *index, Definition **definitions,
 								   int ndefinitions, MemoryContext context);
 extern int	automation_candidates(CandidateIndex *index, int ndefinitions,
-								  RowState *row, int *orders);
+								  RowState *row, Candidate *candidates);
 
 #endif							/* AUTOMATION_CANDIDATES_H */

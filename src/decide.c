@@ -8,11 +8,13 @@
  * Invariants:
  *	- The trigger (FIRE), explain (PREDICT) and backtest (COUNT) all call
  *	  automation_decide(); no caller repeats a step.
- *	- FIRE walks only the candidates the index returns; a row that matches
- *	  nothing costs the index probes and the evaluation of the candidates,
- *	  and allocates nothing beyond the trigger's per-row context.
+ *	- FIRE walks only the candidates the index returns, and evaluates only
+ *	  the groups of each that the index names (a group whose guard did
+ *	  not hit cannot hold); a row that matches nothing costs the index
+ *	  probes and the evaluation of those groups, and allocates nothing
+ *	  beyond the trigger's per-row context.
  *	- PREDICT and COUNT walk every definition (for the report), evaluate
- *	  every condition (PREDICT), and change nothing.
+ *	  every group (PREDICT: every condition), and change nothing.
  *
  *-------------------------------------------------------------------------
  */
@@ -43,12 +45,13 @@ ensure_firing(DecideRequest *req)
 /*
  * select_one
  *		The steps before a match is acted on, for one definition: operation,
- *		rule chain, tenant, conditions (OR of AND-groups), index, fire_when.
+ *		rule chain, tenant, conditions (OR of AND-groups: FIRE evaluates
+ *		the candidate's groups, the others every group), index, fire_when.
  *		VERDICT_FIRES here means "matched"; the gates come after.
  */
 static Verdict
 select_one(DecideRequest *req, Definition *definition, bool candidate,
-		   bool rules_stopped, Decision *decision)
+		   GroupMask groups, bool rules_stopped, Decision *decision)
 {
 	RowState   *row = req->row;
 	FiringContext *firing = req->firing;
@@ -62,7 +65,7 @@ select_one(DecideRequest *req, Definition *definition, bool candidate,
 		decision->conditions = palloc0(sizeof(ConditionResult) *
 									   Max(definition->nconditions, 1));
 		holds = automation_conditions_match(definition->conditions, definition->nconditions,
-											row, decision->conditions, &group);
+											row, GROUPS_ALL, decision->conditions, &group);
 		decision->group = group;
 	}
 	if ((definition->event_mask & row->event) == 0)
@@ -78,7 +81,7 @@ select_one(DecideRequest *req, Definition *definition, bool candidate,
 	if (!report)
 	{
 		holds = automation_conditions_match(definition->conditions, definition->nconditions,
-											row, NULL, &group);
+											row, groups, NULL, &group);
 		if (decision != NULL)
 			decision->group = group;
 	}
@@ -86,14 +89,17 @@ select_one(DecideRequest *req, Definition *definition, bool candidate,
 		return VERDICT_NO_MATCH;
 	if (!candidate)
 		return VERDICT_NOT_CANDIDATE;	/* cannot happen: the index is exact */
-	/* fire_when = becomes_true: not if it held for OLD already (SPEC 3) */
+	/*
+	 * fire_when = becomes_true: not if it held for OLD already (SPEC 3):
+	 * every group, the index's guards were asked about NEW
+	 */
 	if (definition->becomes_true && row->event == EVENT_UPDATE)
 	{
 		RowState	prior;
 
 		automation_row_prior(&prior, row);
 		if (automation_conditions_match(definition->conditions, definition->nconditions,
-										&prior, NULL, NULL))
+										&prior, GROUPS_ALL, NULL, NULL))
 			return VERDICT_HELD_BEFORE;
 	}
 	return VERDICT_FIRES;
@@ -143,10 +149,10 @@ automation_decide(DecideRequest *req)
 	EntityCache *cache = req->cache;
 	RowState   *row = req->row;
 	bool		fire = req->mode == DECIDE_FIRE;
-	int			stack_orders[64];
+	Candidate	stack_candidates[64];
 	Definition *stack_matched[64];
 	Verdict		stack_verdicts[64];
-	int		   *orders;
+	Candidate  *candidates;
 	Definition **matched = stack_matched;
 	Verdict    *verdicts = stack_verdicts;
 	char	  **reasons = NULL;
@@ -162,9 +168,9 @@ automation_decide(DecideRequest *req)
 	req->decisions = NULL;
 	if (cache->ndefinitions == 0)
 		return;
-	orders = cache->ndefinitions <= lengthof(stack_orders) ? stack_orders
-		: palloc(sizeof(int) * cache->ndefinitions);
-	ncandidates = automation_candidates(&cache->index, cache->ndefinitions, row, orders);
+	candidates = cache->ndefinitions <= lengthof(stack_candidates) ? stack_candidates
+		: palloc(sizeof(Candidate) * cache->ndefinitions);
+	ncandidates = automation_candidates(&cache->index, cache->ndefinitions, row, candidates);
 	if (fire)
 	{
 		if (ncandidates == 0)
@@ -176,7 +182,7 @@ automation_decide(DecideRequest *req)
 		req->decisions = palloc0(sizeof(Decision) * cache->ndefinitions);
 		candidate = palloc0(sizeof(bool) * cache->ndefinitions);
 		for (int i = 0; i < ncandidates; i++)
-			candidate[orders[i]] = true;
+			candidate[candidates[i].order] = true;
 		matched = palloc(sizeof(Definition *) * cache->ndefinitions);
 		verdicts = palloc(sizeof(Verdict) * cache->ndefinitions);
 		matched_at = palloc(sizeof(int) * cache->ndefinitions);
@@ -188,7 +194,7 @@ automation_decide(DecideRequest *req)
 	automation_cache_pin();
 	for (int i = 0; i < nwalk; i++)
 	{
-		int			order = fire ? orders[i] : i;
+		int			order = fire ? candidates[i].order : i;
 		Definition *definition = cache->definitions[order];
 		Decision   *decision = fire ? NULL : &req->decisions[order];
 		Verdict		verdict;
@@ -207,6 +213,7 @@ automation_decide(DecideRequest *req)
 			}
 		}
 		verdict = select_one(req, definition, fire || candidate[order],
+							 fire ? candidates[i].groups : GROUPS_ALL,
 							 rules_stopped || (tenant_rules_stopped && definition->tenant_id != NULL),
 							 decision);
 		if (decision != NULL)

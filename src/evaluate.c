@@ -1500,24 +1500,35 @@ automation_value_hash(CompiledCondition *condition, Datum value, uint32 *hash)
 /*
  * automation_conditions_match
  *		The conditions hold: all conditions of one group (conditions come
- *		ordered by group, then sort order; groups are ORed).  Without
- *		results, evaluated in order, stopping a group at its first failing
- *		condition and the whole at the first group that holds; with results
- *		(one per condition), every condition is evaluated and reported.
- *		*group (may be NULL): the first group that holds, or -1.
+ *		ordered by group, then sort order; groups are ORed).  Only the
+ *		groups of the mask groups are evaluated (the others are known not
+ *		to hold: the candidate index's guards, candidates.c); GROUPS_ALL
+ *		evaluates every group.  Without results, evaluated in order,
+ *		stopping a group at its first failing condition and the whole at
+ *		the first group that holds; with results (one per condition, and
+ *		groups must be GROUPS_ALL), every condition is evaluated and
+ *		reported.  *group (may be NULL): the first group that holds, or -1.
  */
 bool
 automation_conditions_match(CompiledCondition *conditions, int nconditions, RowState *row,
-							ConditionResult *results, int *group)
+							GroupMask groups, ConditionResult *results, int *group)
 {
 	int			c = 0;
 	int			matched = nconditions == 0 ? 0 : -1;	/* no condition: holds */
 
+	Assert(results == NULL || groups == GROUPS_ALL);
 	while (c < nconditions)
 	{
 		int			g = conditions[c].group;
 		bool		holds = true;
 
+		if ((groups & GROUP_BIT(g)) == 0)
+		{
+			/* its guard did not hit: it cannot hold */
+			while (c < nconditions && conditions[c].group == g)
+				c++;
+			continue;
+		}
 		for (; c < nconditions && conditions[c].group == g; c++)
 		{
 			if (results != NULL)

@@ -60,6 +60,17 @@ typedef struct CompiledCondition
 	const char *operator_label;
 } CompiledCondition;
 
+/*
+ * A set of condition groups, as a mask: group g (SPEC: 0-24) is bit g; a
+ * group outside 0-30 (a row that skipped validation) shares bit 31, so a
+ * mask may name more groups than hit, never fewer.
+ */
+typedef uint32 GroupMask;
+
+#define GROUP_BIT_INDEX(g)	((unsigned int) (g) < 31 ? (int) (g) : 31)
+#define GROUP_BIT(g)		((GroupMask) 1 << GROUP_BIT_INDEX(g))
+#define GROUPS_ALL			((GroupMask) 0xFFFFFFFF)
+
 /* One row event as the evaluator reads it: each tuple deformed once. */
 #define ROW_NEW 0
 #define ROW_OLD 1
@@ -99,7 +110,8 @@ extern bool automation_condition_holds(CompiledCondition *condition, RowState *r
 extern Timestamp automation_clock_instant(CompiledCondition *condition, Datum datum);
 extern bool automation_clock_span(CompiledCondition *condition, int64 *span);
 extern bool automation_conditions_match(CompiledCondition *conditions, int nconditions,
-										RowState *row, ConditionResult *results, int *group);
+										RowState *row, GroupMask groups,
+										ConditionResult *results, int *group);
 extern void automation_row_prior(RowState *prior, RowState *row);
 extern bool automation_value_hash(CompiledCondition *condition, Datum value,
 								  uint32 *hash);

@@ -1,7 +1,7 @@
 -- test/e2e/engine_agree.sql: the randomized agreement test of the decision
 -- path (driven by engine_agree.sh, which says how to run it).
 --
--- Random definitions (workflows and rules: groups, fire_when, operators of
+-- Random definitions (workflows and rules: groups, up to 25 of them, fire_when, operators of
 -- every value kind, relative dates (the clock index), tenants, cooldowns, breakers, stop_subsequent_rules,
 -- priorities, trigger types) and random row events, from a fixed seed.  For
 -- each event, in its own transaction: automation.explain() predicts, then the
@@ -81,6 +81,7 @@ DECLARE
 	trig text;
 	conds jsonb;
 	ngroups int;
+	grp int;
 	op text;
 	f text;
 	v text;
@@ -107,13 +108,25 @@ BEGIN
 	FOR i IN 1 .. nrules LOOP
 		PERFORM set_config('automation.tenant', agree.pick(ARRAY['', '', 't1', 't2']), true);
 		trig := agree.pick(ARRAY['ITEM_CREATED', 'ITEM_UPDATED', 'ITEM_UPDATED', 'ITEM_DELETED']);
-		ngroups := 1 + floor(random() * 3)::int;
 		conds := '[]';
-		FOR g IN 0 .. ngroups - 1 LOOP
-			FOR k IN 1 .. 1 + floor(random() * 3)::int LOOP
-				conds := conds || agree.make_condition(trig, g * (1 + floor(random() * 8)::int));
+		IF random() < 0.3 THEN
+			-- group-heavy: 4 to 25 groups spread over 0-24, so that the
+			-- trigger, which evaluates only the groups whose index guard
+			-- hit, is compared with explain, which evaluates every group
+			FOREACH grp IN ARRAY ARRAY(SELECT x FROM generate_series(0, 24) x
+									   ORDER BY random() LIMIT 4 + floor(random() * 22)::int) LOOP
+				FOR k IN 1 .. 1 + floor(random() * 2)::int LOOP
+					conds := conds || agree.make_condition(trig, grp);
+				END LOOP;
 			END LOOP;
-		END LOOP;
+		ELSE
+			ngroups := 1 + floor(random() * 3)::int;
+			FOR g IN 0 .. ngroups - 1 LOOP
+				FOR k IN 1 .. 1 + floor(random() * 3)::int LOOP
+					conds := conds || agree.make_condition(trig, g * (1 + floor(random() * 8)::int));
+				END LOOP;
+			END LOOP;
+		END IF;
 		BEGIN
 			PERFORM automation.create_rule(jsonb_build_object('name', 'r' || i,
 				'entity_type', 'item', 'trigger_type', trig, 'conditions', conds,
