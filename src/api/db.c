@@ -71,7 +71,10 @@ remember(PGconn *conn)
 /*
  * closed_while_idle: whether the server ended this idle connection (a
  * restart, pg_terminate_backend): an idle connection has nothing to read
- * unless its server said goodbye.  One poll(2), no round trip.
+ * unless its server said goodbye (its FATAL message, then EOF, which libpq
+ * may not have seen yet).  The server sends nothing else unasked to a
+ * session that does not LISTEN, so anything readable retires the
+ * connection.  One poll(2), no round trip.
  */
 static bool
 closed_while_idle(PGconn *conn)
@@ -80,10 +83,7 @@ closed_while_idle(PGconn *conn)
 
 	if (pfd.fd < 0)
 		return true;
-	if (poll(&pfd, 1, 0) <= 0)
-		return false;
-	/* readable: the server's last words and EOF, or a notice */
-	return PQconsumeInput(conn) != 1 || PQstatus(conn) != CONNECTION_OK;
+	return poll(&pfd, 1, 0) != 0;
 }
 
 /* db_connection: this thread's connection, (re)opened when needed; NULL if down. */
