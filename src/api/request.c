@@ -413,13 +413,18 @@ set_int(int *out, PGresult *res, int col)
  * set locally.  automation.request_id is set locally either way: to the
  * request's id when the key was accepted, else to ''.  A failed check is a
  * row, not an error: its outcome and rate-limit figures make the reply.
+ * Every operator is schema-qualified and search_path is pinned locally for
+ * the statements after it: a session setting left on a pooled connection
+ * by an earlier request cannot put another role's operator into this one
+ * (doc/redteam-api-0.4.0.md, A1).
  */
 static const char auth_sql[] =
 	"SELECT a.outcome, a.key_id, a.role, a.tenant_id, a.rate_limit, a.remaining, a.reset_seconds, "
 	"a.retry_after, "
-	"CASE WHEN a.outcome = 'ok' THEN pg_catalog.set_config('role', a.role, true) END, "
-	"CASE WHEN a.outcome = 'ok' THEN pg_catalog.set_config('automation.tenant', COALESCE(a.tenant_id, ''), true) END, "
-	"pg_catalog.set_config('automation.request_id', CASE WHEN a.outcome = 'ok' THEN $6 ELSE '' END, true) "
+	"CASE WHEN a.outcome OPERATOR(pg_catalog.=) 'ok' THEN pg_catalog.set_config('role', a.role, true) END, "
+	"CASE WHEN a.outcome OPERATOR(pg_catalog.=) 'ok' THEN pg_catalog.set_config('automation.tenant', COALESCE(a.tenant_id, ''), true) END, "
+	"pg_catalog.set_config('automation.request_id', CASE WHEN a.outcome OPERATOR(pg_catalog.=) 'ok' THEN $6 ELSE '' END, true), "
+	"pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true) "
 	"FROM automation._api_authenticate($1, $2, $3, $4, $5::integer) a";
 
 /*
@@ -433,8 +438,8 @@ static const char auth_sql[] =
  * refused key.
  */
 static const char guard_sql[] =
-	"SELECT pg_catalog.current_setting(CASE pg_catalog.current_setting('automation.request_id') "
-	"WHEN $1 THEN 'automation.request_id' ELSE 'automation.request_refused' END)";
+	"SELECT pg_catalog.current_setting(CASE WHEN pg_catalog.current_setting('automation.request_id') "
+	"OPERATOR(pg_catalog.=) $1 THEN 'automation.request_id' ELSE 'automation.request_refused' END)";
 
 /* auth_params: the parameters of auth_sql (client and limit: buffers). */
 static void
