@@ -176,6 +176,40 @@ header(struct MHD_Connection *connection, const char *name)
 	return MHD_lookup_connection_value(connection, MHD_HEADER_KIND, name);
 }
 
+typedef struct HeaderCount
+{
+	const char *name;
+	int			count;
+} HeaderCount;
+
+static enum MHD_Result
+header_count(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	HeaderCount *hc = cls;
+
+	(void) kind;
+	(void) value;
+	if (strcasecmp(key, hc->name) == 0)
+		hc->count++;
+	return MHD_YES;
+}
+
+/*
+ * header_given_twice: a header that decides who or what a request is for
+ * (Authorization, the tenant header, Idempotency-Key) given more than once:
+ * the server would read the first copy where a proxy in front may have
+ * added, and checked, another.  Refused rather than guessed
+ * (doc/redteam-api-0.4.0.md, A3).
+ */
+static bool
+header_given_twice(struct MHD_Connection *connection, const char *name)
+{
+	HeaderCount hc = {name, 0};
+
+	MHD_get_connection_values(connection, MHD_HEADER_KIND, header_count, &hc);
+	return hc.count > 1;
+}
+
 /* queue_reply: send the reply with the headers every response carries. */
 static enum MHD_Result
 queue_reply(struct MHD_Connection *connection, Request *request, Reply *reply)
@@ -711,7 +745,15 @@ check_input(Call *call, const Route *route, Reply *reply)
 	struct MHD_Connection *connection = call->connection;
 	const char *idem = header(connection, "Idempotency-Key");
 	const char *tenant = header(connection, options.tenant_header);
+	const char *const once[] = {"Authorization", options.tenant_header, "Idempotency-Key"};
 
+	for (int i = 0; i < 3; i++)
+		if (header_given_twice(connection, once[i]))
+		{
+			reply_error(reply, 400, "validation_error", "this header must be given once",
+						json_pack("{s:s}", "header", once[i]));
+			return false;
+		}
 	if (tenant != NULL && !valid_tenant(tenant))
 	{
 		reply_error(reply, 400, "validation_error", "the tenant header must be 1 to 128 characters of A-Z, a-z, 0-9, \".\", \"_\" or \"-\"",
@@ -883,7 +925,7 @@ serve(struct MHD_Connection *connection, const char *url, const char *method,
 		json_decref(j);
 	}
 	tenant = header(connection, options.tenant_header);
-	if (tenant != NULL && !valid_tenant(tenant))
+	if (tenant != NULL && (!valid_tenant(tenant) || header_given_twice(connection, options.tenant_header)))
 		tenant = NULL;			/* refused by check_input, after the key */
 	call.db = db;
 	call.reply = reply;

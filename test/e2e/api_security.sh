@@ -12,6 +12,8 @@
 #       superuser in all but name (a member of a superuser role or of
 #       pg_execute_server_program, pg_read_server_files,
 #       pg_write_server_files).
+#   A3  Authorization, the tenant header and Idempotency-Key given twice
+#       are 400 (not the first copy).
 # ~5 s.
 set -u
 cd "$(dirname "$0")/../.."
@@ -133,6 +135,19 @@ check "automation_api is a member of no superuser-equivalent role" "" "$(api_psq
 	 WHERE pg_has_role('automation_api', r.oid, 'MEMBER')
 	   AND (r.rolsuper OR r.rolname IN ('pg_execute_server_program', 'pg_read_server_files', 'pg_write_server_files'))")"
 api_psql -q -c "REVOKE postgres FROM sec_wrapper"
+
+echo "# A3: a header that decides the request is given once"
+ANY=$(api_key any read:workflows)
+code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+check "the tenant header twice is 400" 400 \
+	"$(code -H "Authorization: Bearer $ANY" -H 'X-Tenant-ID: acme' -H 'X-Tenant-ID: beta' "$API_URL/v1/workflows")"
+check "Authorization twice is 400" 400 \
+	"$(code -H "Authorization: Bearer $ANY" -H "Authorization: Bearer $ANY" "$API_URL/v1/workflows")"
+check "Idempotency-Key twice is 400" 400 \
+	"$(code -H "Authorization: Bearer $ANY" -H 'Idempotency-Key: 5b0c8a3e-2f4d-4b6a-9c1e-7d8f9a0b1c2d' \
+		-H 'Idempotency-Key: 6b0c8a3e-2f4d-4b6a-9c1e-7d8f9a0b1c2d' "$API_URL/v1/workflows")"
+check "one tenant header is fine" 200 \
+	"$(code -H "Authorization: Bearer $ANY" -H 'X-Tenant-ID: acme' "$API_URL/v1/workflows")"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
