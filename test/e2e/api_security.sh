@@ -14,6 +14,9 @@
 #       pg_write_server_files).
 #   A3  Authorization, the tenant header and Idempotency-Key given twice
 #       are 400 (not the first copy).
+#   A4  POST /v1/backtest's scope is decided by the body's shape: an "id"
+#       holding a workflow body as JSON text (which automation.backtest(text)
+#       accepts) is not found, not a workflow backtest under read:rules.
 # ~5 s.
 set -u
 cd "$(dirname "$0")/../.."
@@ -148,6 +151,12 @@ check "Idempotency-Key twice is 400" 400 \
 		-H 'Idempotency-Key: 6b0c8a3e-2f4d-4b6a-9c1e-7d8f9a0b1c2d' "$API_URL/v1/workflows")"
 check "one tenant header is fine" 200 \
 	"$(code -H "Authorization: Bearer $ANY" -H 'X-Tenant-ID: acme' "$API_URL/v1/workflows")"
+
+echo "# A4: a key with read:rules only cannot backtest a workflow body passed as an id"
+RULES=$(api_key rules read:rules)
+body=$(wf_body bt2 status | jq -Rs '{id: .}')
+check "a JSON body in id is not found (not a workflow backtest under read:rules)" 404 \
+	"$(code -H "Authorization: Bearer $RULES" -H 'Content-Type: application/json' -d "$body" "$API_URL/v1/backtest")"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
