@@ -17,6 +17,9 @@
 #   A4  POST /v1/backtest's scope is decided by the body's shape: an "id"
 #       holding a workflow body as JSON text (which automation.backtest(text)
 #       accepts) is not found, not a workflow backtest under read:rules.
+#   A10 automation._invoker() (the caller create_api_key trusts) refuses to
+#       answer inside a security-restricted operation, where the code runs
+#       as another role than the session's.
 # ~5 s.
 set -u
 cd "$(dirname "$0")/../.."
@@ -157,6 +160,17 @@ RULES=$(api_key rules read:rules)
 body=$(wf_body bt2 status | jq -Rs '{id: .}')
 check "a JSON body in id is not found (not a workflow backtest under read:rules)" 404 \
 	"$(code -H "Authorization: Bearer $RULES" -H 'Content-Type: application/json' -d "$body" "$API_URL/v1/backtest")"
+
+echo "# A10: code run as another role in a restricted scope cannot make a key as the session's role"
+# what a user trigger does when the worker's execute_as writes as a definition's creator
+check "create_api_key inside execute_as is refused" "42501" "$(api_psql -At -c "
+	DO \$\$ BEGIN
+		PERFORM automation._execute_as('sec_mallory',
+			'SELECT automation.create_api_key(''trojan'', ''{read:jobs}'', ''sec_victim'')', NULL);
+		RAISE NOTICE 'created';
+	EXCEPTION WHEN insufficient_privilege THEN RAISE NOTICE '42501';
+	END \$\$" 2>&1 | sed 's/^NOTICE: *//')"
+check "no key was made" 0 "$(api_psql -At -c "SELECT count(*) FROM automation.api_key_store WHERE name = 'trojan'")"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
