@@ -454,6 +454,17 @@ post_backtest(Call *call, Reply *reply)
 		reply_error(reply, 400, "validation_error", "id must be a string", NULL);
 		return;
 	}
+	/*
+	 * Only an id: automation.backtest(text) also takes a body as JSON text,
+	 * which backtest_scope would have checked as a rule's whatever it is
+	 * (doc/redteam-api-0.4.0.md, A4).
+	 */
+	if (id != NULL && strncmp(json_string_value(id), "wf_", 3) != 0 && !valid_uuid(json_string_value(id)))
+	{
+		reply_error(reply, 404, "not_found", "no workflow or rule has this id",
+					json_pack("{s:s}", "hint", "workflow ids look like wf_01J...; rule ids are uuids"));
+		return;
+	}
 	if (definition != NULL && !json_is_object(definition))
 	{
 		reply_error(reply, 400, "validation_error", "definition must be an object", NULL);
