@@ -72,8 +72,9 @@ arg_limit(Call *call, Reply *reply, char *out, size_t outsize, int *limit)
 
 	if (v != NULL)
 	{
+		/* digits only: strtol alone would take " 5" and "+5" */
 		n = strtol(v, &end, 10);
-		if (*v == '\0' || *end != '\0' || n < 1 || n > MAX_LIMIT)
+		if (*v < '0' || *v > '9' || *end != '\0' || n < 1 || n > MAX_LIMIT)
 		{
 			reply_error(reply, 400, "validation_error", "limit must be an integer from 1 to 100",
 						json_pack("{s:s}", "parameter", "limit"));
