@@ -56,6 +56,7 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/guc.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -432,6 +433,9 @@ scan_definition(DefinitionScan *scan)
 	SPIExecuteOptions options;
 	char		relkind;
 	int			rc;
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nest_level;
 
 	rel = RelationIdGetRelation(cache->relid);
 	if (rel == NULL)
@@ -535,7 +539,22 @@ scan_definition(DefinitionScan *scan)
 	options.dest = &scan->pub;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+
+	/*
+	 * The scan runs code the table's owner controls (row-level security
+	 * policies, a column type's functions) as the caller: as a
+	 * security-restricted operation, as core runs index expressions, so
+	 * that code can neither SET ROLE / RESET ROLE (back to a pooled
+	 * session's login role: automation-api) nor leave a setting behind
+	 * (its GUC nest level is undone).  doc/redteam-api-0.4.0.md, A1.
+	 * Transaction abort restores both on error.
+	 */
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(save_userid, save_sec_context | SECURITY_RESTRICTED_OPERATION);
+	save_nest_level = NewGUCNestLevel();
 	rc = SPI_execute_extended(query.data, &options);
+	AtEOXact_GUC(false, save_nest_level);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
 	/* SPI answers SPI_OK_UTILITY for a SELECT sent to a DestNone receiver */
 	if (rc != SPI_OK_SELECT && rc != SPI_OK_UTILITY)
 		elog(ERROR, "automation backtest query failed: %s", SPI_result_code_string(rc));

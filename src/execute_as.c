@@ -100,6 +100,19 @@ PG_FUNCTION_INFO_V1(automation_invoker);
 Datum
 automation_invoker(PG_FUNCTION_ARGS)
 {
+	/*
+	 * Inside a security-restricted operation (an owner or role scope: a user
+	 * trigger under execute_as.c, a type's input under
+	 * _value_parses_as_owner, the backtest scan) the code runs as another
+	 * role than the session's: answering the session's role would let it
+	 * act as that role (create_api_key for the worker's login role,
+	 * doc/redteam-api-0.4.0.md, A10).
+	 */
+	if (InSecurityRestrictedOperation())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("the calling role is not known within a security-restricted operation"),
+				 errhint("Call this function from the session's own role, not from a trigger, type or policy automation runs.")));
 	PG_RETURN_DATUM(DirectFunctionCall1(namein,
 										CStringGetDatum(GetUserNameFromId(GetOuterUserId(), false))));
 }

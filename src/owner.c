@@ -138,7 +138,16 @@ automation_fixed_styles(void)
 void
 automation_owner_leave(OwnerScope *scope)
 {
-	AtEOXact_GUC(true, scope->guc_nest_level);
+	/*
+	 * false: every setting changed inside the scope is undone, as core does
+	 * after its security-restricted operations.  Code a scope runs as a
+	 * role other than the owner (a type's input or a domain CHECK in
+	 * _value_parses_as_owner, a user trigger under execute_as.c) could
+	 * otherwise set_config(..., false) a session setting (search_path) that
+	 * outlives the request on a pooled connection (doc/redteam-api-0.4.0.md,
+	 * A1).
+	 */
+	AtEOXact_GUC(false, scope->guc_nest_level);
 	SetUserIdAndSecContext(scope->save_userid, scope->save_sec_context);
 	SPI_finish();
 }

@@ -71,7 +71,10 @@ remember(PGconn *conn)
 /*
  * closed_while_idle: whether the server ended this idle connection (a
  * restart, pg_terminate_backend): an idle connection has nothing to read
- * unless its server said goodbye.  One poll(2), no round trip.
+ * unless its server said goodbye (its FATAL message, then EOF, which libpq
+ * may not have seen yet).  The server sends nothing else unasked to a
+ * session that does not LISTEN, so anything readable retires the
+ * connection.  One poll(2), no round trip.
  */
 static bool
 closed_while_idle(PGconn *conn)
@@ -80,17 +83,7 @@ closed_while_idle(PGconn *conn)
 
 	if (pfd.fd < 0)
 		return true;
-	if (poll(&pfd, 1, 0) <= 0)
-		return false;
-
-	/*
-	 * Readable while idle: nothing is expected on an idle connection (the
-	 * server never LISTENs here), so it is the server's last words.  libpq
-	 * reads a FATAL that arrives while idle as a notice and keeps the
-	 * status CONNECTION_OK until its next read sees EOF: asking PQstatus
-	 * after PQconsumeInput would hand the next request a dead connection.
-	 */
-	return true;
+	return poll(&pfd, 1, 0) != 0;
 }
 
 /* db_connection: this thread's connection, (re)opened when needed; NULL if down. */

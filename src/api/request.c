@@ -176,6 +176,40 @@ header(struct MHD_Connection *connection, const char *name)
 	return MHD_lookup_connection_value(connection, MHD_HEADER_KIND, name);
 }
 
+typedef struct HeaderCount
+{
+	const char *name;
+	int			count;
+} HeaderCount;
+
+static enum MHD_Result
+header_count(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	HeaderCount *hc = cls;
+
+	(void) kind;
+	(void) value;
+	if (strcasecmp(key, hc->name) == 0)
+		hc->count++;
+	return MHD_YES;
+}
+
+/*
+ * header_given_twice: a header that decides who or what a request is for
+ * (Authorization, the tenant header, Idempotency-Key) given more than once:
+ * the server would read the first copy where a proxy in front may have
+ * added, and checked, another.  Refused rather than guessed
+ * (doc/redteam-api-0.4.0.md, A3).
+ */
+static bool
+header_given_twice(struct MHD_Connection *connection, const char *name)
+{
+	HeaderCount hc = {name, 0};
+
+	MHD_get_connection_values(connection, MHD_HEADER_KIND, header_count, &hc);
+	return hc.count > 1;
+}
+
 /* queue_reply: send the reply with the headers every response carries. */
 static enum MHD_Result
 queue_reply(struct MHD_Connection *connection, Request *request, Reply *reply)
@@ -413,13 +447,18 @@ set_int(int *out, PGresult *res, int col)
  * set locally.  automation.request_id is set locally either way: to the
  * request's id when the key was accepted, else to ''.  A failed check is a
  * row, not an error: its outcome and rate-limit figures make the reply.
+ * Every operator is schema-qualified and search_path is pinned locally for
+ * the statements after it: a session setting left on a pooled connection
+ * by an earlier request cannot put another role's operator into this one
+ * (doc/redteam-api-0.4.0.md, A1).
  */
 static const char auth_sql[] =
 	"SELECT a.outcome, a.key_id, a.role, a.tenant_id, a.rate_limit, a.remaining, a.reset_seconds, "
 	"a.retry_after, "
-	"CASE WHEN a.outcome = 'ok' THEN pg_catalog.set_config('role', a.role, true) END, "
-	"CASE WHEN a.outcome = 'ok' THEN pg_catalog.set_config('automation.tenant', COALESCE(a.tenant_id, ''), true) END, "
-	"pg_catalog.set_config('automation.request_id', CASE WHEN a.outcome = 'ok' THEN $6 ELSE '' END, true) "
+	"CASE WHEN a.outcome OPERATOR(pg_catalog.=) 'ok' THEN pg_catalog.set_config('role', a.role, true) END, "
+	"CASE WHEN a.outcome OPERATOR(pg_catalog.=) 'ok' THEN pg_catalog.set_config('automation.tenant', COALESCE(a.tenant_id, ''), true) END, "
+	"pg_catalog.set_config('automation.request_id', CASE WHEN a.outcome OPERATOR(pg_catalog.=) 'ok' THEN $6 ELSE '' END, true), "
+	"pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true) "
 	"FROM automation._api_authenticate($1, $2, $3, $4, $5::integer) a";
 
 /*
@@ -433,8 +472,8 @@ static const char auth_sql[] =
  * refused key.
  */
 static const char guard_sql[] =
-	"SELECT pg_catalog.current_setting(CASE pg_catalog.current_setting('automation.request_id') "
-	"WHEN $1 THEN 'automation.request_id' ELSE 'automation.request_refused' END)";
+	"SELECT pg_catalog.current_setting(CASE WHEN pg_catalog.current_setting('automation.request_id') "
+	"OPERATOR(pg_catalog.=) $1 THEN 'automation.request_id' ELSE 'automation.request_refused' END)";
 
 /* auth_params: the parameters of auth_sql (client and limit: buffers). */
 static void
@@ -706,7 +745,15 @@ check_input(Call *call, const Route *route, Reply *reply)
 	struct MHD_Connection *connection = call->connection;
 	const char *idem = header(connection, "Idempotency-Key");
 	const char *tenant = header(connection, options.tenant_header);
+	const char *const once[] = {"Authorization", options.tenant_header, "Idempotency-Key"};
 
+	for (int i = 0; i < 3; i++)
+		if (header_given_twice(connection, once[i]))
+		{
+			reply_error(reply, 400, "validation_error", "this header must be given once",
+						json_pack("{s:s}", "header", once[i]));
+			return false;
+		}
 	if (tenant != NULL && !valid_tenant(tenant))
 	{
 		reply_error(reply, 400, "validation_error", "the tenant header must be 1 to 128 characters of A-Z, a-z, 0-9, \".\", \"_\" or \"-\"",
@@ -878,7 +925,7 @@ serve(struct MHD_Connection *connection, const char *url, const char *method,
 		json_decref(j);
 	}
 	tenant = header(connection, options.tenant_header);
-	if (tenant != NULL && !valid_tenant(tenant))
+	if (tenant != NULL && (!valid_tenant(tenant) || header_given_twice(connection, options.tenant_header)))
 		tenant = NULL;			/* refused by check_input, after the key */
 	call.db = db;
 	call.reply = reply;

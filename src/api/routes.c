@@ -72,8 +72,9 @@ arg_limit(Call *call, Reply *reply, char *out, size_t outsize, int *limit)
 
 	if (v != NULL)
 	{
+		/* digits only: strtol alone would take " 5" and "+5" */
 		n = strtol(v, &end, 10);
-		if (*v == '\0' || *end != '\0' || n < 1 || n > MAX_LIMIT)
+		if (*v < '0' || *v > '9' || *end != '\0' || n < 1 || n > MAX_LIMIT)
 		{
 			reply_error(reply, 400, "validation_error", "limit must be an integer from 1 to 100",
 						json_pack("{s:s}", "parameter", "limit"));
@@ -452,6 +453,17 @@ post_backtest(Call *call, Reply *reply)
 	if (id != NULL && !json_is_string(id))
 	{
 		reply_error(reply, 400, "validation_error", "id must be a string", NULL);
+		return;
+	}
+	/*
+	 * Only an id: automation.backtest(text) also takes a body as JSON text,
+	 * which backtest_scope would have checked as a rule's whatever it is
+	 * (doc/redteam-api-0.4.0.md, A4).
+	 */
+	if (id != NULL && strncmp(json_string_value(id), "wf_", 3) != 0 && !valid_uuid(json_string_value(id)))
+	{
+		reply_error(reply, 404, "not_found", "no workflow or rule has this id",
+					json_pack("{s:s}", "hint", "workflow ids look like wf_01J...; rule ids are uuids"));
 		return;
 	}
 	if (definition != NULL && !json_is_object(definition))

@@ -163,6 +163,12 @@ req GET "$API_URL/v1/workflows?limit=2&cursor=$C1" "${A[@]}"
 P2=$(jq -r '[.data[].id] | join(",")' <<<"$BODY")
 check "second page: 2, last page (next_cursor null), no overlap" "200 2 null" "$STATUS $(jq '.data | length' <<<"$BODY") $(jq -r .next_cursor <<<"$BODY")"
 check "pages in id order, all four" 4 "$(echo "$P1,$P2" | tr , '\n' | sort -u | wc -l)"
+limits=""
+for l in 0 101 abc %2B5 %205 5x ""; do
+	req GET "$API_URL/v1/workflows?limit=$l" "${A[@]}"
+	limits="$limits $STATUS"
+done
+check "limit must be digits from 1 to 100 (0 101 abc +5 ' 5' 5x '')" " 400 400 400 400 400 400 400" "$limits"
 req GET "$API_URL/v1/workflows?enabled=false" "${A[@]}"
 check "filter enabled=false" '200 ["wf 4"]' "$STATUS $(jq -c '[.data[].name]' <<<"$BODY")"
 req GET "$API_URL/v1/workflows?entity=contact" "${A[@]}"

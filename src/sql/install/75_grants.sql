@@ -87,7 +87,8 @@ BEGIN
 		stmts := stmts || format('INSERT INTO automation.api_roles (role) VALUES (%L) ON CONFLICT DO NOTHING', api.rolname);
 		FOR api IN SELECT DISTINCT k.role FROM automation.api_key_store k
 				  WHERE k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())
-					AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles x WHERE x.rolname = k.role AND NOT x.rolsuper)
+					AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles x WHERE x.rolname = k.role
+							   AND automation._api_role_grantable(x.oid))
 					AND NOT pg_catalog.pg_has_role(grant_role.role, k.role, 'MEMBER')
 				  ORDER BY k.role LOOP
 			stmts := stmts || format('GRANT %I TO %s', api.role, role);

@@ -49,6 +49,24 @@ CREATE VIEW automation.api_keys AS
 					WHERE r.rolname OPERATOR(pg_catalog.=) k.role
 					  AND pg_catalog.pg_has_role(CURRENT_USER, r.oid, 'MEMBER'));
 
+/*
+ * _api_role_grantable: whether an API login role may be made a member of
+ * role r (create_api_key, grant_role(.., 'api')): not when r is a superuser
+ * or a member of one, nor a member of the predefined roles that reach the
+ * server's programs and files, which are a superuser in all but name
+ * (doc/redteam-api-0.4.0.md, A2).
+ */
+CREATE FUNCTION automation._api_role_grantable(r oid)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles s
+						WHERE (s.rolsuper OR s.rolname IN ('pg_execute_server_program', 'pg_read_server_files',
+														   'pg_write_server_files'))
+						  AND pg_catalog.pg_has_role(r, s.oid, 'MEMBER'))
+$$;
+
 /* _api_key_json: a key as the API shows it (no secret). */
 CREATE FUNCTION automation._api_key_json(k automation.api_key_store)
 RETURNS jsonb
@@ -133,10 +151,11 @@ BEGIN
 			ARRAY(SELECT DISTINCT x FROM unnest(scopes) x ORDER BY x), run_as,
 			create_api_key.tenant_id, create_api_key.expires_at, create_api_key.rate_limit, creator)
 	RETURNING * INTO k;
-	/* every API login role may SET ROLE to it: the membership SET ROLE needs (never a superuser's) */
+	/* every API login role may SET ROLE to it: the membership SET ROLE needs (never a superuser's,
+	   nor one that reaches a superuser's rights: _api_role_grantable) */
 	FOR api IN SELECT a.role FROM automation.api_roles a
 				WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_roles x WHERE x.rolname = a.role)
-				  AND NOT r.rolsuper
+				  AND automation._api_role_grantable(r.oid)
 				ORDER BY a.role LOOP
 		IF NOT pg_catalog.pg_has_role(api, run_as, 'MEMBER') THEN
 			EXECUTE format('GRANT %I TO %I', run_as, api);
@@ -295,7 +314,8 @@ BEGIN
 		stmts := stmts || format('INSERT INTO automation.api_roles (role) VALUES (%L) ON CONFLICT DO NOTHING', api.rolname);
 		FOR api IN SELECT DISTINCT k.role FROM automation.api_key_store k
 				  WHERE k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())
-					AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles x WHERE x.rolname = k.role AND NOT x.rolsuper)
+					AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles x WHERE x.rolname = k.role
+							   AND automation._api_role_grantable(x.oid))
 					AND NOT pg_catalog.pg_has_role(grant_role.role, k.role, 'MEMBER')
 				  ORDER BY k.role LOOP
 			stmts := stmts || format('GRANT %I TO %s', api.role, role);
@@ -348,7 +368,8 @@ END
 $$;
 
 REVOKE ALL ON automation.api_roles, automation.api_key_store, automation.api_keys FROM PUBLIC;
-REVOKE ALL ON FUNCTION automation._api_scopes(), automation._api_key_json(automation.api_key_store),
+REVOKE ALL ON FUNCTION automation._api_scopes(), automation._api_role_grantable(oid),
+	automation._api_key_json(automation.api_key_store),
 	automation.create_api_key(text, text[], regrole, text, timestamptz, integer),
 	automation.revoke_api_key(text), automation._api_authenticate(text, text, text, text, integer),
 	automation._ratelimit_take(text, integer) FROM PUBLIC;
