@@ -680,12 +680,10 @@ BEGIN
 		/* the group first: every later error names it */
 		row_."group" := coalesce(automation._json_int(c, 'group', label || '.group', 0, 24, true, true), 0);
 		label := automation._rule_condition_label(i, row_."group");
-		/* a blank (form) or null value key is an absent one */
+		/* a null value key is an absent one (blank form values were
+		 * already made absent by _rule_blanks, via _rule_body) */
 		c := c - ARRAY(SELECT e.key FROM jsonb_each(c) e
-						WHERE e.key LIKE 'value\_%'
-						  AND (jsonb_typeof(e.value) = 'null'
-							   OR (e.key IN ('value_int', 'value_bool', 'value_datetime')
-								   AND jsonb_typeof(e.value) = 'string' AND btrim(e.value #>> '{}') = '')));
+						WHERE e.key LIKE 'value\_%' AND jsonb_typeof(e.value) = 'null');
 		row_.field_path := automation._json_text(c, 'field_path', label || '.field_path', true);
 		row_.operator := automation._json_text(c, 'operator', label || '.operator', true);
 		row_.sort_order := coalesce(automation._json_int(c, 'sort_order', label || '.sort_order', -2147483648, 2147483647, true, true), 0);
